@@ -1,0 +1,90 @@
+package esm
+
+import (
+	"context"
+	"fmt"
+	"runtime/debug"
+
+	"github.com/aws/aws-lambda-go/events"
+)
+
+// Handler is a function under a mapping: it receives one batch as the Lambda
+// event E and may return the Lambda response R (for partial batch responses).
+// A non-nil error fails the whole batch, exactly like an error returned from a
+// Lambda function. A panic is recovered and treated as a function error.
+type Handler[E, R any] interface {
+	Handle(ctx context.Context, event E) (R, error)
+}
+
+// HandlerFunc adapts a function to [Handler].
+type HandlerFunc[E, R any] func(ctx context.Context, event E) (R, error)
+
+// Handle calls f.
+func (f HandlerFunc[E, R]) Handle(ctx context.Context, event E) (R, error) { return f(ctx, event) }
+
+// Signature lists the function shapes an existing Lambda handler has, so it
+// can be passed unchanged to [HandleKinesis], [HandleDynamoDB] or [HandleSQS].
+type Signature[E, R any] interface {
+	func(context.Context, E) error |
+		func(context.Context, E) (R, error) |
+		func(context.Context, E) (*R, error)
+}
+
+// HandleKinesis adapts a Kinesis Lambda handler, with or without a response,
+// to a [Handler].
+func HandleKinesis[F Signature[events.KinesisEvent, events.KinesisEventResponse]](f F) Handler[events.KinesisEvent, events.KinesisEventResponse] {
+	return adapt[events.KinesisEvent, events.KinesisEventResponse](f)
+}
+
+// HandleDynamoDB adapts a DynamoDB Streams Lambda handler, with or without a
+// response, to a [Handler].
+func HandleDynamoDB[F Signature[events.DynamoDBEvent, events.DynamoDBEventResponse]](f F) Handler[events.DynamoDBEvent, events.DynamoDBEventResponse] {
+	return adapt[events.DynamoDBEvent, events.DynamoDBEventResponse](f)
+}
+
+// HandleSQS adapts an SQS Lambda handler, with or without a response, to a
+// [Handler].
+func HandleSQS[F Signature[events.SQSEvent, events.SQSEventResponse]](f F) Handler[events.SQSEvent, events.SQSEventResponse] {
+	return adapt[events.SQSEvent, events.SQSEventResponse](f)
+}
+
+func adapt[E, R any](f any) Handler[E, R] {
+	switch f := f.(type) {
+	case func(context.Context, E) error:
+		return HandlerFunc[E, R](func(ctx context.Context, e E) (R, error) {
+			var zero R
+			return zero, f(ctx, e)
+		})
+	case func(context.Context, E) (R, error):
+		return HandlerFunc[E, R](f)
+	case func(context.Context, E) (*R, error):
+		return HandlerFunc[E, R](func(ctx context.Context, e E) (R, error) {
+			var r R
+			p, err := f(ctx, e)
+			if p != nil {
+				r = *p
+			}
+			return r, err
+		})
+	}
+	// Unreachable: the Signature constraint admits only the cases above.
+	panic(fmt.Sprintf("esm: unsupported handler type %T", f))
+}
+
+// PanicError is the function error of a handler that panicked.
+type PanicError struct {
+	Value any
+	Stack []byte
+}
+
+func (e *PanicError) Error() string { return fmt.Sprintf("handler panicked: %v", e.Value) }
+
+// invoke calls h and turns a panic into a *PanicError.
+func invoke[E, R any](ctx context.Context, h Handler[E, R], e E) (r R, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = &PanicError{Value: v, Stack: debug.Stack()}
+		}
+	}()
+	return h.Handle(ctx, e)
+}

@@ -1,0 +1,7 @@
+package core
+
+import "errors"
+
+// ErrClosed is returned by Run after Shutdown, and by Run when called twice.
+var ErrClosed = errors.New("esm: mapping closed")
+
