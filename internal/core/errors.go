@@ -4,4 +4,3 @@ import "errors"
 
 // ErrClosed is returned by Run after Shutdown, and by Run when called twice.
 var ErrClosed = errors.New("esm: mapping closed")
-
