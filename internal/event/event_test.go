@@ -1,0 +1,105 @@
+package event_test
+
+import (
+	"encoding/json"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	dstypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
+	ktypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/stretchr/testify/require"
+
+	"github.com/lambdaesm/lambdaesm/internal/event"
+)
+
+// golden compares the marshalled event with the AWS-recorded shape in testdata.
+func golden(t *testing.T, name string, ev any) {
+	t.Helper()
+	want, err := os.ReadFile("testdata/" + name)
+	require.NoError(t, err)
+	got, err := json.Marshal(ev)
+	require.NoError(t, err)
+	require.JSONEq(t, string(want), string(got))
+}
+
+func TestKinesisGolden(t *testing.T) {
+	rec := ktypes.Record{
+		Data:                        []byte(`{"id":1}`),
+		PartitionKey:                aws.String("user-1"),
+		SequenceNumber:              aws.String("49590338271490256608559692538361571095921575989136588898"),
+		ApproximateArrivalTimestamp: aws.Time(time.UnixMilli(1545084650987)),
+	}
+	r := event.Kinesis(&rec, "shardId-000000000006", "arn:aws:kinesis:us-east-2:123456789012:stream/lambda-stream", "us-east-2", "arn:aws:iam::123456789012:role/lambda-role")
+	golden(t, "kinesis.json", events.KinesisEvent{Records: []events.KinesisEventRecord{r}})
+}
+
+func TestDynamoDBGolden(t *testing.T) {
+	rec := dstypes.Record{
+		AwsRegion:    aws.String("us-east-1"),
+		EventID:      aws.String("c4ca4238a0b923820dcc509a6f75849b"),
+		EventName:    dstypes.OperationTypeModify,
+		EventSource:  aws.String("aws:dynamodb"),
+		EventVersion: aws.String("1.1"),
+		Dynamodb: &dstypes.StreamRecord{
+			ApproximateCreationDateTime: aws.Time(time.Unix(1657720081, 0)),
+			Keys:                        map[string]dstypes.AttributeValue{"id": &dstypes.AttributeValueMemberS{Value: "k1"}},
+			NewImage: map[string]dstypes.AttributeValue{
+				"id":   &dstypes.AttributeValueMemberS{Value: "k1"},
+				"v":    &dstypes.AttributeValueMemberN{Value: "2"},
+				"tags": &dstypes.AttributeValueMemberSS{Value: []string{"a"}},
+				"blob": &dstypes.AttributeValueMemberB{Value: []byte{1, 2}},
+				"ok":   &dstypes.AttributeValueMemberBOOL{Value: true},
+				"nested": &dstypes.AttributeValueMemberM{Value: map[string]dstypes.AttributeValue{
+					"l": &dstypes.AttributeValueMemberL{Value: []dstypes.AttributeValue{
+						&dstypes.AttributeValueMemberN{Value: "1"}, &dstypes.AttributeValueMemberNULL{Value: true},
+					}},
+				}},
+			},
+			OldImage: map[string]dstypes.AttributeValue{
+				"id": &dstypes.AttributeValueMemberS{Value: "k1"},
+				"v":  &dstypes.AttributeValueMemberN{Value: "1"},
+			},
+			SequenceNumber: aws.String("000000000000000000001"),
+			SizeBytes:      aws.Int64(59),
+			StreamViewType: dstypes.StreamViewTypeNewAndOldImages,
+		},
+	}
+	r := event.DynamoDB(&rec, "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/2022-07-13T13:47:00.000")
+	golden(t, "dynamodb.json", events.DynamoDBEvent{Records: []events.DynamoDBEventRecord{r}})
+}
+
+func TestSQSGolden(t *testing.T) {
+	msg := sqstypes.Message{
+		MessageId:              aws.String("059f36b4-87a3-44ab-83d2-661975830a7d"),
+		ReceiptHandle:          aws.String("AQEBwJnKyrHigUMZj6rYigCgxlaS3SLy0a"),
+		Body:                   aws.String("test"),
+		MD5OfBody:              aws.String("098f6bcd4621d373cade4e832627b4f6"),
+		MD5OfMessageAttributes: aws.String("3b6e4b4e9d0c6f2b2f8e5c4a1a7e9d10"),
+		Attributes: map[string]string{
+			"ApproximateReceiveCount":          "1",
+			"SentTimestamp":                    "1545082649183",
+			"SenderId":                         "AIDAIENQZJOLO23YVJ4VO",
+			"ApproximateFirstReceiveTimestamp": "1545082649185",
+			"SequenceNumber":                   "18849496460467696128",
+			"MessageGroupId":                   "g1",
+			"MessageDeduplicationId":           "d1",
+		},
+		MessageAttributes: map[string]sqstypes.MessageAttributeValue{
+			"Color": {DataType: aws.String("String"), StringValue: aws.String("red")},
+		},
+	}
+	r := event.SQS(&msg, "arn:aws:sqs:us-east-2:123456789012:my-queue.fifo", "us-east-2")
+	golden(t, "sqs.json", events.SQSEvent{Records: []events.SQSMessage{r}})
+}
+
+func TestKinesisAllocs(t *testing.T) {
+	rec := ktypes.Record{Data: []byte("x"), PartitionKey: aws.String("k"), SequenceNumber: aws.String("1"), ApproximateArrivalTimestamp: aws.Time(time.Now())}
+	n := testing.AllocsPerRun(100, func() {
+		_ = event.Kinesis(&rec, "shardId-000000000000", "arn", "us-east-1", "")
+	})
+	require.LessOrEqual(t, n, 1.0, "building a Kinesis event record allocates only its eventID")
+}
