@@ -1,0 +1,163 @@
+package retry
+
+import "time"
+
+// Infinite is AWS's -1: retry until the record expires, or never discard for
+// age.
+const Infinite = -1
+
+// Condition is why records were discarded, as AWS names it in failure records.
+type Condition string
+
+// The conditions of a stream mapping's on-failure record.
+const (
+	RetryAttemptsExhausted Condition = "RetryAttemptsExhausted"
+	RecordAgeExceeded      Condition = "RecordAgeExceeded"
+)
+
+// Policy is a stream mapping's error handling: MaximumRetryAttempts,
+// MaximumRecordAge, BisectBatchOnFunctionError and ReportBatchItemFailures.
+type Policy struct {
+	// MaximumRetryAttempts is the number of retries after the first attempt;
+	// Infinite (-1) retries until the records expire.
+	MaximumRetryAttempts int
+	// MaximumRecordAge discards records older than this before an attempt;
+	// zero or negative means infinite.
+	MaximumRecordAge time.Duration
+	// BisectBatchOnFunctionError splits a failed batch in two.
+	BisectBatchOnFunctionError bool
+	// ReportBatchItemFailures honours partial batch responses.
+	ReportBatchItemFailures bool
+	// Backoff spaces retries of the same records.
+	Backoff Backoff
+}
+
+// Run is a contiguous run of records of one lane awaiting an invocation:
+// indexes [Lo, Hi) into the engine's records, in sequence order.
+type Run struct {
+	Lo, Hi int
+	// Attempts counts invocations of this run since it was made, by a split
+	// or by reading. A split starts its halves at zero, as AWS's "splitting
+	// a batch does not count towards the retry quota".
+	Attempts int
+}
+
+// Len is the number of records in the run.
+func (r Run) Len() int { return r.Hi - r.Lo }
+
+// Outcome is what one invocation of a run returned.
+type Outcome struct {
+	// Err is the function error (error, panic, timeout) or nil.
+	Err error
+	// FirstFailure is the index, relative to the run, of the lowest record
+	// a valid partial batch response named; -1 when none. Ignored unless the
+	// policy has ReportBatchItemFailures.
+	FirstFailure int
+	// InvalidResponse is a partial batch response that names an empty,
+	// null or unknown identifier: the whole batch failed.
+	InvalidResponse bool
+}
+
+// Success is the outcome of an invocation that returned no error and no
+// failures.
+var Success = Outcome{FirstFailure: -1}
+
+// Discard is a run of records given up on.
+type Discard struct {
+	Run       Run
+	Condition Condition
+	// InvokeCount is the approximateInvokeCount of the failure record.
+	InvokeCount int
+	// FunctionError tells whether the last invocation was a function error
+	// (responseContext.functionError "Unhandled") rather than an invalid
+	// partial batch response.
+	FunctionError bool
+}
+
+// Decision is what the engine does after an invocation.
+type Decision struct {
+	// Done is the number of leading records of the run that succeeded.
+	Done int
+	// Discard, when non-nil, is given up on (after the Done records).
+	Discard *Discard
+	// Next are the runs to invoke next, first one first. They follow
+	// Done and Discard in sequence order.
+	Next []Run
+	// Retry tells that Next[0] repeats records that just failed, so the
+	// engine waits Backoff first.
+	Retry bool
+}
+
+// Expired returns how many leading records of a run are older than
+// MaximumRecordAge at now. arrival gives the arrival time of the record at
+// run-relative index i; arrivals do not decrease within a run.
+func (p Policy) Expired(r Run, now time.Time, arrival func(i int) time.Time) int {
+	if p.MaximumRecordAge <= 0 {
+		return 0
+	}
+	n := 0
+	for n < r.Len() && now.Sub(arrival(n)) > p.MaximumRecordAge {
+		n++
+	}
+	return n
+}
+
+// Decide applies the policy to the outcome of invoking r.
+func (p Policy) Decide(r Run, out Outcome) Decision {
+	attempts := r.Attempts + 1
+	failed := out.Err != nil || (p.ReportBatchItemFailures && out.InvalidResponse)
+	if !failed {
+		k := out.FirstFailure
+		if !p.ReportBatchItemFailures || k < 0 || k >= r.Len() {
+			return Decision{Done: r.Len()}
+		}
+		if k > 0 {
+			rest := Run{Lo: r.Lo + k, Hi: r.Hi, Attempts: attempts}
+			if p.BisectBatchOnFunctionError {
+				// Bisected at the returned sequence number: the
+				// remaining records are a new batch, not a retry.
+				return Decision{Done: k, Next: []Run{{Lo: rest.Lo, Hi: rest.Hi}}}
+			}
+			return p.retryOrDiscard(k, rest, true)
+		}
+		// The first record failed: no progress, the batch failed.
+	}
+	if p.BisectBatchOnFunctionError && r.Len() > 1 {
+		mid := r.Lo + r.Len()/2
+		return Decision{Next: []Run{{Lo: r.Lo, Hi: mid}, {Lo: mid, Hi: r.Hi}}}
+	}
+	return p.retryOrDiscard(0, Run{Lo: r.Lo, Hi: r.Hi, Attempts: attempts}, out.Err != nil)
+}
+
+// retryOrDiscard retries rest (whose Attempts already counts the failed
+// invocation) or discards it when the retries are used up.
+func (p Policy) retryOrDiscard(done int, rest Run, functionError bool) Decision {
+	if p.MaximumRetryAttempts >= 0 && rest.Attempts > p.MaximumRetryAttempts {
+		return Decision{Done: done, Discard: &Discard{
+			Run: rest, Condition: RetryAttemptsExhausted, InvokeCount: rest.Attempts, FunctionError: functionError,
+		}}
+	}
+	return Decision{Done: done, Next: []Run{rest}, Retry: true}
+}
+
+// LowestFailure applies AWS's partial batch response rules. ids are the
+// itemIdentifier values returned; index maps an identifier to its position in
+// the batch. It returns the lowest failed position, -1 for none (an empty or
+// null list is full success), or valid=false when any identifier is empty or
+// not in the batch (the whole batch failed).
+func LowestFailure(ids []string, index func(id string) (int, bool)) (lowest int, valid bool) {
+	lowest = -1
+	for _, id := range ids {
+		if id == "" {
+			return -1, false
+		}
+		i, ok := index(id)
+		if !ok {
+			return -1, false
+		}
+		if lowest < 0 || i < lowest {
+			lowest = i
+		}
+	}
+	return lowest, true
+}
