@@ -1,0 +1,300 @@
+package shard
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/lambdaesm/lambdaesm/internal/core"
+	"github.com/lambdaesm/lambdaesm/retry"
+)
+
+// Settings are an engine's settings, already validated and defaulted (package
+// esm does that from its Config). Zero values get the defaults named.
+type Settings struct {
+	// Mapping names the mapping in the checkpoint store. Required.
+	Mapping string
+	// BatchSize is the most records per invocation. Default 100.
+	BatchSize int
+	// BatchingWindow is how long a lane gathers records before it invokes
+	// with fewer than BatchSize. The window starts when the previous
+	// invocation of the lane completes.
+	BatchingWindow time.Duration
+	// ParallelizationFactor is the number of lanes per shard, 1 to 10.
+	ParallelizationFactor int
+	// StartingPosition is TRIM_HORIZON, LATEST or AT_TIMESTAMP, for shards
+	// without a checkpoint. Default LATEST.
+	StartingPosition string
+	// StartingTimestamp goes with AT_TIMESTAMP.
+	StartingTimestamp time.Time
+	// FunctionTimeout bounds each invocation through its context. Default 3s.
+	FunctionTimeout time.Duration
+	// Policy decides retries, bisect, record age and partial responses.
+	Policy retry.Policy
+	// PollInterval is the wait between reads of a shard that returned no
+	// records: Lambda's cadence is 1s for Kinesis, 250ms for DynamoDB.
+	PollInterval time.Duration
+	// MinPollInterval spaces reads of one shard that keep returning records.
+	// Default 200ms, Kinesis's 5 GetRecords per second per shard.
+	MinPollInterval time.Duration
+	// DiscoveryInterval is how often shards are listed again. Default 30s.
+	DiscoveryInterval time.Duration
+	// MaxPayload caps the JSON size of one invocation's event. Default 6 MB.
+	MaxPayload int
+	// ReadLimit is the Limit of each GetRecords call. Default the service's
+	// maximum (Kinesis 10000, DynamoDB 1000).
+	ReadLimit int
+	// ServiceBackoff spaces retries of throttled or failed service calls.
+	ServiceBackoff retry.Backoff
+	// Store keeps checkpoints. Default an in-memory store.
+	Store Store
+	// Hooks receives metrics. Default none.
+	Hooks core.Hooks
+	// Logger receives logs. Default none.
+	Logger *slog.Logger
+}
+
+// Invoker calls the function with one batch and reports the outcome. The
+// engine bounds ctx by FunctionTimeout.
+type Invoker[R any] func(ctx context.Context, batch []R) retry.Outcome
+
+// Discarded are records given up on by the policy, for the failure
+// destination.
+type Discarded[R any] struct {
+	ShardID   string
+	Records   []R
+	Condition retry.Condition
+	// InvokeCount is the approximateInvokeCount of the failure record.
+	InvokeCount int
+	// FunctionError tells that the last invocation returned a function
+	// error (not an invalid partial batch response).
+	FunctionError bool
+}
+
+// Callbacks are the engine's calls out to the mapping.
+type Callbacks[R any] struct {
+	// Invoke runs the function. Required.
+	Invoke Invoker[R]
+	// Filter keeps a record when it returns true; nil keeps all.
+	// Filtered-out records are checkpointed past, as Lambda does.
+	Filter func(r *R) bool
+	// OnDiscard delivers discarded records to the failure destination. An
+	// error holds the lane and is retried with backoff: the checkpoint
+	// never moves past records that were not delivered. Nil logs them
+	// (metadata only) and moves on.
+	OnDiscard func(ctx context.Context, d Discarded[R]) error
+}
+
+// Engine runs one stream mapping: it discovers shards, reads each one, feeds
+// ParallelizationFactor lanes per shard and checkpoints. Create it with
+// [NewKinesis] or [NewDynamoDB]; it starts no goroutine until Run.
+type Engine[R any] struct {
+	src  source[R]
+	set  Settings
+	cb   Callbacks[R]
+	arn  string
+	log  *slog.Logger
+	hook core.Hooks
+
+	started  atomic.Bool
+	stopOnce sync.Once
+	stopping chan struct{} // closed when reading must stop
+	done     chan struct{} // closed when Run returned
+	kick     chan struct{} // a shard ended: discover now
+	hardStop context.CancelFunc
+	mu       sync.Mutex // guards hardStop
+}
+
+// NewKinesis returns an engine for the Kinesis stream streamARN.
+// invokeIdentityARN fills the events' invokeIdentityArn (may be empty).
+func NewKinesis(c KinesisAPI, streamARN, invokeIdentityARN string, set Settings, cb Callbacks[events.KinesisEventRecord]) (*Engine[events.KinesisEventRecord], error) {
+	src, err := newKinesisSource(c, streamARN, invokeIdentityARN)
+	if err != nil {
+		return nil, err
+	}
+	if set.PollInterval <= 0 {
+		set.PollInterval = time.Second
+	}
+	return newEngine[events.KinesisEventRecord](src, streamARN, set, cb)
+}
+
+// NewDynamoDB returns an engine for the DynamoDB stream streamARN.
+func NewDynamoDB(c DynamoDBStreamsAPI, streamARN string, set Settings, cb Callbacks[events.DynamoDBEventRecord]) (*Engine[events.DynamoDBEventRecord], error) {
+	src, err := newDynamoDBSource(c, streamARN)
+	if err != nil {
+		return nil, err
+	}
+	if set.PollInterval <= 0 {
+		set.PollInterval = 250 * time.Millisecond
+	}
+	return newEngine[events.DynamoDBEventRecord](src, streamARN, set, cb)
+}
+
+func newEngine[R any](src source[R], arn string, set Settings, cb Callbacks[R]) (*Engine[R], error) {
+	var errs []error
+	if cb.Invoke == nil {
+		errs = append(errs, errors.New("shard: Callbacks.Invoke is required"))
+	}
+	if set.Mapping == "" {
+		errs = append(errs, errors.New("shard: Settings.Mapping is required"))
+	}
+	if set.ParallelizationFactor < 0 || set.ParallelizationFactor > 10 {
+		errs = append(errs, fmt.Errorf("shard: ParallelizationFactor %d is outside 1-10", set.ParallelizationFactor))
+	}
+	if set.BatchSize < 0 || set.BatchSize > 10000 {
+		errs = append(errs, fmt.Errorf("shard: BatchSize %d is outside 1-10000", set.BatchSize))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if set.BatchSize == 0 {
+		set.BatchSize = 100
+	}
+	if set.ParallelizationFactor == 0 {
+		set.ParallelizationFactor = 1
+	}
+	if set.StartingPosition == "" {
+		set.StartingPosition = "LATEST"
+	}
+	if set.FunctionTimeout <= 0 {
+		set.FunctionTimeout = 3 * time.Second
+	}
+	if set.MinPollInterval == 0 {
+		set.MinPollInterval = 200 * time.Millisecond
+	}
+	if set.DiscoveryInterval <= 0 {
+		set.DiscoveryInterval = 30 * time.Second
+	}
+	if set.MaxPayload <= 0 {
+		set.MaxPayload = 6 << 20
+	}
+	if set.ReadLimit <= 0 || set.ReadLimit > src.maxLimit() {
+		set.ReadLimit = src.maxLimit()
+	}
+	if set.Store == nil {
+		set.Store = NewMemoryStore()
+	}
+	if set.Hooks == nil {
+		set.Hooks = core.NopHooks{}
+	}
+	if set.Logger == nil {
+		set.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Engine[R]{
+		src: src, set: set, cb: cb, arn: arn,
+		log:      set.Logger.With("eventSourceArn", arn),
+		hook:     set.Hooks,
+		stopping: make(chan struct{}),
+		done:     make(chan struct{}),
+		kick:     make(chan struct{}, 1),
+	}, nil
+}
+
+// Run reads the stream and calls the function until ctx ends or Shutdown is
+// called. It returns nil after such a stop, an error when the stream cannot
+// be read at start-up (naming the resource and, for access denied, the IAM
+// action), and [core.ErrClosed] when called twice or after Shutdown.
+//
+// When ctx ends, reading stops, in-flight invocations see their context
+// cancelled, and the checkpoints of finished records are written.
+func (e *Engine[R]) Run(ctx context.Context) error {
+	if !e.started.CompareAndSwap(false, true) {
+		return core.ErrClosed
+	}
+	defer close(e.done)
+	select {
+	case <-e.stopping:
+		return core.ErrClosed
+	default:
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	e.mu.Lock()
+	e.hardStop = cancel
+	e.mu.Unlock()
+
+	if err := e.src.check(runCtx); err != nil {
+		return err
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	// Stop reading when ctx ends; this goroutine ends with Run.
+	wg.Go(func() {
+		select {
+		case <-runCtx.Done():
+			e.stop()
+		case <-e.stopping:
+		}
+	})
+	d := &discovery[R]{e: e, runCtx: runCtx, wg: &wg, state: map[string]*shardState{}}
+	return d.loop()
+}
+
+// Shutdown stops reading, lets in-flight invocations finish, writes final
+// checkpoints and waits for Run to return. If ctx ends first, in-flight
+// invocations are cancelled and ctx's error is returned. Shutdown is
+// idempotent and safe to call concurrently; before Run it makes Run return
+// [core.ErrClosed].
+func (e *Engine[R]) Shutdown(ctx context.Context) error {
+	e.stop()
+	if !e.started.Load() {
+		return nil
+	}
+	select {
+	case <-e.done:
+		return nil
+	case <-ctx.Done():
+		e.mu.Lock()
+		if e.hardStop != nil {
+			e.hardStop()
+		}
+		e.mu.Unlock()
+		return ctx.Err()
+	}
+}
+
+func (e *Engine[R]) stop() { e.stopOnce.Do(func() { close(e.stopping) }) }
+
+func (e *Engine[R]) stopped() bool {
+	select {
+	case <-e.stopping:
+		return true
+	default:
+		return false
+	}
+}
+
+// wait sleeps d unless reading stops or ctx ends first; it reports whether
+// the full wait happened.
+func (e *Engine[R]) wait(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return !e.stopped() && ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-e.stopping:
+		return false
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func (e *Engine[R]) backoff(retryN int) time.Duration {
+	return e.set.ServiceBackoff.Delay(retryN, rand.Float64())
+}
+
+// finalCtx bounds the checkpoint writes made while stopping, after the run
+// context may have ended.
+func finalCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+}

@@ -1,0 +1,222 @@
+package shard
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/lambdaesm/lambdaesm/internal/core"
+	"github.com/lambdaesm/lambdaesm/retry"
+)
+
+// lane invokes the function with one batch at a time, in sequence order, for
+// the records whose key hashes to it.
+type lane[R any] struct {
+	p    *proc[R]
+	mu   sync.Mutex
+	q    []ref[R]
+	head int
+	wake chan struct{}
+}
+
+func (l *lane[R]) push(refs []ref[R]) {
+	l.mu.Lock()
+	if l.head > 0 && l.head == len(l.q) {
+		l.q, l.head = l.q[:0], 0
+	}
+	l.q = append(l.q, refs...)
+	l.mu.Unlock()
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+}
+
+// take removes the next batch from the queue: up to BatchSize records within
+// the payload cap. It returns nil when the batch is not ready yet (fewer
+// than BatchSize, under the cap, and the window has not passed).
+func (l *lane[R]) take(windowOver bool) []ref[R] {
+	set := &l.p.e.set
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	avail := l.q[l.head:]
+	n, bytes := 0, 0
+	full := false
+	for n < len(avail) && n < set.BatchSize {
+		sz := l.p.e.src.size(&avail[n].p.recs[avail[n].i])
+		if n > 0 && bytes+sz > set.MaxPayload {
+			full = true
+			break
+		}
+		bytes += sz
+		n++
+	}
+	if n == 0 || (n < set.BatchSize && !full && !windowOver) {
+		return nil
+	}
+	batch := make([]ref[R], n)
+	copy(batch, avail[:n])
+	l.head += n
+	if l.head == len(l.q) {
+		l.q, l.head = l.q[:0], 0
+	}
+	return batch
+}
+
+func (l *lane[R]) run(ctx context.Context) {
+	e := l.p.e
+	windowStart := time.Now()
+	for {
+		deadline := windowStart.Add(e.set.BatchingWindow)
+		batch := l.take(!time.Now().Before(deadline))
+		if batch == nil {
+			if !l.sleep(ctx, deadline) {
+				return
+			}
+			continue
+		}
+		if !l.invoke(ctx, batch) {
+			return
+		}
+		windowStart = time.Now()
+	}
+}
+
+// sleep waits for more records, or for the window deadline when records are
+// queued; it reports false when the lane must stop.
+func (l *lane[R]) sleep(ctx context.Context, deadline time.Time) bool {
+	var timer <-chan time.Time
+	if d := time.Until(deadline); d > 0 && l.queued() {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		timer = t.C
+	}
+	select {
+	case <-l.wake:
+	case <-timer:
+	case <-l.p.e.stopping:
+		return false
+	case <-l.p.quit:
+		return false
+	case <-ctx.Done():
+		return false
+	}
+	return true
+}
+
+func (l *lane[R]) queued() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.head < len(l.q)
+}
+
+// invoke runs one batch to its end under the policy: success, retries,
+// splits, discards. It returns false when the lane must stop (shutdown) with
+// the rest of the batch unfinished, so the checkpoint stays before it.
+func (l *lane[R]) invoke(ctx context.Context, refs []ref[R]) bool {
+	p, e := l.p, l.p.e
+	recs := make([]R, len(refs))
+	for i, r := range refs {
+		recs[i] = r.p.recs[r.i]
+	}
+	runs := []retry.Run{{Lo: 0, Hi: len(recs)}}
+	for len(runs) > 0 {
+		r := runs[0]
+		runs = runs[1:]
+		if k := e.set.Policy.Expired(r, time.Now(), func(i int) time.Time { return e.src.arrival(&recs[r.Lo+i]) }); k > 0 {
+			old := retry.Run{Lo: r.Lo, Hi: r.Lo + k}
+			if !p.discard(ctx, recs[old.Lo:old.Hi], retry.Discard{Run: old, Condition: retry.RecordAgeExceeded, InvokeCount: r.Attempts}) {
+				return false
+			}
+			p.tr.finish(refs[old.Lo:old.Hi])
+			p.checkpointSoon()
+			r.Lo += k
+			if r.Len() == 0 {
+				continue
+			}
+		}
+		batch := recs[r.Lo:r.Hi]
+		e.hook.IteratorAge(p.src, time.Since(e.src.arrival(&batch[len(batch)-1])))
+		start := time.Now()
+		out := p.call(ctx, batch)
+		failed := 0
+		if out.FirstFailure >= 0 {
+			failed = r.Len() - out.FirstFailure
+		}
+		e.hook.BatchInvoked(core.Invocation{Source: p.src, Records: r.Len(), Attempt: r.Attempts + 1, Duration: time.Since(start), Err: out.Err, Failed: failed})
+		if out.Err != nil {
+			e.log.Warn("function error", "shardId", p.id, "records", r.Len(), "attempt", r.Attempts+1, "err", out.Err)
+		}
+		d := e.set.Policy.Decide(r, out)
+		p.tr.finish(refs[r.Lo : r.Lo+d.Done])
+		if dis := d.Discard; dis != nil {
+			if !p.discard(ctx, recs[dis.Run.Lo:dis.Run.Hi], *dis) {
+				return false
+			}
+			p.tr.finish(refs[dis.Run.Lo:dis.Run.Hi])
+		}
+		p.checkpointSoon()
+		if len(d.Next) == 0 {
+			continue
+		}
+		if e.stopped() || ctx.Err() != nil {
+			return false // shutting down: leave the rest for the next reader
+		}
+		if d.Retry && !e.wait(ctx, e.set.Policy.Backoff.Delay(d.Next[0].Attempts, rand.Float64())) {
+			return false
+		}
+		runs = append(d.Next, runs...)
+	}
+	return true
+}
+
+// call invokes the function once, bounded by FunctionTimeout. A handler that
+// ignores its context is waited for (no goroutine outlives Run), then counts
+// as timed out.
+func (p *proc[R]) call(ctx context.Context, batch []R) retry.Outcome {
+	e := p.e
+	ictx, cancel := context.WithTimeout(ctx, e.set.FunctionTimeout)
+	defer cancel()
+	out := e.cb.Invoke(ictx, batch)
+	if errors.Is(ictx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
+		out = retry.Outcome{Err: &TimeoutError{Timeout: e.set.FunctionTimeout}, FirstFailure: -1}
+	}
+	return out
+}
+
+// TimeoutError is the function error of an invocation that ran past the
+// function timeout.
+type TimeoutError struct{ Timeout time.Duration }
+
+func (e *TimeoutError) Error() string {
+	return fmt.Sprintf("Task timed out after %.2f seconds", e.Timeout.Seconds())
+}
+
+// discard hands records to the failure destination, retrying until it
+// accepts them; it returns false when stopped first.
+func (p *proc[R]) discard(ctx context.Context, recs []R, d retry.Discard) bool {
+	e := p.e
+	dis := Discarded[R]{ShardID: p.id, Records: recs, Condition: d.Condition, InvokeCount: d.InvokeCount, FunctionError: d.FunctionError}
+	first, last := e.src.seq(&recs[0]), e.src.seq(&recs[len(recs)-1])
+	if e.cb.OnDiscard == nil {
+		e.log.Warn("discarding records (no failure destination)", "shardId", p.id, "condition", d.Condition,
+			"records", len(recs), "startSequenceNumber", first, "endSequenceNumber", last)
+		e.hook.RecordsDropped(p.src, len(recs), string(d.Condition))
+		return true
+	}
+	for attempt := 1; ; attempt++ {
+		err := e.cb.OnDiscard(ctx, dis)
+		if err == nil {
+			e.hook.RecordsDropped(p.src, len(recs), string(d.Condition))
+			return true
+		}
+		e.log.Warn("failure destination refused records; retrying", "shardId", p.id, "startSequenceNumber", first,
+			"endSequenceNumber", last, "attempt", attempt, "err", err)
+		if !e.wait(ctx, e.backoff(attempt)) {
+			return false
+		}
+	}
+}

@@ -1,0 +1,276 @@
+package shard
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/lambdaesm/lambdaesm/internal/core"
+)
+
+// proc reads one shard and runs its lanes and checkpoints.
+type proc[R any] struct {
+	e     *Engine[R]
+	d     *discovery[R]
+	id    string
+	pos   position
+	src   core.Source
+	tr    *tracker[R]
+	lanes []*lane[R]
+	cpReq chan struct{} // a checkpoint may have moved
+	quit  chan struct{} // closed when the lanes must stop once idle
+	saved string        // last checkpoint written
+	lost  bool          // the lease is lost: never write again
+	stop  context.CancelFunc
+}
+
+func newProc[R any](e *Engine[R], id string, pos position, d *discovery[R]) *proc[R] {
+	p := &proc[R]{
+		e: e, d: d, id: id, pos: pos,
+		src:   core.Source{EventSourceARN: e.arn, ShardID: id},
+		tr:    newTracker(e.src.seq),
+		cpReq: make(chan struct{}, 1),
+		quit:  make(chan struct{}),
+	}
+	p.lanes = make([]*lane[R], e.set.ParallelizationFactor)
+	for i := range p.lanes {
+		p.lanes[i] = &lane[R]{p: p, wake: make(chan struct{}, 1)}
+	}
+	return p
+}
+
+// run reads the shard until it ends or the engine stops; lanes and the
+// checkpoint writer live as long as run.
+func (p *proc[R]) run(ctx context.Context) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	p.stop = cancel
+	lanesDone := make(chan struct{})
+	cpDone := make(chan struct{})
+	go func() {
+		defer close(cpDone)
+		p.checkpointer(ctx, lanesDone)
+	}()
+	laneWG := make(chan struct{}, len(p.lanes))
+	for _, l := range p.lanes {
+		go func() {
+			defer func() { laneWG <- struct{}{} }()
+			l.run(ctx)
+		}()
+	}
+	ended := p.read(ctx)
+	if ended {
+		// Read to the end: wait until every record is finished, then
+		// record the shard end before children may start.
+		ended = p.drain(ctx)
+	}
+	close(p.quit)
+	for range p.lanes {
+		<-laneWG
+	}
+	close(lanesDone)
+	<-cpDone
+	if ended && !p.lost {
+		fctx, fcancel := finalCtx(ctx)
+		err := p.e.set.Store.Save(fctx, p.e.set.Mapping, p.id, Checkpoint{ShardEnd: true})
+		fcancel()
+		if err != nil {
+			p.e.log.Error("writing the shard-end checkpoint failed; the shard will be read again", "shardId", p.id, "err", err)
+			ended = false
+		} else {
+			p.e.hook.Checkpointed(p.src, "SHARD_END")
+		}
+	}
+	p.d.ended(p.id, ended)
+}
+
+// read hands the shard's records to the lanes until the shard ends (true)
+// or reading stops (false). It never skips a record because of a service
+// error: it retries with backoff, and after an expired iterator it resumes
+// after the last record it read.
+func (p *proc[R]) read(ctx context.Context) bool {
+	e := p.e
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-e.stopping:
+		case <-p.quit:
+		case <-rctx.Done():
+		}
+		cancel()
+	}()
+	pos := p.pos
+	iter := ""
+	failures := 0
+	lastSeq := ""
+	capacity := e.set.BatchSize * e.set.ParallelizationFactor
+	perLane := make([][]ref[R], len(p.lanes))
+	var next time.Time
+	for {
+		if iter == "" {
+			it, err := e.src.iterator(rctx, p.id, pos)
+			if err != nil {
+				if rctx.Err() != nil || e.stopped() {
+					return false
+				}
+				failures++
+				e.log.Warn("getting a shard iterator failed; retrying", "shardId", p.id, "err", err)
+				if !e.wait(rctx, e.backoff(failures)) {
+					return false
+				}
+				continue
+			}
+			iter = it
+		}
+		// Bounded memory: wait while the lanes hold a full load.
+		for {
+			_, inflight, changed := p.tr.state()
+			if inflight <= capacity {
+				break
+			}
+			select {
+			case <-changed:
+			case <-rctx.Done():
+				return false
+			}
+		}
+		if !e.wait(rctx, time.Until(next)) {
+			return false
+		}
+		recs, nextIter, ended, err := e.src.read(rctx, p.id, iter, e.set.ReadLimit, nil)
+		next = time.Now().Add(e.set.MinPollInterval)
+		if err != nil {
+			if rctx.Err() != nil || e.stopped() {
+				return false
+			}
+			failures++
+			switch classify(err) {
+			case errExpiredIterator:
+				iter = ""
+				if lastSeq != "" {
+					pos = position{Type: "AFTER_SEQUENCE_NUMBER", Seq: lastSeq}
+				}
+				continue
+			case errTrimmed:
+				e.log.Error("records expired from the stream before they were read; resuming at TRIM_HORIZON", "shardId", p.id, "err", err)
+				iter, pos = "", position{Type: "TRIM_HORIZON"}
+				continue
+			case errThrottled:
+				e.log.Debug("read throttled; backing off", "shardId", p.id, "err", err)
+			default:
+				e.log.Warn("reading the shard failed; retrying", "shardId", p.id, "err", err)
+			}
+			if !e.wait(rctx, e.backoff(failures)) {
+				return false
+			}
+			continue
+		}
+		failures = 0
+		e.hook.RecordsPolled(p.src, len(recs))
+		if len(recs) > 0 {
+			lastSeq = e.src.seq(&recs[len(recs)-1])
+			p.dispatch(recs, perLane)
+		} else {
+			next = time.Now().Add(e.set.PollInterval)
+		}
+		if ended {
+			return true
+		}
+		iter = nextIter
+	}
+}
+
+// dispatch filters a response and hands each record to its key's lane.
+func (p *proc[R]) dispatch(recs []R, perLane [][]ref[R]) {
+	e := p.e
+	pg := &page[R]{recs: recs, done: make([]bool, len(recs))}
+	filtered := 0
+	nl := uint32(len(p.lanes))
+	for i := range recs {
+		if e.cb.Filter != nil && !e.cb.Filter(&recs[i]) {
+			pg.done[i] = true
+			filtered++
+			continue
+		}
+		l := 0
+		if nl > 1 {
+			l = int(e.src.laneKey(&recs[i]) % nl)
+		}
+		perLane[l] = append(perLane[l], ref[R]{p: pg, i: int32(i)})
+	}
+	pg.ndone = filtered
+	if filtered > 0 {
+		e.hook.RecordsFilteredOut(p.src, filtered)
+	}
+	p.tr.add(pg)
+	if filtered > 0 {
+		p.checkpointSoon()
+	}
+	for l, refs := range perLane {
+		if len(refs) > 0 {
+			p.lanes[l].push(refs)
+			perLane[l] = refs[:0]
+		}
+	}
+}
+
+// drain waits until every record read is finished; false when stopped first.
+func (p *proc[R]) drain(ctx context.Context) bool {
+	for {
+		_, inflight, changed := p.tr.state()
+		if inflight == 0 {
+			return true
+		}
+		select {
+		case <-changed:
+		case <-p.e.stopping:
+			return false
+		case <-ctx.Done():
+			return false
+		}
+	}
+}
+
+// checkpointSoon asks the checkpoint writer to save the current checkpoint.
+func (p *proc[R]) checkpointSoon() {
+	select {
+	case p.cpReq <- struct{}{}:
+	default:
+	}
+}
+
+// checkpointer writes checkpoints as they move, coalescing bursts, and a
+// final one once the lanes have stopped.
+func (p *proc[R]) checkpointer(ctx context.Context, lanesDone <-chan struct{}) {
+	for {
+		select {
+		case <-p.cpReq:
+			p.save(ctx)
+		case <-lanesDone:
+			fctx, cancel := finalCtx(ctx)
+			p.save(fctx)
+			cancel()
+			return
+		}
+	}
+}
+
+func (p *proc[R]) save(ctx context.Context) {
+	cp, _, _ := p.tr.state()
+	if cp == "" || cp == p.saved || p.lost {
+		return
+	}
+	err := p.e.set.Store.Save(ctx, p.e.set.Mapping, p.id, Checkpoint{SequenceNumber: cp})
+	switch {
+	case err == nil:
+		p.saved = cp
+		p.e.hook.Checkpointed(p.src, cp)
+	case errors.Is(err, ErrLeaseLost):
+		p.lost = true
+		p.e.log.Warn("lease lost; stopping the shard", "shardId", p.id, "err", err)
+		p.stop()
+	default:
+		p.e.log.Warn("writing a checkpoint failed; will retry with the next one", "shardId", p.id, "err", err)
+	}
+}

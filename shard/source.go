@@ -1,0 +1,113 @@
+package shard
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
+	"github.com/aws/smithy-go"
+)
+
+// shardInfo is one shard as discovery sees it.
+type shardInfo struct {
+	ID      string
+	Parents []string
+	Closed  bool
+}
+
+// position is where a reader starts in a shard.
+type position struct {
+	Type string // TRIM_HORIZON, LATEST, AT_TIMESTAMP, AFTER_SEQUENCE_NUMBER
+	Seq  string
+	Time time.Time
+}
+
+// source is what the engine needs from a stream service, with records
+// already converted to the Lambda event record type R.
+type source[R any] interface {
+	// check verifies at start-up that the stream exists and can be read.
+	check(ctx context.Context) error
+	shards(ctx context.Context) ([]shardInfo, error)
+	iterator(ctx context.Context, shardID string, pos position) (string, error)
+	// read returns the records at iterator, the next iterator, and
+	// ended=true when the shard is closed and read to its end.
+	read(ctx context.Context, shardID, iterator string, limit int, into []R) (recs []R, next string, ended bool, err error)
+	maxLimit() int
+	seq(r *R) string
+	arrival(r *R) time.Time
+	laneKey(r *R) uint32
+	size(r *R) int
+}
+
+func fnv32(s string) uint32 {
+	h := fnv.New32a()
+	h.Write([]byte(s))
+	return h.Sum32()
+}
+
+// errKind classifies a service error for the reader.
+type errKind int
+
+const (
+	errTransient       errKind = iota // retry with backoff
+	errThrottled                      // back off with jitter; never a function error
+	errExpiredIterator                // get a new iterator after the last record read
+	errTrimmed                        // the position is gone: restart at TRIM_HORIZON
+	errNotFound                       // stream or shard missing
+	errAccessDenied                   // IAM refused the call
+)
+
+func classify(err error) errKind {
+	var ae smithy.APIError
+	if !errors.As(err, &ae) {
+		return errTransient
+	}
+	switch ae.ErrorCode() {
+	case "ProvisionedThroughputExceededException", "LimitExceededException", "ThrottlingException",
+		"Throttling", "RequestLimitExceeded", "TooManyRequestsException", "KMSThrottlingException":
+		return errThrottled
+	case "ExpiredIteratorException":
+		return errExpiredIterator
+	case "TrimmedDataAccessException":
+		return errTrimmed
+	case "ResourceNotFoundException":
+		return errNotFound
+	case "AccessDeniedException", "AccessDenied", "UnrecognizedClientException", "KMSAccessDeniedException":
+		return errAccessDenied
+	}
+	return errTransient
+}
+
+// serviceError names the resource and, for access denied, the IAM action that
+// was refused.
+func serviceError(action, resource string, err error) error {
+	switch classify(err) {
+	case errNotFound:
+		return fmt.Errorf("%s: %s not found: %w", action, resource, err)
+	case errAccessDenied:
+		return fmt.Errorf("access denied: %s on %s was refused (grant it to the caller's IAM role): %w", action, resource, err)
+	}
+	return fmt.Errorf("%s on %s: %w", action, resource, err)
+}
+
+// permanent tells whether a start-up error is worth retrying.
+func permanent(err error) bool {
+	k := classify(err)
+	return k == errNotFound || k == errAccessDenied
+}
+
+// parseStreamARN checks that a stream ARN belongs to service and returns its
+// region.
+func parseStreamARN(s, service, what string) (arn.ARN, error) {
+	a, err := arn.Parse(s)
+	if err != nil {
+		return arn.ARN{}, fmt.Errorf("shard: %q is not an ARN: %w", s, err)
+	}
+	if a.Service != service {
+		return arn.ARN{}, fmt.Errorf("shard: %s is a %s ARN, not a %s", s, a.Service, what)
+	}
+	return a, nil
+}

@@ -1,0 +1,94 @@
+package shard
+
+import "sync"
+
+// page is the records of one GetRecords response, in sequence order, and
+// which of them are finished (handled, filtered out or discarded by policy).
+type page[R any] struct {
+	recs   []R
+	done   []bool
+	ndone  int
+	prefix int // records [0, prefix) are all done
+}
+
+// ref names one record of a page.
+type ref[R any] struct {
+	p *page[R]
+	i int32
+}
+
+// tracker orders a shard's pages and computes the checkpoint: the sequence
+// number of the last record before which every record is finished, however
+// the lanes interleave.
+type tracker[R any] struct {
+	seq func(*R) string
+
+	mu       sync.Mutex
+	pages    []*page[R] // unfinished pages, oldest first
+	inflight int        // records read and not finished
+	cp       string     // checkpoint sequence number; "" for none yet
+	changed  chan struct{}
+}
+
+func newTracker[R any](seq func(*R) string) *tracker[R] {
+	return &tracker[R]{seq: seq, changed: make(chan struct{})}
+}
+
+// add appends a page whose done flags may already be set (filtered records).
+func (t *tracker[R]) add(p *page[R]) {
+	t.mu.Lock()
+	t.inflight += len(p.recs) - p.ndone
+	t.pages = append(t.pages, p)
+	t.advance()
+	t.mu.Unlock()
+}
+
+// finish marks records finished and advances the checkpoint.
+func (t *tracker[R]) finish(refs []ref[R]) {
+	if len(refs) == 0 {
+		return
+	}
+	t.mu.Lock()
+	for _, r := range refs {
+		if !r.p.done[r.i] {
+			r.p.done[r.i] = true
+			r.p.ndone++
+			t.inflight--
+		}
+	}
+	t.advance()
+	t.mu.Unlock()
+}
+
+// advance moves the checkpoint over finished records; t.mu is held.
+func (t *tracker[R]) advance() {
+	moved := false
+	for len(t.pages) > 0 {
+		p := t.pages[0]
+		for p.prefix < len(p.recs) && p.done[p.prefix] {
+			p.prefix++
+		}
+		if p.prefix > 0 {
+			if s := t.seq(&p.recs[p.prefix-1]); s != t.cp {
+				t.cp, moved = s, true
+			}
+		}
+		if p.prefix < len(p.recs) {
+			break
+		}
+		t.pages[0] = nil
+		t.pages = t.pages[1:]
+	}
+	if moved || t.inflight == 0 {
+		close(t.changed)
+		t.changed = make(chan struct{})
+	}
+}
+
+// state returns the checkpoint, the records in flight, and a channel closed
+// at the next change.
+func (t *tracker[R]) state() (cp string, inflight int, changed <-chan struct{}) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.cp, t.inflight, t.changed
+}
