@@ -70,6 +70,9 @@ func (l *lane[R]) run(ctx context.Context) {
 	e := l.p.e
 	windowStart := time.Now()
 	for {
+		if e.stopped() {
+			return // shutting down: no new batch
+		}
 		deadline := windowStart.Add(e.set.BatchingWindow)
 		batch := l.take(!time.Now().Before(deadline))
 		if batch == nil {
