@@ -9,10 +9,20 @@
 //
 // # Configuration
 //
-// [Config] mirrors the CreateEventSourceMapping request: its JSON form is AWS's
-// (field names and units), so a mapping pasted from AWS loads as it is, while Go
-// code uses time.Duration for windows and ages. [Config.Validate] reports every
-// violated rule at once.
+// [Config] mirrors the CreateEventSourceMapping request, one type for all three
+// sources; the source (see [Config.Source]) follows from EventSourceArn, or
+// from QueueURL for an SQS queue named by URL. Its JSON form is AWS's (field
+// names and units), so a mapping pasted from `aws lambda
+// create-event-source-mapping --cli-input-json` or `get-event-source-mapping`
+// loads as it is with [LoadConfig], while Go code uses time.Duration for
+// windows and ages. A zero field means AWS's default, which
+// [Config.WithDefaults] fills in per source; where 0 is a real value
+// (MaximumRetryAttempts) the field is a pointer, and AWS's −1 is [Infinite].
+// FunctionTimeout, FunctionArn and QueueURL are this library's own fields.
+//
+// [Config.Validate] reports every violated rule at once as a [*ConfigError]:
+// each [Violation] names the field, the value and what is allowed, in AWS's
+// words where AWS has them.
 //
 // # Handlers
 //
