@@ -1,0 +1,199 @@
+package esm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/lambdaesm/lambdaesm/retry"
+	"github.com/lambdaesm/lambdaesm/shard"
+)
+
+// Mapping is a running event source mapping.
+type Mapping interface {
+	// Run polls the source and calls the handler until ctx ends or
+	// Shutdown is called, and returns nil after such a stop. It returns an
+	// error when the source cannot be read at start-up, and ErrClosed when
+	// called twice or after Shutdown.
+	Run(ctx context.Context) error
+	// Shutdown stops polling, lets in-flight batches finish, writes final
+	// checkpoints and waits for Run to return, or returns ctx's error when
+	// ctx ends first (in-flight handlers then see their context
+	// cancelled). It is idempotent.
+	Shutdown(ctx context.Context) error
+}
+
+// KinesisMapping runs a Kinesis data stream mapping.
+type KinesisMapping struct {
+	eng *shard.Engine[events.KinesisEventRecord]
+}
+
+// DynamoDBMapping runs a DynamoDB stream mapping.
+type DynamoDBMapping struct {
+	eng *shard.Engine[events.DynamoDBEventRecord]
+}
+
+var (
+	_ Mapping = (*KinesisMapping)(nil)
+	_ Mapping = (*DynamoDBMapping)(nil)
+)
+
+// NewKinesisMapping returns a mapping that reads the Kinesis stream
+// cfg.EventSourceArn through client and calls h, as Lambda would. It checks
+// the configuration (every violated rule at once) and starts nothing: call
+// Run.
+func NewKinesisMapping(cfg Config, client shard.KinesisAPI, h Handler[events.KinesisEvent, events.KinesisEventResponse], opts ...Option) (*KinesisMapping, error) {
+	cfg, set, o, err := streamSettings(cfg, Kinesis, client, h, opts)
+	if err != nil {
+		return nil, err
+	}
+	inv := newInvoker(cfg, o, h, func(recs []events.KinesisEventRecord) events.KinesisEvent {
+		return events.KinesisEvent{Records: recs}
+	}, func(r events.KinesisEventResponse) []string {
+		return failureIDs(r.BatchItemFailures, func(f events.KinesisBatchItemFailure) string { return f.ItemIdentifier })
+	}, func(r *events.KinesisEventRecord) string { return r.Kinesis.SequenceNumber })
+	eng, err := shard.NewKinesis(client, cfg.EventSourceArn, o.invokeIdentity, set, shard.Callbacks[events.KinesisEventRecord]{Invoke: inv})
+	if err != nil {
+		return nil, err
+	}
+	return &KinesisMapping{eng: eng}, nil
+}
+
+// NewDynamoDBMapping returns a mapping that reads the DynamoDB stream
+// cfg.EventSourceArn through client and calls h, as Lambda would.
+func NewDynamoDBMapping(cfg Config, client shard.DynamoDBStreamsAPI, h Handler[events.DynamoDBEvent, events.DynamoDBEventResponse], opts ...Option) (*DynamoDBMapping, error) {
+	cfg, set, o, err := streamSettings(cfg, DynamoDBStreams, client, h, opts)
+	if err != nil {
+		return nil, err
+	}
+	inv := newInvoker(cfg, o, h, func(recs []events.DynamoDBEventRecord) events.DynamoDBEvent {
+		return events.DynamoDBEvent{Records: recs}
+	}, func(r events.DynamoDBEventResponse) []string {
+		return failureIDs(r.BatchItemFailures, func(f events.DynamoDBBatchItemFailure) string { return f.ItemIdentifier })
+	}, func(r *events.DynamoDBEventRecord) string { return r.Change.SequenceNumber })
+	eng, err := shard.NewDynamoDB(client, cfg.EventSourceArn, set, shard.Callbacks[events.DynamoDBEventRecord]{Invoke: inv})
+	if err != nil {
+		return nil, err
+	}
+	return &DynamoDBMapping{eng: eng}, nil
+}
+
+// Run implements [Mapping].
+func (m *KinesisMapping) Run(ctx context.Context) error { return m.eng.Run(ctx) }
+
+// Shutdown implements [Mapping].
+func (m *KinesisMapping) Shutdown(ctx context.Context) error { return m.eng.Shutdown(ctx) }
+
+// Run implements [Mapping].
+func (m *DynamoDBMapping) Run(ctx context.Context) error { return m.eng.Run(ctx) }
+
+// Shutdown implements [Mapping].
+func (m *DynamoDBMapping) Shutdown(ctx context.Context) error { return m.eng.Shutdown(ctx) }
+
+// streamSettings validates cfg for a stream of kind and turns it into engine
+// settings. Every problem is reported at once.
+func streamSettings(cfg Config, kind SourceKind, client, h any, opts []Option) (Config, shard.Settings, options, error) {
+	var errs []error
+	if client == nil {
+		errs = append(errs, errors.New("esm: the client is nil"))
+	}
+	if h == nil {
+		errs = append(errs, errors.New("esm: the handler is nil"))
+	}
+	cfg, err := cfg.WithDefaults()
+	if err != nil {
+		errs = append(errs, err)
+	} else if src, _ := cfg.EventSource(); src.Kind != kind {
+		errs = append(errs, fmt.Errorf("esm: EventSourceArn %s is a %s source, not %s", cfg.EventSourceArn, src.Kind, kind))
+	}
+	if err == nil {
+		if cfg.TumblingWindow > 0 {
+			errs = append(errs, errors.New("esm: TumblingWindow is not supported yet"))
+		}
+		if cfg.FilterCriteria != nil && len(cfg.FilterCriteria.Filters) > 0 {
+			errs = append(errs, errors.New("esm: FilterCriteria is not supported yet (records would reach the handler unfiltered)"))
+		}
+		if cfg.OnFailureDestination() != "" {
+			errs = append(errs, errors.New("esm: DestinationConfig.OnFailure is not supported yet (records would be discarded without a record)"))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return cfg, shard.Settings{}, options{}, err
+	}
+	o := buildOptions(opts)
+	store := o.store
+	if store == nil {
+		store = shard.NewFileStore(DefaultCheckpointDir)
+	}
+	set := o.tuning
+	set.Mapping = o.name + "|" + cfg.EventSourceArn
+	set.BatchSize = cfg.BatchSize
+	set.BatchingWindow = cfg.MaximumBatchingWindow
+	set.ParallelizationFactor = cfg.ParallelizationFactor
+	set.StartingPosition = string(cfg.StartingPosition)
+	set.StartingTimestamp = cfg.StartingPositionTimestamp
+	set.FunctionTimeout = cfg.FunctionTimeout
+	set.Policy = retry.Policy{
+		MaximumRetryAttempts:       cfg.RetryAttempts(),
+		MaximumRecordAge:           cfg.RecordAgeLimit(),
+		BisectBatchOnFunctionError: cfg.BisectBatchOnFunctionError,
+		ReportBatchItemFailures:    cfg.ReportsBatchItemFailures(),
+		Backoff:                    o.retryBackoff,
+	}
+	set.Store = store
+	set.Hooks = o.hooks
+	set.Logger = o.logger.With("mapping", o.name)
+	return cfg, set, o, nil
+}
+
+func failureIDs[F any](fs []F, id func(F) string) []string {
+	if len(fs) == 0 {
+		return nil
+	}
+	ids := make([]string, len(fs))
+	for i, f := range fs {
+		ids[i] = id(f)
+	}
+	return ids
+}
+
+// newInvoker turns a handler into the engine's invoker: it builds the event,
+// recovers panics, and applies AWS's partial batch response rules.
+func newInvoker[E, R, Rec any](cfg Config, o options, h Handler[E, R], event func([]Rec) E, ids func(R) []string, key func(*Rec) string) func(context.Context, []Rec) retry.Outcome {
+	rbif := cfg.ReportsBatchItemFailures()
+	var warnOnce sync.Once
+	return func(ctx context.Context, batch []Rec) retry.Outcome {
+		resp, err := invoke(ctx, h, event(batch))
+		if err != nil {
+			return retry.Outcome{Err: err, FirstFailure: -1}
+		}
+		failed := ids(resp)
+		if len(failed) == 0 {
+			return retry.Success
+		}
+		if !rbif {
+			warnOnce.Do(func() {
+				o.logger.Warn("the handler returned batchItemFailures but FunctionResponseTypes does not include ReportBatchItemFailures: they are ignored and the whole batch counts as a success, as in Lambda",
+					"mapping", o.name, "eventSourceArn", cfg.EventSourceArn)
+			})
+			return retry.Success
+		}
+		lowest, valid := retry.LowestFailure(failed, indexOf(batch, key))
+		return retry.Outcome{FirstFailure: lowest, InvalidResponse: !valid}
+	}
+}
+
+// indexOf finds a record of batch by its identifier.
+func indexOf[Rec any](batch []Rec, key func(*Rec) string) func(string) (int, bool) {
+	return func(id string) (int, bool) {
+		for i := range batch {
+			if key(&batch[i]) == id {
+				return i, true
+			}
+		}
+		return -1, false
+	}
+}

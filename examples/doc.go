@@ -1,0 +1,3 @@
+// Package examples holds runnable programs that show the library at work.
+// Each subdirectory is a main package: go run ./examples/quickstart.
+package examples
