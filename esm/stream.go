@@ -144,6 +144,7 @@ func streamSettings(cfg Config, kind SourceKind, client, h any, opts []Option) (
 		Backoff:                    o.retryBackoff,
 	}
 	set.Store = store
+	set.Disabled = !cfg.IsEnabled()
 	set.Hooks = o.hooks
 	set.Logger = o.logger.With("mapping", o.name)
 	return cfg, set, o, nil

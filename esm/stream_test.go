@@ -418,3 +418,23 @@ func TestHandleAdapters(t *testing.T) {
 	require.Empty(t, r.BatchItemFailures)
 	_, _ = json.Marshal(r)
 }
+
+// Enabled=false pauses the mapping: Run reads nothing until stopped.
+func TestDisabledMappingReadsNothing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		k := esmtest.NewKinesis()
+		arn := k.MustCreateStream(t, "s", 1)
+		p := &producer{k: k, arn: arn, next: map[string]int{}}
+		p.put(t, 1, 5)
+		cfg := kinesisConfig(arn)
+		cfg.Enabled = new(false)
+		c := newCollector()
+		m, err := esm.NewKinesisMapping(cfg, k, esm.HandleKinesis(c.handle), esm.WithStore(shard.NewMemoryStore()))
+		require.NoError(t, err)
+		stop := start(t, m)
+		time.Sleep(time.Minute)
+		stop()
+		require.Zero(t, c.count())
+		require.Zero(t, k.Faults.Calls("GetRecords"))
+	})
+}

@@ -53,6 +53,9 @@ type Settings struct {
 	ReadLimit int
 	// ServiceBackoff spaces retries of throttled or failed service calls.
 	ServiceBackoff retry.Backoff
+	// Disabled pauses the mapping (Lambda's Enabled=false): Run reads
+	// nothing until it is stopped, and checkpoints stay where they are.
+	Disabled bool
 	// Store keeps checkpoints. Default an in-memory store.
 	Store Store
 	// Hooks receives metrics. Default none.
@@ -222,6 +225,14 @@ func (e *Engine[R]) Run(ctx context.Context) error {
 
 	if err := e.src.check(runCtx); err != nil {
 		return err
+	}
+	if e.set.Disabled {
+		e.log.Info("mapping disabled (Enabled=false): not reading")
+		select {
+		case <-runCtx.Done():
+		case <-e.stopping:
+		}
+		return nil
 	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
