@@ -3,6 +3,7 @@ package destination
 import (
 	"context"
 
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 )
@@ -20,7 +21,14 @@ type SNSAPI interface {
 	Publish(ctx context.Context, in *sns.PublishInput, optFns ...func(*sns.Options)) (*sns.PublishOutput, error)
 }
 
+// S3API is the part of the S3 API that the S3 sender calls. *s3.Client
+// satisfies it.
+type S3API interface {
+	PutObject(ctx context.Context, in *s3.PutObjectInput, optFns ...func(*s3.Options)) (*s3.PutObjectOutput, error)
+}
+
 var (
 	_ SQSAPI = (*sqs.Client)(nil)
 	_ SNSAPI = (*sns.Client)(nil)
+	_ S3API  = (*s3.Client)(nil)
 )

@@ -1,0 +1,48 @@
+package destination
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+)
+
+// SNSMaxMessageBytes is the largest message an SNS topic accepts (256 KiB).
+const SNSMaxMessageBytes = 256 * 1024
+
+// SNSSender publishes records to a standard SNS topic, one Publish per
+// record, with the record JSON as the message.
+type SNSSender struct {
+	client SNSAPI
+	arn    string
+}
+
+// NewSNS returns a sender to the topic with this ARN. It does no I/O.
+func NewSNS(client SNSAPI, topicARN string) (*SNSSender, error) {
+	if _, err := parseRegional(topicARN, "sns", "SNS topic"); err != nil {
+		return nil, err
+	}
+	return &SNSSender{client: client, arn: topicARN}, nil
+}
+
+// ARN returns the topic's ARN.
+func (s *SNSSender) ARN() string { return s.arn }
+
+// Send publishes m.Record. When it is over [SNSMaxMessageBytes], it publishes
+// m.Reduced (the record without its payloads) instead, as Lambda drops the
+// payload for SNS destinations; with no Reduced form small enough it fails
+// without calling SNS.
+func (s *SNSSender) Send(ctx context.Context, m Message) error {
+	body := m.Record
+	if len(body) > SNSMaxMessageBytes {
+		if len(m.Reduced) == 0 || len(m.Reduced) > SNSMaxMessageBytes {
+			return &SendError{Destination: s.arn, Err: fmt.Errorf("record of %d bytes is over SNS's limit of %d bytes", len(body), SNSMaxMessageBytes)}
+		}
+		body = m.Reduced
+	}
+	msg := string(body)
+	if _, err := s.client.Publish(ctx, &sns.PublishInput{TopicArn: &s.arn, Message: &msg}); err != nil {
+		return &SendError{Destination: s.arn, Err: err}
+	}
+	return nil
+}
