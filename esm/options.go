@@ -4,6 +4,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/lambdaesm/lambdaesm/destination"
+	"github.com/lambdaesm/lambdaesm/queue"
 	"github.com/lambdaesm/lambdaesm/retry"
 	"github.com/lambdaesm/lambdaesm/shard"
 )
@@ -28,6 +30,9 @@ type options struct {
 	tuning         shard.Settings // only the timing fields are read
 	invokeIdentity string
 	retryBackoff   retry.Backoff
+	destClients    destination.Clients
+	onFailure      destination.Sender
+	queue          queue.Settings // only the SQS tuning fields are read
 }
 
 func buildOptions(opts []Option) options {
@@ -80,4 +85,58 @@ func WithPolling(idle, busy, discovery time.Duration) Option {
 // [retry.DefaultBackoff].
 func WithRetryBackoff(b retry.Backoff) Option {
 	return optionFunc(func(o *options) { o.retryBackoff = b })
+}
+
+// WithDestinationClients gives the clients through which the on-failure
+// destination named in Config.DestinationConfig (an SQS queue, SNS topic or S3
+// bucket ARN) is reached. Only the client for the destination's service is
+// needed.
+func WithDestinationClients(c destination.Clients) Option {
+	return optionFunc(func(o *options) { o.destClients = c })
+}
+
+// WithOnFailure sends on-failure records to s instead of the destination
+// named in Config.DestinationConfig, for example a *destination.Memory in
+// tests. The Config may then leave DestinationConfig empty.
+func WithOnFailure(s destination.Sender) Option {
+	return optionFunc(func(o *options) { o.onFailure = s })
+}
+
+// WithVisibilityHeartbeat turns on the visibility heartbeat of an SQS
+// mapping, which Lambda does not have: while a batch is in the handler, its
+// messages' visibility is extended with ChangeMessageVisibilityBatch every
+// interval, each time to the queue's visibility timeout (never past SQS's
+// 12-hour limit), so a handler may run longer than that timeout without its
+// messages being delivered again. Zero means half the queue's visibility
+// timeout; the interval must be shorter than that timeout. With the
+// heartbeat, the queue's visibility timeout may be shorter than
+// FunctionTimeout (Lambda refuses that), and a crashed process's messages come
+// back sooner. If an extension fails, the handler's context is cancelled and
+// context.Cause tells why (a *queue.HeartbeatError).
+func WithVisibilityHeartbeat(interval time.Duration) Option {
+	return optionFunc(func(o *options) {
+		o.queue.VisibilityHeartbeat = true
+		o.queue.HeartbeatInterval = interval
+	})
+}
+
+// WithFailureBackoff makes an SQS mapping set the visibility of failed
+// messages (a function error, or the batchItemFailures of a partial batch
+// response) to b.Delay(ApproximateReceiveCount), rounded up to whole seconds,
+// so they are retried sooner at first and later as they keep failing. Lambda
+// does not do this: by default failed messages come back when their
+// visibility timeout ends.
+func WithFailureBackoff(b retry.Backoff) Option {
+	return optionFunc(func(o *options) { o.queue.FailureBackoff = &b })
+}
+
+// WithScaling overrides how an SQS mapping scales its concurrent batches:
+// initial at start (Lambda: 5), the most added per minute while receives come
+// back full (Lambda: 300), and the least it shrinks to while they come back
+// empty (Lambda: 2). Zero keeps a default. The cap is
+// ScalingConfig.MaximumConcurrency, or 1250 (Lambda's) without one.
+func WithScaling(initial, perMinute, min int) Option {
+	return optionFunc(func(o *options) {
+		o.queue.Scaling.Initial, o.queue.Scaling.PerMinute, o.queue.Scaling.Min = initial, perMinute, min
+	})
 }

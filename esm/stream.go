@@ -2,12 +2,16 @@ package esm
 
 import (
 	"context"
+	"crypto/sha1"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/lambdaesm/lambdaesm/destination"
 	"github.com/lambdaesm/lambdaesm/retry"
 	"github.com/lambdaesm/lambdaesm/shard"
 )
@@ -55,7 +59,10 @@ func NewKinesisMapping(cfg Config, client shard.KinesisAPI, h Handler[events.Kin
 	}, func(r events.KinesisEventResponse) []string {
 		return failureIDs(r.BatchItemFailures, func(f events.KinesisBatchItemFailure) string { return f.ItemIdentifier })
 	}, func(r *events.KinesisEventRecord) string { return r.Kinesis.SequenceNumber })
-	eng, err := shard.NewKinesis(client, cfg.EventSourceArn, o.invokeIdentity, set, shard.Callbacks[events.KinesisEventRecord]{Invoke: inv})
+	onDiscard := newOnDiscard(cfg, set, o, destination.Kinesis, func(r *events.KinesisEventRecord) (string, time.Time) {
+		return r.Kinesis.SequenceNumber, r.Kinesis.ApproximateArrivalTimestamp.Time
+	}, func(recs []events.KinesisEventRecord) any { return events.KinesisEvent{Records: recs} })
+	eng, err := shard.NewKinesis(client, cfg.EventSourceArn, o.invokeIdentity, set, shard.Callbacks[events.KinesisEventRecord]{Invoke: inv, OnDiscard: onDiscard})
 	if err != nil {
 		return nil, err
 	}
@@ -74,7 +81,10 @@ func NewDynamoDBMapping(cfg Config, client shard.DynamoDBStreamsAPI, h Handler[e
 	}, func(r events.DynamoDBEventResponse) []string {
 		return failureIDs(r.BatchItemFailures, func(f events.DynamoDBBatchItemFailure) string { return f.ItemIdentifier })
 	}, func(r *events.DynamoDBEventRecord) string { return r.Change.SequenceNumber })
-	eng, err := shard.NewDynamoDB(client, cfg.EventSourceArn, set, shard.Callbacks[events.DynamoDBEventRecord]{Invoke: inv})
+	onDiscard := newOnDiscard(cfg, set, o, destination.DynamoDB, func(r *events.DynamoDBEventRecord) (string, time.Time) {
+		return r.Change.SequenceNumber, r.Change.ApproximateCreationDateTime.Time
+	}, func(recs []events.DynamoDBEventRecord) any { return events.DynamoDBEvent{Records: recs} })
+	eng, err := shard.NewDynamoDB(client, cfg.EventSourceArn, set, shard.Callbacks[events.DynamoDBEventRecord]{Invoke: inv, OnDiscard: onDiscard})
 	if err != nil {
 		return nil, err
 	}
@@ -116,14 +126,18 @@ func streamSettings(cfg Config, kind SourceKind, client, h any, opts []Option) (
 		if cfg.FilterCriteria != nil && len(cfg.FilterCriteria.Filters) > 0 {
 			errs = append(errs, errors.New("esm: FilterCriteria is not supported yet (records would reach the handler unfiltered)"))
 		}
-		if cfg.OnFailureDestination() != "" {
-			errs = append(errs, errors.New("esm: DestinationConfig.OnFailure is not supported yet (records would be discarded without a record)"))
+	}
+	o := buildOptions(opts)
+	if err == nil && o.onFailure == nil && cfg.OnFailureDestination() != "" {
+		s, serr := destination.ForARN(cfg.OnFailureDestination(), o.destClients)
+		if serr != nil {
+			errs = append(errs, fmt.Errorf("esm: DestinationConfig.OnFailure: %w (pass its client with WithDestinationClients)", serr))
 		}
+		o.onFailure = s
 	}
 	if err := errors.Join(errs...); err != nil {
 		return cfg, shard.Settings{}, options{}, err
 	}
-	o := buildOptions(opts)
 	store := o.store
 	if store == nil {
 		store = shard.NewFileStore(DefaultCheckpointDir)
@@ -197,4 +211,61 @@ func indexOf[Rec any](batch []Rec, key func(*Rec) string) func(string) (int, boo
 		}
 		return -1, false
 	}
+}
+
+// newOnDiscard returns the engine's callback for discarded records: it builds
+// the AWS on-failure record and sends it to the destination; nil without a
+// destination (the engine then logs and counts the discard).
+func newOnDiscard[Rec any](cfg Config, set shard.Settings, o options, kind destination.Kind, meta func(*Rec) (seq string, arrival time.Time), event func([]Rec) any) func(context.Context, shard.Discarded[Rec]) error {
+	if o.onFailure == nil {
+		return nil
+	}
+	src, _ := cfg.EventSource()
+	functionARN := cfg.FunctionArn
+	if functionARN == "" {
+		functionARN = src.FunctionARN(o.name)
+	}
+	mappingID := mappingUUID(set.Mapping)
+	_, isS3 := o.onFailure.(*destination.S3Sender)
+	hookSrc := func(shardID string) HookSource {
+		return HookSource{EventSourceARN: cfg.EventSourceArn, ShardID: shardID}
+	}
+	return func(ctx context.Context, d shard.Discarded[Rec]) error {
+		firstSeq, firstArr := meta(&d.Records[0])
+		lastSeq, lastArr := meta(&d.Records[len(d.Records)-1])
+		count := d.InvokeCount
+		if d.Condition == retry.RecordAgeExceeded {
+			count = 1 // what AWS reports for expired records, however often they were tried
+		}
+		rec := destination.NewStreamFailure(destination.StreamFailureInput{
+			Kind: kind, FunctionARN: functionARN, Condition: destination.Condition(d.Condition),
+			ApproximateInvokeCount: count, FunctionError: d.FunctionError,
+			ShardID: d.ShardID, StreamARN: cfg.EventSourceArn,
+			StartSequenceNumber: firstSeq, EndSequenceNumber: lastSeq, FirstArrival: firstArr, LastArrival: lastArr,
+			BatchSize: len(d.Records),
+		})
+		var payload json.RawMessage
+		if isS3 {
+			p, err := json.Marshal(event(d.Records))
+			if err != nil {
+				return err
+			}
+			payload = p
+		}
+		msg, err := rec.Message(mappingID, payload)
+		if err == nil {
+			err = o.onFailure.Send(ctx, msg)
+		}
+		o.hooks.DestinationDelivered(hookSrc(d.ShardID), cfg.OnFailureDestination(), err)
+		return err
+	}
+}
+
+// mappingUUID stands in for the ESM UUID AWS puts in S3 object keys: a
+// UUID derived from the mapping's name and source, stable across restarts.
+func mappingUUID(name string) string {
+	h := sha1.Sum([]byte(name))
+	h[6] = h[6]&0x0f | 0x50 // version 5
+	h[8] = h[8]&0x3f | 0x80 // RFC 4122 variant
+	return fmt.Sprintf("%x-%x-%x-%x-%x", h[0:4], h[4:6], h[6:8], h[8:10], h[10:16])
 }
