@@ -61,3 +61,48 @@ func benchDispatch(b *testing.B, pf, bs int) {
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "records/s")
 	b.ReportMetric(float64(ms1.Mallocs-ms0.Mallocs)/float64(n), "allocs/record")
 }
+
+// BenchmarkThousandShards runs a mapping over 1,000 open shards at steady
+// state (every record handled, readers polling idle shards) and reports the
+// goroutines and heap bytes each shard costs.
+func BenchmarkThousandShards(b *testing.B) {
+	const shards, perShard = 1000, 20
+	for b.Loop() {
+		src := newMemSource(shards, perShard, 10)
+		for i := range src.list {
+			src.list[i].open = true
+		}
+		var handled atomic.Int64
+		runtime.GC()
+		var before runtime.MemStats
+		runtime.ReadMemStats(&before)
+		g0 := runtime.NumGoroutine()
+		set := Settings{
+			Mapping: "bench", BatchSize: 100, ParallelizationFactor: 1, StartingPosition: "TRIM_HORIZON",
+			PollInterval: time.Second, FunctionTimeout: time.Minute, Policy: retry.Policy{MaximumRetryAttempts: -1},
+		}
+		eng, err := newEngine[events.KinesisEventRecord](src, "arn:aws:kinesis:us-east-1:000000000000:stream/bench", set, Callbacks[events.KinesisEventRecord]{
+			Invoke: func(_ context.Context, batch []events.KinesisEventRecord) retry.Outcome {
+				handled.Add(int64(len(batch)))
+				return retry.Success
+			},
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		go eng.Run(context.Background())
+		for handled.Load() < shards*perShard {
+			time.Sleep(10 * time.Millisecond)
+		}
+		time.Sleep(100 * time.Millisecond) // settle: every reader idle
+		runtime.GC()
+		var after runtime.MemStats
+		runtime.ReadMemStats(&after)
+		g1 := runtime.NumGoroutine()
+		if err := eng.Shutdown(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(g1-g0)/shards, "goroutines/shard")
+		b.ReportMetric(float64(int64(after.HeapAlloc)-int64(before.HeapAlloc))/shards, "heap-bytes/shard")
+	}
+}

@@ -108,7 +108,9 @@ type Engine[R any] struct {
 
 	started  atomic.Bool
 	stopOnce sync.Once
-	stopping chan struct{} // closed when reading must stop
+	stopping chan struct{}   // closed when reading must stop
+	stopCtx  context.Context // done when reading must stop
+	stopFn   context.CancelFunc
 	done     chan struct{} // closed when Run returned
 	kick     chan struct{} // a shard ended: discover now
 	hardStop context.CancelFunc
@@ -190,8 +192,10 @@ func newEngine[R any](src source[R], arn string, set Settings, cb Callbacks[R]) 
 	if set.Logger == nil {
 		set.Logger = slog.New(slog.DiscardHandler)
 	}
+	stopCtx, stopFn := context.WithCancel(context.Background())
 	return &Engine[R]{
 		src: src, set: set, cb: cb, arn: arn,
+		stopCtx: stopCtx, stopFn: stopFn,
 		log:      set.Logger.With("eventSourceArn", arn),
 		hook:     set.Hooks,
 		stopping: make(chan struct{}),
@@ -271,7 +275,12 @@ func (e *Engine[R]) Shutdown(ctx context.Context) error {
 	}
 }
 
-func (e *Engine[R]) stop() { e.stopOnce.Do(func() { close(e.stopping) }) }
+func (e *Engine[R]) stop() {
+	e.stopOnce.Do(func() {
+		close(e.stopping)
+		e.stopFn()
+	})
+}
 
 func (e *Engine[R]) stopped() bool {
 	select {

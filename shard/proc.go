@@ -92,14 +92,9 @@ func (p *proc[R]) read(ctx context.Context) bool {
 	e := p.e
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	go func() {
-		select {
-		case <-e.stopping:
-		case <-p.quit:
-		case <-rctx.Done():
-		}
-		cancel()
-	}()
+	// Cancel an in-flight read when reading must stop, without a goroutine
+	// per shard.
+	defer context.AfterFunc(e.stopCtx, cancel)()
 	pos := p.pos
 	iter := ""
 	failures := 0
