@@ -282,32 +282,6 @@ func (e *Engine[R]) stop() {
 	})
 }
 
-func (e *Engine[R]) stopped() bool {
-	select {
-	case <-e.stopping:
-		return true
-	default:
-		return false
-	}
-}
-
-// wait sleeps d unless reading stops or ctx ends first; it reports whether
-// the full wait happened.
-func (e *Engine[R]) wait(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return !e.stopped() && ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-e.stopping:
-		return false
-	case <-ctx.Done():
-		return false
-	}
-}
 
 func (e *Engine[R]) backoff(retryN int) time.Duration {
 	return e.set.ServiceBackoff.Delay(retryN, rand.Float64())

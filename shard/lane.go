@@ -70,8 +70,8 @@ func (l *lane[R]) run(ctx context.Context) {
 	e := l.p.e
 	windowStart := time.Now()
 	for {
-		if e.stopped() {
-			return // shutting down: no new batch
+		if l.p.halted() {
+			return // stopping: no new batch
 		}
 		deadline := windowStart.Add(e.set.BatchingWindow)
 		batch := l.take(!time.Now().Before(deadline))
@@ -100,7 +100,7 @@ func (l *lane[R]) sleep(ctx context.Context, deadline time.Time) bool {
 	select {
 	case <-l.wake:
 	case <-timer:
-	case <-l.p.e.stopping:
+	case <-l.p.halt.Done():
 		return false
 	case <-l.p.quit:
 		return false
@@ -165,10 +165,10 @@ func (l *lane[R]) invoke(ctx context.Context, refs []ref[R]) bool {
 		if len(d.Next) == 0 {
 			continue
 		}
-		if e.stopped() || ctx.Err() != nil {
+		if p.halted() || ctx.Err() != nil {
 			return false // shutting down: leave the rest for the next reader
 		}
-		if d.Retry && !e.wait(ctx, e.set.Policy.Backoff.Delay(d.Next[0].Attempts, rand.Float64())) {
+		if d.Retry && !p.wait(ctx, e.set.Policy.Backoff.Delay(d.Next[0].Attempts, rand.Float64())) {
 			return false
 		}
 		runs = append(d.Next, runs...)
@@ -218,7 +218,7 @@ func (p *proc[R]) discard(ctx context.Context, recs []R, d retry.Discard) bool {
 		}
 		e.log.Warn("failure destination refused records; retrying", "shardId", p.id, "startSequenceNumber", first,
 			"endSequenceNumber", last, "attempt", attempt, "err", err)
-		if !e.wait(ctx, e.backoff(attempt)) {
+		if !p.wait(ctx, e.backoff(attempt)) {
 			return false
 		}
 	}

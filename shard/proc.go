@@ -22,6 +22,10 @@ type proc[R any] struct {
 	saved string        // last checkpoint written
 	lost  bool          // the lease is lost: never write again
 	stop  context.CancelFunc
+	// halt is done when the shard must stop gracefully: the engine stops,
+	// or the shard's lease goes to another process.
+	halt   context.Context
+	haltFn context.CancelFunc
 }
 
 func newProc[R any](e *Engine[R], id string, pos position, d *discovery[R]) *proc[R] {
@@ -32,6 +36,7 @@ func newProc[R any](e *Engine[R], id string, pos position, d *discovery[R]) *pro
 		cpReq: make(chan struct{}, 1),
 		quit:  make(chan struct{}),
 	}
+	p.halt, p.haltFn = context.WithCancel(e.stopCtx)
 	p.lanes = make([]*lane[R], e.set.ParallelizationFactor)
 	for i := range p.lanes {
 		p.lanes[i] = &lane[R]{p: p, wake: make(chan struct{}, 1)}
@@ -81,7 +86,28 @@ func (p *proc[R]) run(ctx context.Context) {
 			p.e.hook.Checkpointed(p.src, "SHARD_END")
 		}
 	}
+	p.haltFn()
 	p.d.ended(p.id, ended)
+}
+
+func (p *proc[R]) halted() bool { return p.halt.Err() != nil }
+
+// wait sleeps d unless the shard halts or ctx ends first; it reports whether
+// the full wait happened.
+func (p *proc[R]) wait(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return !p.halted() && ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-p.halt.Done():
+		return false
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // read hands the shard's records to the lanes until the shard ends (true)
@@ -94,7 +120,7 @@ func (p *proc[R]) read(ctx context.Context) bool {
 	defer cancel()
 	// Cancel an in-flight read when reading must stop, without a goroutine
 	// per shard.
-	defer context.AfterFunc(e.stopCtx, cancel)()
+	defer context.AfterFunc(p.halt, cancel)()
 	pos := p.pos
 	iter := ""
 	failures := 0
@@ -106,12 +132,12 @@ func (p *proc[R]) read(ctx context.Context) bool {
 		if iter == "" {
 			it, err := e.src.iterator(rctx, p.id, pos)
 			if err != nil {
-				if rctx.Err() != nil || e.stopped() {
+				if rctx.Err() != nil || p.halted() {
 					return false
 				}
 				failures++
 				e.log.Warn("getting a shard iterator failed; retrying", "shardId", p.id, "err", err)
-				if !e.wait(rctx, e.backoff(failures)) {
+				if !p.wait(rctx, e.backoff(failures)) {
 					return false
 				}
 				continue
@@ -130,13 +156,13 @@ func (p *proc[R]) read(ctx context.Context) bool {
 				return false
 			}
 		}
-		if !e.wait(rctx, time.Until(next)) {
+		if !p.wait(rctx, time.Until(next)) {
 			return false
 		}
 		recs, nextIter, ended, err := e.src.read(rctx, p.id, iter, e.set.ReadLimit, nil)
 		next = time.Now().Add(e.set.MinPollInterval)
 		if err != nil {
-			if rctx.Err() != nil || e.stopped() {
+			if rctx.Err() != nil || p.halted() {
 				return false
 			}
 			failures++
@@ -156,7 +182,7 @@ func (p *proc[R]) read(ctx context.Context) bool {
 			default:
 				e.log.Warn("reading the shard failed; retrying", "shardId", p.id, "err", err)
 			}
-			if !e.wait(rctx, e.backoff(failures)) {
+			if !p.wait(rctx, e.backoff(failures)) {
 				return false
 			}
 			continue
@@ -219,7 +245,7 @@ func (p *proc[R]) drain(ctx context.Context) bool {
 		}
 		select {
 		case <-changed:
-		case <-p.e.stopping:
+		case <-p.halt.Done():
 			return false
 		case <-ctx.Done():
 			return false
