@@ -282,7 +282,6 @@ func (e *Engine[R]) stop() {
 	})
 }
 
-
 func (e *Engine[R]) backoff(retryN int) time.Duration {
 	return e.set.ServiceBackoff.Delay(retryN, rand.Float64())
 }
