@@ -8,10 +8,11 @@ import (
 
 // shardState is what discovery knows of one shard.
 type shardState struct {
-	info      shardInfo
+	info      ShardInfo
 	running   bool
 	finished  bool // read to its end and handled, or skipped
 	processed bool // finished by reading it (its children start at TRIM_HORIZON)
+	proc      interface{ stopGracefully() }
 }
 
 // discovery lists shards and starts a reader for each shard whose parents are
@@ -22,43 +23,74 @@ type discovery[R any] struct {
 	wg     *sync.WaitGroup
 	mu     sync.Mutex
 	state  map[string]*shardState
+	shards []ShardInfo // as last listed
+	// With a LeaseStore: the shards this process holds. Nil reads all.
+	leases LeaseStore
+	held   map[string]bool
 }
 
 func (d *discovery[R]) loop() error {
 	e := d.e
+	d.leases, _ = e.set.Store.(LeaseStore)
 	t := time.NewTimer(0)
 	defer t.Stop()
+	var leaseTick <-chan time.Time
+	if d.leases != nil {
+		lt := time.NewTicker(e.set.LeaseInterval)
+		defer lt.Stop()
+		leaseTick = lt.C
+	}
 	first := true
 	failures := 0
 	for {
+		list := true
 		select {
 		case <-t.C:
 		case <-e.kick:
+		case <-leaseTick:
+			list = false
 		case <-e.stopping:
 			return nil
 		}
-		err := d.discover()
+		err := d.discover(list)
 		switch {
 		case err == nil:
 			failures = 0
-			t.Reset(e.set.DiscoveryInterval)
+			if list {
+				t.Reset(e.set.DiscoveryInterval)
+			}
 		case first && permanent(err):
 			e.stop()
 			return err
 		default:
 			failures++
-			e.log.Warn("listing shards failed; retrying", "err", err)
-			t.Reset(min(e.backoff(failures), e.set.DiscoveryInterval))
+			e.log.Warn("discovering shards failed; retrying", "err", err)
+			if list {
+				t.Reset(min(e.backoff(failures), e.set.DiscoveryInterval))
+			}
 		}
 		first = false
 	}
 }
 
-// discover lists the shards and starts what may start.
-func (d *discovery[R]) discover() error {
-	shards, err := d.e.src.shards(d.runCtx)
-	if err != nil {
-		return err
+// discover lists the shards (when list is set, else it uses the last
+// listing), renews leases, stops shards whose lease went elsewhere, and starts
+// what may start.
+func (d *discovery[R]) discover(list bool) error {
+	shards := d.shards
+	if list || shards == nil {
+		var err error
+		if shards, err = d.e.src.shards(d.runCtx); err != nil {
+			return err
+		}
+		d.shards = shards
+	}
+	if d.leases != nil {
+		held, err := d.leases.Leases(d.runCtx, d.e.set.Mapping, shards)
+		if err != nil {
+			return err
+		}
+		d.hold(held)
 	}
 	listed := make(map[string]bool, len(shards))
 	d.mu.Lock()
@@ -91,23 +123,20 @@ func (d *discovery[R]) consider(id string, listed map[string]bool) (bool, error)
 	e := d.e
 	d.mu.Lock()
 	st := d.state[id]
-	if st.running || st.finished {
+	if st.running || st.finished || (d.held != nil && !d.held[id]) {
 		d.mu.Unlock()
 		return false, nil
 	}
-	anyProcessed := false
-	for _, p := range st.info.Parents {
-		ps, ok := d.state[p]
-		if !listed[p] || !ok {
-			continue // expired parent: nothing left to wait for
-		}
-		if !ps.finished {
-			d.mu.Unlock()
-			return false, nil
-		}
-		anyProcessed = anyProcessed || ps.processed
-	}
+	parents := st.info.Parents
 	d.mu.Unlock()
+	anyProcessed := false
+	for _, p := range parents {
+		done, processed, err := d.parentDone(p, listed)
+		if err != nil || !done {
+			return false, err
+		}
+		anyProcessed = anyProcessed || processed
+	}
 
 	cp, ok, err := e.set.Store.Load(d.runCtx, e.set.Mapping, id)
 	if err != nil {
@@ -130,12 +159,56 @@ func (d *discovery[R]) consider(id string, listed map[string]bool) (bool, error)
 	default:
 		pos = position{Type: e.set.StartingPosition, Time: e.set.StartingTimestamp}
 	}
-	d.mu.Lock()
-	st.running = true
-	d.mu.Unlock()
 	p := newProc(e, id, pos, d)
+	d.mu.Lock()
+	st.running, st.proc = true, p
+	d.mu.Unlock()
 	d.wg.Go(func() { p.run(d.runCtx) })
 	return true, nil
+}
+
+// parentDone tells whether a parent shard is finished, here or (with a
+// shared store) by another process, and whether it was read rather than
+// skipped. A parent no longer listed has expired: nothing to wait for.
+func (d *discovery[R]) parentDone(id string, listed map[string]bool) (done, processed bool, err error) {
+	d.mu.Lock()
+	ps, ok := d.state[id]
+	if !listed[id] || !ok {
+		d.mu.Unlock()
+		return true, false, nil
+	}
+	if ps.finished {
+		d.mu.Unlock()
+		return true, ps.processed, nil
+	}
+	running := ps.running
+	d.mu.Unlock()
+	if running {
+		return false, false, nil
+	}
+	cp, ok, err := d.e.set.Store.Load(d.runCtx, d.e.set.Mapping, id)
+	if err != nil || !ok || !cp.ShardEnd {
+		return false, false, err
+	}
+	d.finish(id, true)
+	return true, true, nil
+}
+
+// hold records the shards this process holds and halts the shards it was
+// reading whose lease went elsewhere.
+func (d *discovery[R]) hold(held []string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.held = make(map[string]bool, len(held))
+	for _, id := range held {
+		d.held[id] = true
+	}
+	for id, st := range d.state {
+		if st.running && !d.held[id] {
+			d.e.log.Info("lease moved to another process; stopping the shard", "shardId", id)
+			st.proc.stopGracefully()
+		}
+	}
 }
 
 // finish records that a shard is done.
@@ -160,4 +233,29 @@ func (d *discovery[R]) ended(id string, finished bool) {
 	d.mu.Lock()
 	d.state[id].running = false
 	d.mu.Unlock()
+}
+
+// retire tells the lease store this process is gone, once every shard has
+// stopped and released its lease (Run's deferred wait runs first).
+func (d *discovery[R]) retire() {
+	if d.leases == nil {
+		return
+	}
+	ctx, cancel := finalCtx(d.runCtx)
+	defer cancel()
+	if err := d.leases.Retire(ctx, d.e.set.Mapping); err != nil {
+		d.e.log.Warn("retiring from the lease table failed; others wait for its heartbeat to lapse", "err", err)
+	}
+}
+
+// release gives a stopped shard's lease back, after its final checkpoint.
+func (d *discovery[R]) release(id string) {
+	if d.leases == nil {
+		return
+	}
+	ctx, cancel := finalCtx(d.runCtx)
+	defer cancel()
+	if err := d.leases.Release(ctx, d.e.set.Mapping, id); err != nil {
+		d.e.log.Warn("releasing a lease failed; it will expire instead", "shardId", id, "err", err)
+	}
 }

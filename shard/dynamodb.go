@@ -40,8 +40,8 @@ func (s *dynamoDBSource) check(ctx context.Context) error {
 	return nil
 }
 
-func (s *dynamoDBSource) shards(ctx context.Context) ([]shardInfo, error) {
-	var out []shardInfo
+func (s *dynamoDBSource) shards(ctx context.Context) ([]ShardInfo, error) {
+	var out []ShardInfo
 	in := &dynamodbstreams.DescribeStreamInput{StreamArn: &s.arn}
 	for {
 		desc, err := s.c.DescribeStream(ctx, in)
@@ -52,7 +52,7 @@ func (s *dynamoDBSource) shards(ctx context.Context) ([]shardInfo, error) {
 			return out, nil
 		}
 		for _, sh := range desc.StreamDescription.Shards {
-			info := shardInfo{ID: aws.ToString(sh.ShardId)}
+			info := ShardInfo{ID: aws.ToString(sh.ShardId)}
 			if sh.ParentShardId != nil {
 				info.Parents = []string{*sh.ParentShardId}
 			}

@@ -56,8 +56,12 @@ type Settings struct {
 	// Disabled pauses the mapping (Lambda's Enabled=false): Run reads
 	// nothing until it is stopped, and checkpoints stay where they are.
 	Disabled bool
-	// Store keeps checkpoints. Default an in-memory store.
+	// Store keeps checkpoints. Default an in-memory store. A [LeaseStore]
+	// shares the stream's shards among processes.
 	Store Store
+	// LeaseInterval is how often a LeaseStore's leases are renewed and
+	// balanced. Default 10s/3.
+	LeaseInterval time.Duration
 	// Hooks receives metrics. Default none.
 	Hooks core.Hooks
 	// Logger receives logs. Default none.
@@ -186,6 +190,9 @@ func newEngine[R any](src source[R], arn string, set Settings, cb Callbacks[R]) 
 	if set.Store == nil {
 		set.Store = NewMemoryStore()
 	}
+	if set.LeaseInterval <= 0 {
+		set.LeaseInterval = 10 * time.Second / 3
+	}
 	if set.Hooks == nil {
 		set.Hooks = core.NopHooks{}
 	}
@@ -249,7 +256,10 @@ func (e *Engine[R]) Run(ctx context.Context) error {
 		}
 	})
 	d := &discovery[R]{e: e, runCtx: runCtx, wg: &wg, state: map[string]*shardState{}}
-	return d.loop()
+	err := d.loop()
+	wg.Wait() // every shard stopped and released its lease
+	d.retire()
+	return err
 }
 
 // Shutdown stops reading, lets in-flight invocations finish, writes final

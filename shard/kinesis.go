@@ -42,8 +42,8 @@ func (s *kinesisSource) check(ctx context.Context) error {
 	return nil
 }
 
-func (s *kinesisSource) shards(ctx context.Context) ([]shardInfo, error) {
-	var out []shardInfo
+func (s *kinesisSource) shards(ctx context.Context) ([]ShardInfo, error) {
+	var out []ShardInfo
 	in := &kinesis.ListShardsInput{StreamARN: &s.arn}
 	for {
 		page, err := s.c.ListShards(ctx, in)
@@ -51,7 +51,7 @@ func (s *kinesisSource) shards(ctx context.Context) ([]shardInfo, error) {
 			return nil, serviceError("kinesis:ListShards", "stream "+s.arn, err)
 		}
 		for _, sh := range page.Shards {
-			info := shardInfo{ID: aws.ToString(sh.ShardId)}
+			info := ShardInfo{ID: aws.ToString(sh.ShardId)}
 			if sh.ParentShardId != nil {
 				info.Parents = append(info.Parents, *sh.ParentShardId)
 			}

@@ -23,7 +23,7 @@ type memSource struct {
 }
 
 type memShard struct {
-	info shardInfo
+	info ShardInfo
 	recs []ktypes.Record
 	open bool // more records may come: never ends
 }
@@ -33,7 +33,7 @@ func newMemSource(shards, perShard, keys int) *memSource {
 	seq := 0
 	for i := range shards {
 		id := "shardId-" + strconv.Itoa(i)
-		sh := memShard{info: shardInfo{ID: id}}
+		sh := memShard{info: ShardInfo{ID: id}}
 		sh.recs = make([]ktypes.Record, perShard)
 		now := time.Now()
 		for j := range sh.recs {
@@ -52,10 +52,10 @@ func newMemSource(shards, perShard, keys int) *memSource {
 
 func (s *memSource) check(context.Context) error { return nil }
 
-func (s *memSource) shards(context.Context) ([]shardInfo, error) {
+func (s *memSource) shards(context.Context) ([]ShardInfo, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]shardInfo, len(s.list))
+	out := make([]ShardInfo, len(s.list))
 	for i, sh := range s.list {
 		out[i] = sh.info
 	}

@@ -88,7 +88,14 @@ func (p *proc[R]) run(ctx context.Context) {
 	}
 	p.haltFn()
 	p.d.ended(p.id, ended)
+	if !p.lost {
+		p.d.release(p.id)
+	}
 }
+
+// stopGracefully halts the shard: the in-flight batch finishes and the
+// checkpoint is written.
+func (p *proc[R]) stopGracefully() { p.haltFn() }
 
 func (p *proc[R]) halted() bool { return p.halt.Err() != nil }
 

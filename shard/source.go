@@ -11,13 +11,6 @@ import (
 	"github.com/aws/smithy-go"
 )
 
-// shardInfo is one shard as discovery sees it.
-type shardInfo struct {
-	ID      string
-	Parents []string
-	Closed  bool
-}
-
 // position is where a reader starts in a shard.
 type position struct {
 	Type string // TRIM_HORIZON, LATEST, AT_TIMESTAMP, AFTER_SEQUENCE_NUMBER
@@ -30,7 +23,7 @@ type position struct {
 type source[R any] interface {
 	// check verifies at start-up that the stream exists and can be read.
 	check(ctx context.Context) error
-	shards(ctx context.Context) ([]shardInfo, error)
+	shards(ctx context.Context) ([]ShardInfo, error)
 	iterator(ctx context.Context, shardID string, pos position) (string, error)
 	// read returns the records at iterator, the next iterator, and
 	// ended=true when the shard is closed and read to its end.

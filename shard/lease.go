@@ -1,0 +1,36 @@
+package shard
+
+import "context"
+
+// ShardInfo describes one shard of a stream as discovery lists it.
+type ShardInfo struct {
+	ID string
+	// Parents are the shard's parent and, after a merge, adjacent parent.
+	Parents []string
+	// Closed tells that the shard has an ending sequence number.
+	Closed bool
+}
+
+// LeaseStore is a [Store] shared by several processes reading one stream:
+// each shard is read by the one process that holds its lease. The engine calls
+// Leases every Settings.LeaseInterval and reads exactly the shards returned;
+// a shard it was reading that is no longer returned is stopped gracefully
+// (the in-flight batch finishes, the checkpoint is written) and then
+// released. Save must fail with an error wrapping [ErrLeaseLost] once the
+// caller no longer holds the lease, so a process that lost a shard can never
+// move its checkpoint.
+type LeaseStore interface {
+	Store
+	// Leases renews the leases this process holds, takes unowned and
+	// expired ones and balances with the other processes, and returns the
+	// IDs of the shards this process holds now. shards is every shard
+	// listed for the stream.
+	Leases(ctx context.Context, mapping string, shards []ShardInfo) (held []string, err error)
+	// Release gives up the lease of a shard this process stopped reading,
+	// after its final checkpoint, so another process takes it at once.
+	Release(ctx context.Context, mapping, shardID string) error
+	// Retire tells that this process stops reading the mapping: it no
+	// longer counts as alive when the others compute their fair share, so
+	// they take its released leases at their next round.
+	Retire(ctx context.Context, mapping string) error
+}
