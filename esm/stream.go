@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sync"
-	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -54,14 +52,11 @@ func NewKinesisMapping(cfg Config, client shard.KinesisAPI, h Handler[events.Kin
 	if err != nil {
 		return nil, err
 	}
-	inv := newInvoker(cfg, o, h, func(recs []events.KinesisEventRecord) events.KinesisEvent {
-		return events.KinesisEvent{Records: recs}
-	}, func(r events.KinesisEventResponse) []string {
+	event := func(recs []events.KinesisEventRecord) events.KinesisEvent { return events.KinesisEvent{Records: recs} }
+	inv := newInvoker(h, event, func(r events.KinesisEventResponse) []string {
 		return failureIDs(r.BatchItemFailures, func(f events.KinesisBatchItemFailure) string { return f.ItemIdentifier })
-	}, func(r *events.KinesisEventRecord) string { return r.Kinesis.SequenceNumber })
-	onDiscard := newOnDiscard(cfg, set, o, destination.Kinesis, func(r *events.KinesisEventRecord) (string, time.Time) {
-		return r.Kinesis.SequenceNumber, r.Kinesis.ApproximateArrivalTimestamp.Time
-	}, func(recs []events.KinesisEventRecord) any { return events.KinesisEvent{Records: recs} })
+	})
+	onDiscard := newOnDiscard(cfg, set, o, destination.Kinesis, event)
 	eng, err := shard.NewKinesis(client, cfg.EventSourceArn, o.invokeIdentity, set, shard.Callbacks[events.KinesisEventRecord]{Invoke: inv, OnDiscard: onDiscard})
 	if err != nil {
 		return nil, err
@@ -76,14 +71,13 @@ func NewDynamoDBMapping(cfg Config, client shard.DynamoDBStreamsAPI, h Handler[e
 	if err != nil {
 		return nil, err
 	}
-	inv := newInvoker(cfg, o, h, func(recs []events.DynamoDBEventRecord) events.DynamoDBEvent {
+	event := func(recs []events.DynamoDBEventRecord) events.DynamoDBEvent {
 		return events.DynamoDBEvent{Records: recs}
-	}, func(r events.DynamoDBEventResponse) []string {
+	}
+	inv := newInvoker(h, event, func(r events.DynamoDBEventResponse) []string {
 		return failureIDs(r.BatchItemFailures, func(f events.DynamoDBBatchItemFailure) string { return f.ItemIdentifier })
-	}, func(r *events.DynamoDBEventRecord) string { return r.Change.SequenceNumber })
-	onDiscard := newOnDiscard(cfg, set, o, destination.DynamoDB, func(r *events.DynamoDBEventRecord) (string, time.Time) {
-		return r.Change.SequenceNumber, r.Change.ApproximateCreationDateTime.Time
-	}, func(recs []events.DynamoDBEventRecord) any { return events.DynamoDBEvent{Records: recs} })
+	})
+	onDiscard := newOnDiscard(cfg, set, o, destination.DynamoDB, event)
 	eng, err := shard.NewDynamoDB(client, cfg.EventSourceArn, set, shard.Callbacks[events.DynamoDBEventRecord]{Invoke: inv, OnDiscard: onDiscard})
 	if err != nil {
 		return nil, err
@@ -176,47 +170,22 @@ func failureIDs[F any](fs []F, id func(F) string) []string {
 }
 
 // newInvoker turns a handler into the engine's invoker: it builds the event,
-// recovers panics, and applies AWS's partial batch response rules.
-func newInvoker[E, R, Rec any](cfg Config, o options, h Handler[E, R], event func([]Rec) E, ids func(R) []string, key func(*Rec) string) func(context.Context, []Rec) retry.Outcome {
-	rbif := cfg.ReportsBatchItemFailures()
-	var warnOnce sync.Once
-	return func(ctx context.Context, batch []Rec) retry.Outcome {
+// recovers panics, and returns the batchItemFailures identifiers (the engine
+// applies AWS's rules to them).
+func newInvoker[E, R, Rec any](h Handler[E, R], event func([]Rec) E, ids func(R) []string) shard.Invoker[Rec] {
+	return func(ctx context.Context, batch []Rec) shard.Result {
 		resp, err := invoke(ctx, h, event(batch))
 		if err != nil {
-			return retry.Outcome{Err: err, FirstFailure: -1}
+			return shard.Result{Err: err}
 		}
-		failed := ids(resp)
-		if len(failed) == 0 {
-			return retry.Success
-		}
-		if !rbif {
-			warnOnce.Do(func() {
-				o.logger.Warn("the handler returned batchItemFailures but FunctionResponseTypes does not include ReportBatchItemFailures: they are ignored and the whole batch counts as a success, as in Lambda",
-					"mapping", o.name, "eventSourceArn", cfg.EventSourceArn)
-			})
-			return retry.Success
-		}
-		lowest, valid := retry.LowestFailure(failed, indexOf(batch, key))
-		return retry.Outcome{FirstFailure: lowest, InvalidResponse: !valid}
-	}
-}
-
-// indexOf finds a record of batch by its identifier.
-func indexOf[Rec any](batch []Rec, key func(*Rec) string) func(string) (int, bool) {
-	return func(id string) (int, bool) {
-		for i := range batch {
-			if key(&batch[i]) == id {
-				return i, true
-			}
-		}
-		return -1, false
+		return shard.Result{ItemFailures: ids(resp)}
 	}
 }
 
 // newOnDiscard returns the engine's callback for discarded records: it builds
 // the AWS on-failure record and sends it to the destination; nil without a
 // destination (the engine then logs and counts the discard).
-func newOnDiscard[Rec any](cfg Config, set shard.Settings, o options, kind destination.Kind, meta func(*Rec) (seq string, arrival time.Time), event func([]Rec) any) func(context.Context, shard.Discarded[Rec]) error {
+func newOnDiscard[Rec, E any](cfg Config, set shard.Settings, o options, kind destination.Kind, event func([]Rec) E) func(context.Context, shard.Discarded[Rec]) error {
 	if o.onFailure == nil {
 		return nil
 	}
@@ -231,8 +200,6 @@ func newOnDiscard[Rec any](cfg Config, set shard.Settings, o options, kind desti
 		return HookSource{EventSourceARN: cfg.EventSourceArn, ShardID: shardID}
 	}
 	return func(ctx context.Context, d shard.Discarded[Rec]) error {
-		firstSeq, firstArr := meta(&d.Records[0])
-		lastSeq, lastArr := meta(&d.Records[len(d.Records)-1])
 		count := d.InvokeCount
 		if d.Condition == retry.RecordAgeExceeded {
 			count = 1 // what AWS reports for expired records, however often they were tried
@@ -241,7 +208,8 @@ func newOnDiscard[Rec any](cfg Config, set shard.Settings, o options, kind desti
 			Kind: kind, FunctionARN: functionARN, Condition: destination.Condition(d.Condition),
 			ApproximateInvokeCount: count, FunctionError: d.FunctionError,
 			ShardID: d.ShardID, StreamARN: cfg.EventSourceArn,
-			StartSequenceNumber: firstSeq, EndSequenceNumber: lastSeq, FirstArrival: firstArr, LastArrival: lastArr,
+			StartSequenceNumber: d.StartSequenceNumber, EndSequenceNumber: d.EndSequenceNumber,
+			FirstArrival: d.FirstArrival, LastArrival: d.LastArrival,
 			BatchSize: len(d.Records),
 		})
 		var payload json.RawMessage

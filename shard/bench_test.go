@@ -38,11 +38,11 @@ func benchDispatch(b *testing.B, pf, bs int) {
 		Policy: retry.Policy{MaximumRetryAttempts: -1},
 	}
 	eng, err := newEngine[events.KinesisEventRecord](src, "arn:aws:kinesis:us-east-1:000000000000:stream/bench", set, Callbacks[events.KinesisEventRecord]{
-		Invoke: func(_ context.Context, batch []events.KinesisEventRecord) retry.Outcome {
+		Invoke: func(_ context.Context, batch []events.KinesisEventRecord) Result {
 			if handled.Add(int64(len(batch))) == int64(n) {
 				close(done)
 			}
-			return retry.Success
+			return Result{}
 		},
 	})
 	if err != nil {
@@ -82,9 +82,9 @@ func BenchmarkThousandShards(b *testing.B) {
 			PollInterval: time.Second, FunctionTimeout: time.Minute, Policy: retry.Policy{MaximumRetryAttempts: -1},
 		}
 		eng, err := newEngine[events.KinesisEventRecord](src, "arn:aws:kinesis:us-east-1:000000000000:stream/bench", set, Callbacks[events.KinesisEventRecord]{
-			Invoke: func(_ context.Context, batch []events.KinesisEventRecord) retry.Outcome {
+			Invoke: func(_ context.Context, batch []events.KinesisEventRecord) Result {
 				handled.Add(int64(len(batch)))
-				return retry.Success
+				return Result{}
 			},
 		})
 		if err != nil {

@@ -68,16 +68,31 @@ type Settings struct {
 	Logger *slog.Logger
 }
 
-// Invoker calls the function with one batch and reports the outcome. The
-// engine bounds ctx by FunctionTimeout.
-type Invoker[R any] func(ctx context.Context, batch []R) retry.Outcome
+// Invoker calls the function with one batch. The engine bounds ctx by
+// FunctionTimeout.
+type Invoker[R any] func(ctx context.Context, batch []R) Result
+
+// Result is what one invocation returned.
+type Result struct {
+	// Err is the function error (an error returned, or a panic), or nil.
+	Err error
+	// ItemFailures are the itemIdentifier values of the response's
+	// batchItemFailures, as returned (empty strings included); nil for
+	// none. The engine applies AWS's partial batch response rules to them
+	// when the policy has ReportBatchItemFailures, and ignores them (with
+	// one warning) otherwise.
+	ItemFailures []string
+}
 
 // Discarded are records given up on by the policy, for the failure
 // destination.
 type Discarded[R any] struct {
-	ShardID   string
-	Records   []R
-	Condition retry.Condition
+	ShardID string
+	Records []R
+	// The sequence numbers and arrival times of the first and last record.
+	StartSequenceNumber, EndSequenceNumber string
+	FirstArrival, LastArrival              time.Time
+	Condition                              retry.Condition
 	// InvokeCount is the approximateInvokeCount of the failure record.
 	InvokeCount int
 	// FunctionError tells that the last invocation returned a function
@@ -119,6 +134,7 @@ type Engine[R any] struct {
 	kick     chan struct{} // a shard ended: discover now
 	hardStop context.CancelFunc
 	mu       sync.Mutex // guards hardStop
+	ignored  sync.Once  // warned that batchItemFailures are ignored
 }
 
 // NewKinesis returns an engine for the Kinesis stream streamARN.

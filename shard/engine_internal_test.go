@@ -88,17 +88,17 @@ func TestPropertyLanesKeepKeyOrder(t *testing.T) {
 					Policy: retry.Policy{MaximumRetryAttempts: -1, Backoff: retry.Backoff{Initial: 10 * time.Millisecond, Max: 100 * time.Millisecond}},
 				}
 				eng, err := newEngine[events.KinesisEventRecord](src, "arn:aws:kinesis:us-east-1:000000000000:stream/prop", set, Callbacks[events.KinesisEventRecord]{
-					Invoke: func(ctx context.Context, batch []events.KinesisEventRecord) retry.Outcome {
+					Invoke: func(ctx context.Context, batch []events.KinesisEventRecord) Result {
 						rngMu.Lock()
 						d := time.Duration(rng.IntN(50)) * time.Millisecond
 						fail := rng.IntN(5) == 0
 						rngMu.Unlock()
 						time.Sleep(d)
 						if fail {
-							return retry.Outcome{Err: errors.New("random failure"), FirstFailure: -1}
+							return Result{Err: errors.New("random failure")}
 						}
 						store.success(batch)
-						return retry.Success
+						return Result{}
 					},
 				})
 				require.NoError(t, err)

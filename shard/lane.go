@@ -176,18 +176,36 @@ func (l *lane[R]) invoke(ctx context.Context, refs []ref[R]) bool {
 	return true
 }
 
-// call invokes the function once, bounded by FunctionTimeout. A handler that
-// ignores its context is waited for (no goroutine outlives Run), then counts
-// as timed out.
+// call invokes the function once, bounded by FunctionTimeout, and applies
+// AWS's partial batch response rules. A handler that ignores its context is
+// waited for (no goroutine outlives Run), then counts as timed out.
 func (p *proc[R]) call(ctx context.Context, batch []R) retry.Outcome {
 	e := p.e
 	ictx, cancel := context.WithTimeout(ctx, e.set.FunctionTimeout)
 	defer cancel()
-	out := e.cb.Invoke(ictx, batch)
-	if errors.Is(ictx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
-		out = retry.Outcome{Err: &TimeoutError{Timeout: e.set.FunctionTimeout}, FirstFailure: -1}
+	res := e.cb.Invoke(ictx, batch)
+	switch {
+	case errors.Is(ictx.Err(), context.DeadlineExceeded) && ctx.Err() == nil:
+		return retry.Outcome{Err: &TimeoutError{Timeout: e.set.FunctionTimeout}, FirstFailure: -1}
+	case res.Err != nil:
+		return retry.Outcome{Err: res.Err, FirstFailure: -1}
+	case len(res.ItemFailures) == 0:
+		return retry.Success
+	case !e.set.Policy.ReportBatchItemFailures:
+		e.ignored.Do(func() {
+			e.log.Warn("the handler returned batchItemFailures but FunctionResponseTypes does not include ReportBatchItemFailures: they are ignored and the whole batch counts as a success, as in Lambda")
+		})
+		return retry.Success
 	}
-	return out
+	lowest, valid := retry.LowestFailure(res.ItemFailures, func(id string) (int, bool) {
+		for i := range batch {
+			if e.src.seq(&batch[i]) == id {
+				return i, true
+			}
+		}
+		return -1, false
+	})
+	return retry.Outcome{FirstFailure: lowest, InvalidResponse: !valid}
 }
 
 // TimeoutError is the function error of an invocation that ran past the
@@ -202,8 +220,12 @@ func (e *TimeoutError) Error() string {
 // accepts them; it returns false when stopped first.
 func (p *proc[R]) discard(ctx context.Context, recs []R, d retry.Discard) bool {
 	e := p.e
-	dis := Discarded[R]{ShardID: p.id, Records: recs, Condition: d.Condition, InvokeCount: d.InvokeCount, FunctionError: d.FunctionError}
 	first, last := e.src.seq(&recs[0]), e.src.seq(&recs[len(recs)-1])
+	dis := Discarded[R]{
+		ShardID: p.id, Records: recs, Condition: d.Condition, InvokeCount: d.InvokeCount, FunctionError: d.FunctionError,
+		StartSequenceNumber: first, EndSequenceNumber: last,
+		FirstArrival: e.src.arrival(&recs[0]), LastArrival: e.src.arrival(&recs[len(recs)-1]),
+	}
 	if e.cb.OnDiscard == nil {
 		e.log.Warn("discarding records (no failure destination)", "shardId", p.id, "condition", d.Condition,
 			"records", len(recs), "startSequenceNumber", first, "endSequenceNumber", last)
