@@ -85,14 +85,10 @@ func (s *dynamoDBSource) read(ctx context.Context, shardID, iterator string, lim
 	if err != nil {
 		return into, "", false, serviceError("dynamodb:GetRecords", "shard "+shardID+" of "+s.arn, err)
 	}
-	into = slices.Grow(into, len(out.Records))
-	for i := range out.Records {
-		into = append(into, event.DynamoDB(&out.Records[i], s.arn))
-	}
-	if out.NextShardIterator == nil {
-		return into, "", true, nil
-	}
-	return into, *out.NextShardIterator, false, nil
+	recs, next, ended := convert(into, out.Records, func(r *dstypes.Record) events.DynamoDBEventRecord {
+		return event.DynamoDB(r, s.arn)
+	}, out.NextShardIterator)
+	return recs, next, ended, nil
 }
 
 func (s *dynamoDBSource) maxLimit() int { return 1000 }

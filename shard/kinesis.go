@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -89,14 +88,10 @@ func (s *kinesisSource) read(ctx context.Context, shardID, iterator string, limi
 	if err != nil {
 		return into, "", false, serviceError("kinesis:GetRecords", "shard "+shardID+" of "+s.arn, err)
 	}
-	into = slices.Grow(into, len(out.Records))
-	for i := range out.Records {
-		into = append(into, event.Kinesis(&out.Records[i], shardID, s.arn, s.region, s.identity))
-	}
-	if out.NextShardIterator == nil {
-		return into, "", true, nil
-	}
-	return into, *out.NextShardIterator, false, nil
+	recs, next, ended := convert(into, out.Records, func(r *ktypes.Record) events.KinesisEventRecord {
+		return event.Kinesis(r, shardID, s.arn, s.region, s.identity)
+	}, out.NextShardIterator)
+	return recs, next, ended, nil
 }
 
 func (s *kinesisSource) maxLimit() int { return 10000 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"slices"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
@@ -103,4 +104,18 @@ func parseStreamARN(s, service, what string) (arn.ARN, error) {
 		return arn.ARN{}, fmt.Errorf("shard: %s is a %s ARN, not a %s", s, a.Service, what)
 	}
 	return a, nil
+}
+
+// convert turns the records of a GetRecords response into event records and
+// reports the next iterator, or ended when there is none (a closed shard
+// read to its end).
+func convert[S, R any](into []R, recs []S, conv func(*S) R, next *string) ([]R, string, bool) {
+	into = slices.Grow(into, len(recs))
+	for i := range recs {
+		into = append(into, conv(&recs[i]))
+	}
+	if next == nil {
+		return into, "", true
+	}
+	return into, *next, false
 }
