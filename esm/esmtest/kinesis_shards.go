@@ -144,13 +144,13 @@ func (k *Kinesis) listShards(in *kinesis.ListShardsInput) (*kinesis.ListShardsOu
 	shards := []types.Shard{}
 	i := tok.shard
 	for ; i < len(s.shards) && len(shards) < page; i++ {
-		if sh := s.shards[i]; sh.listed(tok.pos, time.UnixMilli(tok.at)) {
+		if sh := s.shards[i]; s.listed(sh, tok.pos, time.UnixMilli(tok.at)) {
 			shards = append(shards, sh.sdk())
 		}
 	}
 	out := &kinesis.ListShardsOutput{Shards: shards}
 	for ; i < len(s.shards); i++ {
-		if s.shards[i].listed(tok.pos, time.UnixMilli(tok.at)) {
+		if s.listed(s.shards[i], tok.pos, time.UnixMilli(tok.at)) {
 			tok.shard, tok.issued = i, now.UnixMilli()
 			out.NextToken = new(tok.encode('L'))
 			break
@@ -199,14 +199,21 @@ func (s *kStream) applyFilter(f *types.ShardFilter, now time.Time, tok *iterToke
 	return nil
 }
 
-// listed reports whether the shard passes a ListShards filter at time at.
-func (sh *kShard) listed(filter int, at time.Time) bool {
+// listed reports whether shard sh passes a ListShards filter at time at. At
+// (or before) the stream's creation only the shards it was created with were
+// open, even when a reshard happened within the same millisecond (as it does
+// under testing/synctest, where time stands still).
+func (s *kStream) listed(sh *kShard, filter int, at time.Time) bool {
+	atCreation := !at.After(s.created)
 	openAt := !sh.created.After(at) && (sh.open() || sh.closed.After(at))
+	if atCreation {
+		openAt = sh.parent == nil
+	}
 	switch filter {
 	case listAtTrimHorizon, listAtTimestamp:
 		return openAt
 	case listFromTrimHorizon, listFromTimestamp:
-		return sh.open() || sh.closed.After(at)
+		return atCreation || sh.open() || sh.closed.After(at)
 	case listAtLatest:
 		return sh.open()
 	}
