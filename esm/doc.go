@@ -30,6 +30,34 @@
 // the shape func(ctx, E) error or func(ctx, E) (R, error). A returned error
 // fails the whole batch; a panic is recovered and counts as a function error.
 //
+// # Mappings
+//
+// [NewKinesisMapping] and [NewDynamoDBMapping] (and [NewSQSMapping] for
+// queues) take the Config, an AWS SDK client (or an esm/esmtest fake: any
+// value with the narrow client interface) and a handler. They validate
+// everything and start nothing; [Mapping.Run] polls until its context ends
+// or [Mapping.Shutdown] is called, and returns nil after such a stop.
+// Shutdown stops polling, lets in-flight batches finish, writes final
+// checkpoints and is bounded by its context. No goroutine outlives Run.
+//
+// Stream checkpoints go to files under [DefaultCheckpointDir] unless
+// [WithStore] names another store (shard.NewMemoryStore for tests, a lease
+// store to share a stream among replicas). Records discarded by the retry
+// policy go to the Config's on-failure destination through the clients given
+// with [WithDestinationClients], or to any sender given with [WithOnFailure];
+// until the destination accepts them, the checkpoint does not move.
+//
+// # Differences from AWS
+//
+//   - FilterCriteria and TumblingWindow are validated but not implemented yet:
+//     a mapping that sets them is refused rather than run without them.
+//   - There is no Lambda function: FunctionArn in failure records is derived
+//     from FunctionName or the mapping's name ([WithName]), and the mapping
+//     UUID in S3 failure-record keys is derived from the name and the source.
+//   - RecordAgeExceeded records report approximateInvokeCount 1, which is
+//     what AWS's recorded records show.
+//   - See packages shard and queue for the engines' own differences.
+//
 // # Observability
 //
 // Logging goes through *slog.Logger; metrics through [Hooks], named after

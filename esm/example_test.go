@@ -1,0 +1,56 @@
+package esm_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+
+	"github.com/lambdaesm/lambdaesm/esm"
+	"github.com/lambdaesm/lambdaesm/esm/esmtest"
+	"github.com/lambdaesm/lambdaesm/shard"
+)
+
+// A Lambda Kinesis handler runs unchanged under a mapping; here the stream is
+// the in-memory fake of esm/esmtest, as in a unit test.
+func ExampleNewKinesisMapping() {
+	ctx := context.Background()
+	k := esmtest.NewKinesis()
+	// In a test: arn := k.MustCreateStream(t, "orders", 1) and k.Put(t, …).
+	_, _ = k.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String("orders"), ShardCount: aws.Int32(1)})
+	for _, order := range []string{"apple", "pear", "plum"} {
+		_, _ = k.PutRecord(ctx, &kinesis.PutRecordInput{StreamName: aws.String("orders"), PartitionKey: aws.String("customer-1"), Data: []byte(order)})
+	}
+	arn := "arn:aws:kinesis:us-east-1:000000000000:stream/orders"
+
+	var wg sync.WaitGroup
+	wg.Add(3)
+	handler := func(ctx context.Context, ev events.KinesisEvent) error {
+		for _, r := range ev.Records {
+			fmt.Printf("%s %s\n", r.EventName, r.Kinesis.Data)
+			wg.Done()
+		}
+		return nil
+	}
+	cfg := esm.Config{EventSourceArn: arn, StartingPosition: esm.TrimHorizon, BatchSize: 10}
+	m, err := esm.NewKinesisMapping(cfg, k, esm.HandleKinesis(handler),
+		esm.WithStore(shard.NewMemoryStore()), esm.WithPolling(10*time.Millisecond, 0, 0))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	done := make(chan error)
+	go func() { done <- m.Run(ctx) }()
+	wg.Wait()
+	_ = m.Shutdown(ctx)
+	fmt.Println("Run returned", <-done)
+	// Output:
+	// aws:kinesis:record apple
+	// aws:kinesis:record pear
+	// aws:kinesis:record plum
+	// Run returned <nil>
+}
