@@ -1,0 +1,101 @@
+// Package invoke runs a handler the way Lambda runs a function that is
+// invoked asynchronously (InvocationType Event), synchronously
+// (RequestResponse), or as a real Lambda function behind a mapping.
+//
+// # Asynchronous invocation
+//
+// [Invoker.Invoke] queues an event and returns its request ID at once; a
+// bounded pool of Config.Concurrency workers runs the handler. As in Lambda
+// (PutFunctionEventInvokeConfig):
+//
+//   - A function error — a returned error, a panic, a timeout past
+//     Config.FunctionTimeout — is retried MaximumRetryAttempts times (0 to
+//     2, default 2: three attempts), after one minute and then two minutes
+//     by default (Config.RetryDelays changes the waits).
+//   - An event older than MaximumEventAge (60 s to 6 h, default 6 h) when
+//     an attempt would start is discarded with the condition
+//     EventAgeExceeded. A retry due after that age is not waited for in
+//     full: the event is discarded when it reaches the age.
+//   - When the handler succeeds, the OnSuccess destination receives the
+//     invocation record (condition Success, the response as
+//     responsePayload). When the retries run out (RetriesExhausted) or the
+//     event is too old, the OnFailure destination receives the record, with
+//     the error object as responsePayload, and the dead-letter queue
+//     (Config.DeadLetter) receives the event payload alone. All three are
+//     optional [destination.Sender]s: SQS, SNS, Lambda, EventBridge, or
+//     [destination.Memory] in tests. Records are byte-compatible with
+//     Lambda's (see package destination).
+//   - A destination that refuses a record is retried Config.DeliveryAttempts
+//     times with backoff; a record still refused is reported
+//     ([Result.DeliveryErr], and an Error log), never dropped silently.
+//   - The handler sees its attempt number through [Attempt] and the request
+//     ID, which retries keep, through [RequestID] and
+//     lambdacontext.FromContext, like a function in Lambda.
+//
+// Events are JSON-encoded by Invoke (at most Config.MaxPayloadBytes, 256 KB
+// by default, Lambda's asynchronous payload quota) and decoded afresh for
+// each attempt. Order between events is not kept, as in Lambda.
+//
+// # Queue, Run and Shutdown
+//
+// The queue is in memory and bounded: it holds at most Config.QueueCapacity
+// events at once (queued, running or waiting for a retry), and Invoke
+// returns [ErrQueueFull] beyond that rather than blocking. New starts no
+// goroutine; Run runs the pool until Shutdown or until its context ends.
+// Shutdown stops accepting events and waits until every held event is done,
+// retries and their delays included, or until its context ends: then the
+// running handlers see their context cancelled and the remaining events are
+// abandoned, reported through Config.OnResult ([Result.Abandoned]) and the
+// log, and Shutdown returns an error saying how many. An in-memory queue
+// does not survive a crash.
+//
+// # Synchronous invocation
+//
+// [Invoker.Call] runs the handler once and returns its response and error,
+// as a RequestResponse invocation does: no retry, no destination, no
+// dead-letter queue. It needs neither Run nor a queue slot.
+//
+// # A Lambda function as the handler
+//
+// [Function] turns a Lambda function — in AWS, or a function image running
+// locally under the Runtime Interface Emulator — into an [esm.Handler] for
+// any mapping (and for the invoker): the event is sent as JSON with a
+// RequestResponse Invoke, a function error becomes a [*FunctionError], and
+// the payload is decoded into the response type after Lambda's rules for
+// partial batch responses, so batchItemFailures work. The client is the
+// narrow [LambdaAPI], which *lambda.Client satisfies.
+//
+// # Idempotency
+//
+// Retries repeat events: an attempt can fail after its side effect happened
+// (a timeout, a crash, an error on the way out), and the next attempt then
+// does it again. Lambda's guidance applies unchanged: make the handler
+// idempotent. Key each side effect by an identifier that stays the same
+// across deliveries — an ID carried by the event itself (an order or
+// payment ID) serves even when the producer invokes twice; [RequestID] serves
+// across the retries of one invocation — and record it atomically with the
+// effect, or before it with a conditional write (for example a DynamoDB
+// PutItem with attribute_not_exists(pk)), so that a repeat finds it and
+// returns success without doing the work twice:
+//
+//	h := esm.HandlerFunc[Payment, struct{}](func(ctx context.Context, p Payment) (struct{}, error) {
+//		first, err := ledger.Claim(ctx, p.ID) // conditional write: false if p.ID was claimed before
+//		if err != nil || !first {
+//			return struct{}{}, err // a repeat: already done, report success
+//		}
+//		return struct{}{}, charge(ctx, p)
+//	})
+//
+// See the package's Example (idempotency) for a runnable version.
+//
+// # Differences from AWS Lambda
+//
+//   - Every error of the handler is a function error. Lambda retries
+//     throttles and its own system errors separately, for up to six hours
+//     with exponential backoff; here there are none, except that with
+//     [Function] an Invoke call that fails (throttled, unreachable) is a
+//     function error of that attempt.
+//   - The queue is bounded and in memory: Lambda's never reports a full
+//     queue, and it keeps events across restarts of its pollers.
+//   - Retry delays are exact; Lambda's are approximate.
+package invoke

@@ -1,0 +1,180 @@
+package invoke
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
+
+	"github.com/lambdaesm/lambdaesm/destination"
+	"github.com/lambdaesm/lambdaesm/esm"
+)
+
+// LambdaAPI is the part of the Lambda API that [Function] calls.
+// *lambda.Client satisfies it, for real AWS or for a function image run
+// under the Runtime Interface Emulator (BaseEndpoint
+// http://127.0.0.1:8080, function name "function").
+type LambdaAPI interface {
+	Invoke(ctx context.Context, in *lambda.InvokeInput, optFns ...func(*lambda.Options)) (*lambda.InvokeOutput, error)
+}
+
+var _ LambdaAPI = (*lambda.Client)(nil)
+
+// FunctionOptions changes how [Function] calls the function. A nil
+// *FunctionOptions means the defaults.
+type FunctionOptions struct {
+	// Qualifier is the version or alias to invoke. Empty means the
+	// unqualified function ($LATEST), unless the name carries one.
+	Qualifier string
+	// IgnoreInvalidResponse makes a response that is not JSON, or does not
+	// decode into the response type, a success with the zero response
+	// instead of a failure. Set it for a mapping without
+	// ReportBatchItemFailures, whose response Lambda never reads; leave it
+	// off where the response matters (partial batch responses), since
+	// Lambda fails the whole batch on an invalid response.
+	IgnoreInvalidResponse bool
+	// OnlyFunctionErrorHeader turns off the recognition of error objects
+	// in successful responses (see [Function]): only a FunctionError in
+	// the response is a function error.
+	OnlyFunctionErrorHeader bool
+}
+
+// ResponseError is the function error of a response that is not valid JSON
+// or does not decode into the response type. Lambda treats such a partial
+// batch response as a failure of the whole batch.
+type ResponseError struct {
+	// Payload is the response as the function returned it.
+	Payload []byte
+	// Err is the decoding error.
+	Err error
+}
+
+func (e *ResponseError) Error() string {
+	return fmt.Sprintf("invoke: invalid function response %.200q: %v", e.Payload, e.Err)
+}
+
+// Unwrap returns the decoding error.
+func (e *ResponseError) Unwrap() error { return e.Err }
+
+// Function returns a handler that runs the Lambda function functionName
+// through client: each event is sent as JSON with a synchronous
+// (RequestResponse) Invoke, and the response payload is decoded into R. It
+// serves every mapping (Kinesis, DynamoDB Streams, SQS), so that Lambda's
+// pollers drive an existing function, in AWS or in a function image running
+// locally under the Runtime Interface Emulator; and the asynchronous invoker.
+//
+// The response follows Lambda's rules for partial batch responses:
+//
+//   - A FunctionError in the response (an error returned or thrown by the
+//     function, a timeout, a crash) is a function error, a [*FunctionError]
+//     carrying the payload. So is a payload that is an error object of
+//     Lambda's runtimes and nothing else (errorMessage and errorType, with
+//     at most stackTrace, trace, cause and requestId besides), with Kind
+//     "Unhandled": the Runtime Interface Emulator drops the FunctionError
+//     header and answers a failed invocation with that object alone.
+//   - An empty payload, null, "", {} or [] is a success with the zero R:
+//     Lambda treats an empty or null response as a complete success.
+//   - Any other payload is decoded into R (batchItemFailures and all); a
+//     payload that is not JSON or does not fit R is a [*ResponseError], a
+//     failure of the whole batch (see [FunctionOptions] to ignore it).
+//   - An error of the Invoke call itself (throttling, network, a missing
+//     function) is returned as it is, wrapped with the function's name.
+//
+// The handler's context bounds the call; the function's own timeout is the
+// function's configuration.
+func Function[E, R any](client LambdaAPI, functionName string, opts *FunctionOptions) esm.Handler[E, R] {
+	var o FunctionOptions
+	if opts != nil {
+		o = *opts
+	}
+	return esm.HandlerFunc[E, R](func(ctx context.Context, event E) (R, error) {
+		var zero R
+		payload, err := json.Marshal(event)
+		if err != nil {
+			return zero, fmt.Errorf("invoke: encode event for function %s: %w", functionName, err)
+		}
+		in := &lambda.InvokeInput{
+			FunctionName:   aws.String(functionName),
+			InvocationType: lambdatypes.InvocationTypeRequestResponse,
+			Payload:        payload,
+		}
+		if o.Qualifier != "" {
+			in.Qualifier = aws.String(o.Qualifier)
+		}
+		out, err := client.Invoke(ctx, in)
+		if err != nil {
+			return zero, fmt.Errorf("invoke: function %s: %w", functionName, err)
+		}
+		if out.FunctionError != nil {
+			return zero, newFunctionError(*out.FunctionError, out.Payload)
+		}
+		if !o.OnlyFunctionErrorHeader && isErrorObject(out.Payload) {
+			return zero, newFunctionError(destination.Unhandled, out.Payload)
+		}
+		r, err := decodeResponse[R](out.Payload)
+		if err != nil && o.IgnoreInvalidResponse {
+			return zero, nil
+		}
+		return r, err
+	})
+}
+
+// newFunctionError reads the error object of a failed invocation's payload.
+func newFunctionError(kind string, payload []byte) *FunctionError {
+	fe := &FunctionError{Kind: kind, Payload: bytes.Clone(payload)}
+	var obj errorObject
+	if json.Unmarshal(payload, &obj) == nil {
+		fe.Type, fe.Message = obj.Type, obj.Message
+	}
+	return fe
+}
+
+// errorObjectKeys are the members of the runtimes' error objects: Go's
+// (errorMessage, errorType, stackTrace), Node's (trace), Python's
+// (requestId), Java's (cause).
+var errorObjectKeys = map[string]bool{
+	"errorMessage": true, "errorType": true, "stackTrace": true, "trace": true, "cause": true, "requestId": true,
+}
+
+// isErrorObject reports whether payload is a runtime's error object: a JSON
+// object with errorMessage and errorType and no member outside
+// errorObjectKeys.
+func isErrorObject(payload []byte) bool {
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(payload, &obj) != nil {
+		return false
+	}
+	for k := range obj {
+		if !errorObjectKeys[k] {
+			return false
+		}
+	}
+	_, msg := obj["errorMessage"]
+	_, typ := obj["errorType"]
+	return msg && typ
+}
+
+// decodeResponse decodes a function's response payload into R, after
+// Lambda's rules (see [Function]).
+func decodeResponse[R any](payload []byte) (R, error) {
+	var r R
+	body := bytes.TrimSpace(payload)
+	switch string(body) {
+	case "", "null":
+		return r, nil
+	}
+	if err := json.Unmarshal(body, &r); err != nil {
+		switch string(body) {
+		case `""`, "{}", "[]":
+			var zero R
+			return zero, nil
+		}
+		var zero R
+		return zero, &ResponseError{Payload: bytes.Clone(payload), Err: err}
+	}
+	return r, nil
+}
