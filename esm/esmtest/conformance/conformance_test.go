@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	dstypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/stretchr/testify/require"
 
 	"github.com/lambdaesm/lambdaesm/esm/esmtest"
@@ -22,11 +23,11 @@ import (
 // Every suite runs against the in-memory fake always, and against the local
 // emulator when the integration environment is on (`make test`).
 
-// ---------------------------------------------------------------- Kinesis
-
 // targets runs a suite against the fake, and against the emulator when
-// the integration environment is on; both in parallel.
+// the integration environment is on; both in parallel, and in parallel with
+// the other suites.
 func targets(t *testing.T, fake, emulator func(t *testing.T)) {
+	t.Parallel()
 	t.Run("fake", func(t *testing.T) {
 		t.Parallel()
 		fake(t)
@@ -38,6 +39,11 @@ func targets(t *testing.T, fake, emulator func(t *testing.T)) {
 	})
 }
 
+// ---------------------------------------------------------------- Kinesis
+
+// The fakes read time from package time (their default clock), so their
+// tests run in synctest bubbles and take no real time.
+
 func TestKinesis(t *testing.T) {
 	targets(t, func(t *testing.T) {
 		conformance.RunKinesis(t, &fakeKinesis{k: esmtest.NewKinesis()})
@@ -48,6 +54,7 @@ func TestKinesis(t *testing.T) {
 
 type fakeKinesis struct{ k *esmtest.Kinesis }
 
+func (*fakeKinesis) Synctest() bool                           { return true }
 func (*fakeKinesis) Name() string                             { return "esmtest.Kinesis" }
 func (*fakeKinesis) Lacks() map[conformance.Capability]string { return nil }
 func (f *fakeKinesis) Kinesis() conformance.KinesisAPI        { return f.k }
@@ -84,6 +91,7 @@ func TestDynamoDBStreams(t *testing.T) {
 
 type fakeDynamoDB struct{ d *esmtest.DynamoDBStreams }
 
+func (*fakeDynamoDB) Synctest() bool                            { return true }
 func (*fakeDynamoDB) Name() string                              { return "esmtest.DynamoDBStreams" }
 func (*fakeDynamoDB) Lacks() map[conformance.Capability]string  { return nil }
 func (f *fakeDynamoDB) Streams() conformance.DynamoDBStreamsAPI { return f.d }
@@ -180,4 +188,44 @@ func toDynamoDB(t *testing.T, item map[string]dstypes.AttributeValue) map[string
 		}
 	}
 	return out
+}
+
+// ---------------------------------------------------------------- SQS
+
+func TestSQS(t *testing.T) {
+	targets(t, func(t *testing.T) {
+		conformance.RunSQS(t, &fakeSQS{s: esmtest.NewSQS()})
+	}, func(t *testing.T) {
+		conformance.RunSQS(t, &fauxqs{c: awstest.SQS(t)})
+	})
+}
+
+type fakeSQS struct{ s *esmtest.SQS }
+
+func (*fakeSQS) Synctest() bool                           { return true }
+func (*fakeSQS) Name() string                             { return "esmtest.SQS" }
+func (*fakeSQS) Lacks() map[conformance.Capability]string { return nil }
+func (f *fakeSQS) SQS() conformance.SQSAPI                { return f.s }
+func (f *fakeSQS) NewQueue(t *testing.T, attrs map[string]string) (url, arn string) {
+	name := awstest.UniqueName(t, "queue")
+	if attrs["FifoQueue"] == "true" {
+		name += ".fifo"
+	}
+	return f.s.MustCreateQueue(t, name, attrs)
+}
+
+type fauxqs struct{ c *sqs.Client }
+
+func (*fauxqs) Name() string { return "fauxqs 1.9.2" }
+func (*fauxqs) Lacks() map[conformance.Capability]string {
+	return map[conformance.Capability]string{
+		conformance.SQSFIFOBatchPerGroup:       "a FIFO receive returns at most one message per message group",
+		conformance.SQSDeleteBatchFailures:     "DeleteMessageBatch reports every entry Successful, even with an invalid receipt handle",
+		conformance.SQSReceiveAttemptID:        "ReceiveRequestAttemptId is ignored: a retry finds the group locked and returns nothing",
+		conformance.SQSRequestedAttributesOnly: "message attributes are returned even when MessageAttributeNames does not ask for them",
+	}
+}
+func (q *fauxqs) SQS() conformance.SQSAPI { return q.c }
+func (q *fauxqs) NewQueue(t *testing.T, attrs map[string]string) (url, arn string) {
+	return awstest.NewQueue(t, q.c, attrs)
 }

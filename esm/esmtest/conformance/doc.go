@@ -21,10 +21,13 @@
 //
 // # Timing
 //
-// The suites use real time: a test that needs a visibility timeout or a long
-// poll to pass waits for it, with timeouts of one or two seconds, and the
-// tests of a suite run in parallel (t.Parallel), so a whole suite takes a few
-// seconds. Harness methods must therefore be safe for concurrent use, and
-// each call that creates a resource must create a new one, named after the
-// test (several targets may share one emulator).
+// The suites wait with package time: a test that needs a visibility timeout
+// or a long poll to pass waits for it, with timeouts of one or two seconds,
+// and the tests of a suite run in parallel (t.Parallel), so against an
+// emulator or AWS a whole suite takes a few seconds. A harness whose target
+// reads time only from package time can implement [Synctester]: each test
+// then runs in its own testing/synctest bubble and the waits take no real
+// time. Harness methods must be safe for concurrent use, and each call that
+// creates a resource must create a new one, named after the test (several
+// targets may share one emulator).
 package conformance

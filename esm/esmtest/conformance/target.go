@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/require"
@@ -85,6 +86,16 @@ type Target interface {
 	Lacks() map[Capability]string
 }
 
+// Synctester is implemented by a harness whose target takes its time only
+// from package time (time.Now, timers), as esmtest's fakes do with their
+// default clock. When Synctest reports true, each test runs in its own
+// testing/synctest bubble, where the suite's waits (visibility timeouts,
+// long polls) pass at once in fake time. The target's resources must then
+// be created by the harness inside the test that uses them, as they are.
+type Synctester interface {
+	Synctest() bool
+}
+
 // testTimeout bounds each test of a suite.
 const testTimeout = 60 * time.Second
 
@@ -128,9 +139,16 @@ func runSuite[H Target](t *testing.T, service string, h H, tests []suiteTest[H])
 					t.Skipf("capability %s not provided by %s: %s", c, h.Name(), reason)
 				}
 			}
-			ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
-			defer cancel()
-			tc.run(ctx, t, h)
+			body := func(t *testing.T) {
+				ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
+				defer cancel()
+				tc.run(ctx, t, h)
+			}
+			if st, ok := any(h).(Synctester); ok && st.Synctest() {
+				synctest.Test(t, body)
+			} else {
+				body(t)
+			}
 		})
 	}
 }
