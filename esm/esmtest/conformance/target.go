@@ -93,6 +93,8 @@ type Target interface {
 // long polls) pass at once in fake time. The target's resources must then
 // be created by the harness inside the test that uses them, as they are.
 type Synctester interface {
+	// Synctest reports whether the target's tests may run in synctest
+	// bubbles.
 	Synctest() bool
 }
 
