@@ -142,6 +142,14 @@ func (p *proc[R]) read(ctx context.Context) bool {
 				if rctx.Err() != nil || p.halted() {
 					return false
 				}
+				if classify(err) == errTrimmed && pos.Type != "TRIM_HORIZON" {
+					// The position is past the stream's retention (or, on
+					// DynamoDB Local, LATEST on an empty shard): start
+					// from the oldest record there is.
+					e.log.Warn("shard position no longer readable; resuming at TRIM_HORIZON", "shardId", p.id, "position", pos.Type, "err", err)
+					pos = position{Type: "TRIM_HORIZON"}
+					continue
+				}
 				failures++
 				e.log.Warn("getting a shard iterator failed; retrying", "shardId", p.id, "err", err)
 				if !p.wait(rctx, e.backoff(failures)) {
