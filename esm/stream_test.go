@@ -132,16 +132,35 @@ func start(t *testing.T, m esm.Mapping) func() {
 	}
 }
 
+// fixture is a fake stream with a producer and a collecting handler.
+type fixture struct {
+	k   *esmtest.Kinesis
+	arn string
+	p   *producer
+	c   *collector
+}
+
+func newFixture(t *testing.T, shards int) *fixture {
+	k := esmtest.NewKinesis()
+	arn := k.MustCreateStream(t, "s", shards)
+	return &fixture{k: k, arn: arn, p: &producer{k: k, arn: arn, next: map[string]int{}}, c: newCollector()}
+}
+
+// run starts a mapping of the stream to the collector (checkpoints in memory
+// unless opts say otherwise) and returns its stop function.
+func (f *fixture) run(t *testing.T, cfg esm.Config, opts ...esm.Option) func() {
+	t.Helper()
+	m, err := esm.NewKinesisMapping(cfg, f.k, esm.HandleKinesis(f.c.handle), append([]esm.Option{esm.WithStore(shard.NewMemoryStore())}, opts...)...)
+	require.NoError(t, err)
+	return start(t, m)
+}
+
 func TestKinesisMappingDeliversLambdaEvents(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		k := esmtest.NewKinesis()
-		arn := k.MustCreateStream(t, "orders", 2)
-		p := &producer{k: k, arn: arn, next: map[string]int{}}
-		p.put(t, 7, 50)
-		c := newCollector()
-		m, err := esm.NewKinesisMapping(kinesisConfig(arn), k, esm.HandleKinesis(c.handle), esm.WithStore(shard.NewMemoryStore()))
-		require.NoError(t, err)
-		stop := start(t, m)
+		f := newFixture(t, 2)
+		arn, c := f.arn, f.c
+		f.p.put(t, 7, 50)
+		stop := f.run(t, kinesisConfig(arn))
 		waitFor(t, "all records", func() bool { return c.count() == 50 })
 		stop()
 
@@ -171,14 +190,10 @@ func TestKinesisMappingDeliversLambdaEvents(t *testing.T) {
 // and never reach the handler as errors.
 func TestKinesisMappingSurvivesThrottlingAndExpiredIterators(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		k := esmtest.NewKinesis()
-		arn := k.MustCreateStream(t, "s", 1)
-		p := &producer{k: k, arn: arn, next: map[string]int{}}
+		f := newFixture(t, 1)
+		k, p, c := f.k, f.p, f.c
 		p.put(t, 5, 40)
-		c := newCollector()
-		m, err := esm.NewKinesisMapping(kinesisConfig(arn), k, esm.HandleKinesis(c.handle), esm.WithStore(shard.NewMemoryStore()))
-		require.NoError(t, err)
-		stop := start(t, m)
+		stop := f.run(t, kinesisConfig(f.arn))
 		waitFor(t, "first records", func() bool { return c.count() >= 10 })
 		k.Faults.FailNext("GetRecords", 3, &ktypes.ProvisionedThroughputExceededException{Message: new("Rate exceeded for shard")})
 		k.Faults.FailNext("GetRecords", 2, &ktypes.ExpiredIteratorException{Message: new("Iterator expired")})
@@ -194,25 +209,19 @@ func TestKinesisMappingSurvivesThrottlingAndExpiredIterators(t *testing.T) {
 // restart loses nothing.
 func TestKinesisShutdownMidBatchThenRestartLosesNothing(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		k := esmtest.NewKinesis()
-		arn := k.MustCreateStream(t, "s", 2)
-		p := &producer{k: k, arn: arn, next: map[string]int{}}
-		p.put(t, 9, 400)
+		f := newFixture(t, 2)
+		c := f.c
+		f.p.put(t, 9, 400)
 		store := shard.NewMemoryStore()
-		c := newCollector()
 		c.fail = func(int, events.KinesisEvent) error { time.Sleep(time.Second); return nil }
-		m, err := esm.NewKinesisMapping(kinesisConfig(arn), k, esm.HandleKinesis(c.handle), esm.WithStore(store))
-		require.NoError(t, err)
-		stop := start(t, m)
+		stop := f.run(t, kinesisConfig(f.arn), esm.WithStore(store))
 		waitFor(t, "some records", func() bool { return c.count() >= 40 })
 		time.Sleep(500 * time.Millisecond) // mid-batch
 		stop()
 		first := c.count()
 		require.Less(t, first, 400)
 
-		m2, err := esm.NewKinesisMapping(kinesisConfig(arn), k, esm.HandleKinesis(c.handle), esm.WithStore(store))
-		require.NoError(t, err)
-		stop = start(t, m2)
+		stop = f.run(t, kinesisConfig(f.arn), esm.WithStore(store))
 		waitFor(t, "all records", func() bool { return c.count() == 400 })
 		stop()
 		require.Empty(t, c.errs)
@@ -235,11 +244,9 @@ func (h *recordingHooks) BatchInvoked(inv esm.Invocation) {
 
 func TestKinesisHandlerPanicAndTimeoutAreFunctionErrors(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		k := esmtest.NewKinesis()
-		arn := k.MustCreateStream(t, "s", 1)
-		p := &producer{k: k, arn: arn, next: map[string]int{}}
-		p.put(t, 1, 3)
-		c := newCollector()
+		f := newFixture(t, 1)
+		c := f.c
+		f.p.put(t, 1, 3)
 		c.fail = func(call int, _ events.KinesisEvent) error {
 			switch call {
 			case 1:
@@ -250,11 +257,9 @@ func TestKinesisHandlerPanicAndTimeoutAreFunctionErrors(t *testing.T) {
 			return nil
 		}
 		h := &recordingHooks{}
-		cfg := kinesisConfig(arn)
+		cfg := kinesisConfig(f.arn)
 		cfg.FunctionTimeout = 2 * time.Second
-		m, err := esm.NewKinesisMapping(cfg, k, esm.HandleKinesis(c.handle), esm.WithStore(shard.NewMemoryStore()), esm.WithHooks(h))
-		require.NoError(t, err)
-		stop := start(t, m)
+		stop := f.run(t, cfg, esm.WithHooks(h))
 		waitFor(t, "records", func() bool { return c.count() == 3 })
 		stop()
 		require.Len(t, h.errs, 2)
@@ -307,17 +312,12 @@ func TestKinesisStartupErrors(t *testing.T) {
 // parents before children.
 func TestKinesisResharding(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		k := esmtest.NewKinesis()
-		arn := k.MustCreateStream(t, "s", 2)
-		p := &producer{k: k, arn: arn, next: map[string]int{}}
+		f := newFixture(t, 2)
+		k, arn, p, c := f.k, f.arn, f.p, f.c
 		p.put(t, 20, 100)
-		c := newCollector()
 		cfg := kinesisConfig(arn)
 		cfg.ParallelizationFactor = 10
-		m, err := esm.NewKinesisMapping(cfg, k, esm.HandleKinesis(c.handle), esm.WithStore(shard.NewMemoryStore()),
-			esm.WithPolling(0, 0, time.Hour)) // discovery only when a shard ends
-		require.NoError(t, err)
-		stop := start(t, m)
+		stop := f.run(t, cfg, esm.WithPolling(0, 0, time.Hour)) // discovery only when a shard ends
 		lower, upper := k.MustSplitShard(t, arn, "shardId-000000000000")
 		p.put(t, 20, 100)
 		merged := k.MustMergeShards(t, arn, lower, upper)
@@ -422,19 +422,14 @@ func TestHandleAdapters(t *testing.T) {
 // Enabled=false pauses the mapping: Run reads nothing until stopped.
 func TestDisabledMappingReadsNothing(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		k := esmtest.NewKinesis()
-		arn := k.MustCreateStream(t, "s", 1)
-		p := &producer{k: k, arn: arn, next: map[string]int{}}
-		p.put(t, 1, 5)
-		cfg := kinesisConfig(arn)
+		f := newFixture(t, 1)
+		f.p.put(t, 1, 5)
+		cfg := kinesisConfig(f.arn)
 		cfg.Enabled = new(false)
-		c := newCollector()
-		m, err := esm.NewKinesisMapping(cfg, k, esm.HandleKinesis(c.handle), esm.WithStore(shard.NewMemoryStore()))
-		require.NoError(t, err)
-		stop := start(t, m)
+		stop := f.run(t, cfg)
 		time.Sleep(time.Minute)
 		stop()
-		require.Zero(t, c.count())
-		require.Zero(t, k.Faults.Calls("GetRecords"))
+		require.Zero(t, f.c.count())
+		require.Zero(t, f.k.Faults.Calls("GetRecords"))
 	})
 }
