@@ -2,8 +2,6 @@ package invoke
 
 import (
 	"context"
-	"crypto/rand"
-	"fmt"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
 )
@@ -36,13 +34,4 @@ func RequestID(ctx context.Context) string {
 func attemptContext(ctx context.Context, requestID string, attempt int, functionARN string) context.Context {
 	ctx = context.WithValue(ctx, infoKey{}, info{attempt: attempt, requestID: requestID})
 	return lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{AwsRequestID: requestID, InvokedFunctionArn: functionARN})
-}
-
-// newRequestID returns a random (version 4) UUID, the form of Lambda's
-// request IDs.
-func newRequestID() string {
-	var u [16]byte
-	_, _ = rand.Read(u[:]) // crypto/rand.Read never fails
-	u[6], u[8] = u[6]&0x0f|0x40, u[8]&0x3f|0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", u[0:4], u[4:6], u[6:8], u[8:10], u[10:])
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/lambdaesm/lambdaesm/destination"
 	"github.com/lambdaesm/lambdaesm/esm"
+	"github.com/lambdaesm/lambdaesm/internal/uuid"
 	"github.com/lambdaesm/lambdaesm/shard"
 )
 
@@ -99,7 +100,7 @@ func (i *Invoker[E, R]) Invoke(ctx context.Context, event E) (string, error) {
 		return "", fmt.Errorf("%w: %d bytes, over the limit of %d", ErrPayloadTooLarge, len(payload), i.s.MaxPayloadBytes)
 	}
 	now := time.Now()
-	it := &item{id: newRequestID(), payload: payload, deadline: now.Add(i.s.MaximumEventAge), due: now}
+	it := &item{id: uuid.New(), payload: payload, deadline: now.Add(i.s.MaximumEventAge), due: now}
 	i.mu.Lock()
 	switch {
 	case i.shut:
@@ -122,7 +123,7 @@ func (i *Invoker[E, R]) Invoke(ctx context.Context, event E) (string, error) {
 // [*esm.PanicError]. Call needs neither Run nor a queue slot and works after
 // Shutdown.
 func (i *Invoker[E, R]) Call(ctx context.Context, event E) (R, error) {
-	return i.call(ctx, newRequestID(), 1, event)
+	return i.call(ctx, uuid.New(), 1, event)
 }
 
 // Run runs the worker pool until Shutdown has let every held event finish,

@@ -1,0 +1,17 @@
+// Package uuid makes the random identifiers AWS services use for request
+// and event IDs.
+package uuid
+
+import (
+	"crypto/rand"
+	"fmt"
+)
+
+// New returns a random (version 4) UUID in its canonical form,
+// xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx.
+func New() string {
+	var u [16]byte
+	_, _ = rand.Read(u[:]) // crypto/rand.Read never fails
+	u[6], u[8] = u[6]&0x0f|0x40, u[8]&0x3f|0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", u[0:4], u[4:6], u[6:8], u[8:10], u[10:])
+}

@@ -1,0 +1,211 @@
+package schedule
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
+
+	"github.com/lambdaesm/lambdaesm/esm"
+	"github.com/lambdaesm/lambdaesm/internal/uuid"
+)
+
+// Values of the events a schedule sends, as EventBridge writes them.
+const (
+	// DetailType is the events' detail-type.
+	DetailType = "Scheduled Event"
+	// Source is the events' source.
+	Source = "aws.events"
+	// DefaultRegion and DefaultAccount make up the rule ARN when
+	// Config.RuleARN is empty.
+	DefaultRegion  = "us-east-1"
+	DefaultAccount = "000000000000"
+)
+
+// Target receives the scheduled events. An *invoke.Invoker of
+// events.EventBridgeEvent satisfies it: the handler then runs with Lambda's
+// asynchronous semantics (retries, event age, destinations), as a function
+// behind an EventBridge schedule does.
+type Target interface {
+	Invoke(ctx context.Context, e events.EventBridgeEvent) (string, error)
+}
+
+// Config names the rule a [Scheduler] stands for. The zero value (or a nil
+// *Config) gives arn:aws:events:us-east-1:000000000000:rule/schedule.
+type Config struct {
+	// RuleARN is the rule's ARN, the events' resources[0]; its region and
+	// account become the events' region and account. Empty means
+	// arn:aws:events:<DefaultRegion>:<DefaultAccount>:rule/<Name>.
+	RuleARN string
+	// Name is the rule's name when RuleARN is empty. Default "schedule".
+	Name string
+	// OnError, when set, is called when the target refuses an event (its
+	// queue is full or closed). The firing is not retried. It runs on the
+	// scheduler's goroutine.
+	OnError func(at time.Time, err error)
+	// Logger receives the scheduler's logs. Nil means none.
+	Logger *slog.Logger
+}
+
+// Scheduler sends an EventBridge "Scheduled Event" to a target at each
+// firing of a schedule. Build it with [New], start it with Run, stop it with
+// Shutdown. Its methods are safe for concurrent use.
+type Scheduler struct {
+	sched   Schedule
+	target  Target
+	rule    arn.ARN
+	ruleARN string
+	onError func(time.Time, error)
+	log     *slog.Logger
+
+	mu       sync.Mutex
+	started  bool
+	stopping chan struct{}
+	stopOnce sync.Once
+	done     chan struct{}
+}
+
+// New parses expr and returns a scheduler that sends its firings to target.
+// It starts nothing: call Run.
+func New(expr string, target Target, cfg *Config) (*Scheduler, error) {
+	var c Config
+	if cfg != nil {
+		c = *cfg
+	}
+	var errs []error
+	sched, err := Parse(expr)
+	errs = append(errs, err)
+	if target == nil {
+		errs = append(errs, errors.New("schedule: the target is nil"))
+	}
+	if c.Name == "" {
+		c.Name = "schedule"
+	}
+	if c.RuleARN == "" {
+		c.RuleARN = "arn:aws:events:" + DefaultRegion + ":" + DefaultAccount + ":rule/" + c.Name
+	}
+	rule, err := arn.Parse(c.RuleARN)
+	if err != nil || rule.Service != "events" {
+		errs = append(errs, fmt.Errorf("schedule: RuleARN %q is not an EventBridge rule ARN", c.RuleARN))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Scheduler{
+		sched: sched, target: target, rule: rule, ruleARN: c.RuleARN, onError: c.OnError, log: c.Logger,
+		stopping: make(chan struct{}), done: make(chan struct{}),
+	}, nil
+}
+
+// Schedule returns the parsed expression.
+func (s *Scheduler) Schedule() Schedule { return s.sched }
+
+// Run fires the schedule until ctx ends or Shutdown is called, and returns
+// nil then. The first firing is the schedule's first time after Run starts
+// (for a rate, one period after). Firings missed while the process was not
+// running, or while Run was held up past them, are not replayed: after a
+// gap, the next firing is the schedule's first time after the gap. Run
+// returns [esm.ErrClosed] when called twice or after Shutdown.
+func (s *Scheduler) Run(ctx context.Context) error {
+	s.mu.Lock()
+	if s.started {
+		s.mu.Unlock()
+		return esm.ErrClosed
+	}
+	s.started = true
+	s.mu.Unlock()
+	defer close(s.done)
+	select {
+	case <-s.stopping:
+		return esm.ErrClosed
+	default:
+	}
+	next := s.sched.Next(time.Now())
+	for {
+		if next.IsZero() {
+			s.log.Info("schedule has no firing left", "schedule", s.sched.String())
+			select {
+			case <-ctx.Done():
+			case <-s.stopping:
+			}
+			return nil
+		}
+		t := time.NewTimer(time.Until(next))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-s.stopping:
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+		s.fire(ctx, next)
+		now := time.Now()
+		following := s.sched.Next(next)
+		if !following.IsZero() && following.Before(now) {
+			skipTo := s.sched.Next(now)
+			s.log.Warn("firings missed while the scheduler was held up are not replayed",
+				"schedule", s.sched.String(), "from", following, "resumingAt", skipTo)
+			following = skipTo
+		}
+		next = following
+	}
+}
+
+// Shutdown stops the scheduler and waits for Run to return, or returns ctx's
+// error if ctx ends first. It is idempotent; before Run it makes Run return
+// [esm.ErrClosed].
+func (s *Scheduler) Shutdown(ctx context.Context) error {
+	s.stopOnce.Do(func() { close(s.stopping) })
+	s.mu.Lock()
+	started := s.started
+	s.mu.Unlock()
+	if !started {
+		return nil
+	}
+	select {
+	case <-s.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// fire sends the event of the firing at at.
+func (s *Scheduler) fire(ctx context.Context, at time.Time) {
+	e := s.Event(at)
+	if _, err := s.target.Invoke(ctx, e); err != nil {
+		s.log.Warn("target refused the scheduled event", "schedule", s.sched.String(), "time", at, "err", err)
+		if s.onError != nil {
+			s.onError(at, err)
+		}
+	}
+}
+
+// Event returns the event of the firing at at, as EventBridge sends it: a
+// new id, detail-type "Scheduled Event", source "aws.events", the rule's
+// account and region, the time in whole seconds (UTC), the rule as the one
+// resource and an empty detail.
+func (s *Scheduler) Event(at time.Time) events.EventBridgeEvent {
+	return events.EventBridgeEvent{
+		Version:    "0",
+		ID:         uuid.New(),
+		DetailType: DetailType,
+		Source:     Source,
+		AccountID:  s.rule.AccountID,
+		Time:       at.UTC().Truncate(time.Second),
+		Region:     s.rule.Region,
+		Resources:  []string{s.ruleARN},
+		Detail:     json.RawMessage("{}"),
+	}
+}
