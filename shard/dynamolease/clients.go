@@ -1,0 +1,55 @@
+package dynamolease
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go"
+)
+
+// DynamoDBAPI is the part of the DynamoDB API that a [Store] calls.
+// *dynamodb.Client satisfies it.
+type DynamoDBAPI interface {
+	DescribeTable(ctx context.Context, in *dynamodb.DescribeTableInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DescribeTableOutput, error)
+	CreateTable(ctx context.Context, in *dynamodb.CreateTableInput, optFns ...func(*dynamodb.Options)) (*dynamodb.CreateTableOutput, error)
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
+	Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+}
+
+var _ DynamoDBAPI = (*dynamodb.Client)(nil)
+
+// ErrOwnerInUse is returned by Leases when another live process heartbeats
+// under the same Options.Owner: two processes with one name would read the
+// same shards.
+var ErrOwnerInUse = errors.New("dynamolease: owner name in use by another live process")
+
+// apiError names the table and, for access denied, the IAM action that was
+// refused: "access denied: dynamodb:UpdateItem on table T was refused".
+func (s *Store) apiError(action string, err error) error {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		switch ae.ErrorCode() {
+		case "AccessDeniedException", "AccessDenied", "UnrecognizedClientException":
+			return fmt.Errorf("dynamolease: access denied: dynamodb:%s on table %s was refused (grant it to the caller's IAM role): %w", action, s.tableName(), err)
+		case "ResourceNotFoundException":
+			return fmt.Errorf("dynamolease: dynamodb:%s: table %s not found: %w", action, s.tableName(), err)
+		}
+	}
+	return fmt.Errorf("dynamolease: dynamodb:%s on table %s: %w", action, s.tableName(), err)
+}
+
+// conditionFailed reports whether err is a failed condition, and returns the
+// item as it was when the condition failed (nil when there was none or the
+// service did not return it).
+func conditionFailed(err error) (bool, map[string]types.AttributeValue) {
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return true, ccf.Item
+	}
+	return false, nil
+}

@@ -1,0 +1,111 @@
+// Package dynamolease shares the shards of Kinesis and DynamoDB streams among
+// several processes through a DynamoDB lease table: a [shard.LeaseStore] for
+// replicas of one service (ECS tasks, Kubernetes pods) so that each shard is
+// read by exactly one of them, with checkpoints that a process which lost a
+// shard can never move.
+//
+//	ddb := dynamodb.NewFromConfig(cfg)
+//	store, err := dynamolease.New(ddb, dynamolease.Options{Table: "orders-leases"})
+//	m, err := esm.NewKinesisMapping(conf, kin, handler, esm.WithStore(store))
+//
+// One Store per process serves all its mappings. The default, a file store,
+// remains the right choice for a single process.
+//
+// # Table
+//
+// The table (Options.Table, default "lambdaesm-leases") is created on first
+// use if it is missing, with on-demand (PAY_PER_REQUEST) billing. Its key is:
+//
+//	mapping (S, hash)   the mapping's name: "<esm.WithName>|<event source ARN>"
+//	id      (S, range)  "shard/<shardId>" for a lease, "worker/<owner>" for a heartbeat
+//
+// A lease item, one per (mapping, shard):
+//
+//	shardId                       S   the shard
+//	leaseOwner                    S   the process holding the lease; absent when free
+//	leaseCounter                  N   incremented at every change of owner (take,
+//	                                  hand-over, release): the fencing token
+//	leaseExpires                  N   unix ms; the lease holds at least until then
+//	                                  (set when taken), and as long as its owner's
+//	                                  heartbeat does
+//	checkpoint                    S   last sequence number handled, or SHARD_END
+//	checkpointOrder               S   the checkpoint in byte order ("<digits, 3 wide>:<number>",
+//	                                  or SHARD_END), so a condition can refuse a move back
+//	parentShardIds                SS  the shard's parent and adjacent parent
+//	ownerSwitchesSinceCheckpoint  N   owner changes since the last checkpoint
+//	handoffTo                     S   a process that asked for the lease
+//
+// A heartbeat item, one per live process and mapping:
+//
+//	workerId          S  the owner name
+//	session           S  a random identity per Store, so that two live processes
+//	                     cannot share one owner name ([ErrOwnerInUse])
+//	heartbeatExpires  N  unix ms: the last heartbeat plus the lease duration
+//	heartbeats        N  heartbeats written
+//
+// # Leases, renewal and fencing
+//
+// Every write is conditional. The engine calls Leases every
+// Settings.LeaseInterval (default 10s/3, a third of the default lease
+// duration). Each call writes the heartbeat, reads the mapping's items with
+// one consistent Query and writes only what changes. The heartbeat renews
+// every lease of the process at once: a lease lapses when both its
+// leaseExpires and its owner's heartbeat are past. Renewal therefore costs
+// one write per process per round, not one per shard as in KCL, and the
+// lease-table cost at steady state is the checkpoints plus
+// 60s/LeaseInterval heartbeat writes per process per minute.
+//
+// Save writes the checkpoint only under the condition leaseOwner = this
+// process AND leaseCounter = the counter it wrote when it took the lease AND
+// the new checkpoint is not behind the stored one. A process that lost the
+// lease (it lapsed and another took it, or it was handed over) gets an error
+// wrapping [shard.ErrLeaseLost] and the engine stops the shard at once. A
+// process whose own heartbeat was not confirmed within the lease duration
+// refuses to save even before another takes the lease. Saving an older
+// checkpoint than the stored one is a no-op.
+//
+// Expiry compares timestamps written by one process with the clock of
+// another, so the processes' clocks must agree to well within the lease
+// duration (NTP, as on EC2, ECS and EKS). A process whose clock is off may
+// take leases early; fencing still keeps every checkpoint right, but records
+// may then be handled twice.
+//
+// # Balancing and hand-off
+//
+// Leases balances with [shard.PlanLeases]: each live process (known from the
+// heartbeat items) aims at ceil(unfinished leases / live processes); free
+// and lapsed leases are taken first, then leases are asked from processes
+// above their share, several in one round when a process is far below. A
+// lease is asked for by writing handoffTo; its owner drops the shard from
+// the shards it reads, finishes the in-flight batch, writes the checkpoint
+// and hands the lease straight to the asker, who reads it from its next
+// round. On shutdown a process hands each of its unfinished leases to the
+// least loaded live process and deletes its heartbeat (Retire), so its
+// shards are read again within one round, not after expiry.
+//
+// # Resharding
+//
+// A child shard is not read by any process until every listed parent's
+// checkpoint is SHARD_END (the engine checks through Load). A finished
+// parent's item is kept until every child has a checkpoint, then deleted by
+// the process holding a child; Load reports a shard whose item is gone as at
+// its end when one of its children has a checkpoint, so a restart never reads
+// it again. A shard with a child that has a checkpoint is finished even
+// without its own SHARD_END (a closed shard skipped because the mapping
+// started at LATEST after it closed), and is not balanced any more.
+//
+// # IAM
+//
+// The process's role needs these actions on the table
+// (arn:aws:dynamodb:<region>:<account>:table/<Table>):
+//
+//	dynamodb:DescribeTable  on first use
+//	dynamodb:CreateTable    only if the table does not exist yet
+//	dynamodb:Query          every lease round
+//	dynamodb:GetItem        to load a checkpoint when a shard starts
+//	dynamodb:UpdateItem     heartbeats, taking, asking for and releasing leases, checkpoints
+//	dynamodb:DeleteItem     retiring, and removing finished parents' leases
+//
+// An access-denied error names the refused action and the table, as in
+// "access denied: dynamodb:UpdateItem on table … was refused".
+package dynamolease

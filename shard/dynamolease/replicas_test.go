@@ -1,0 +1,593 @@
+package dynamolease_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	ktypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+	"github.com/stretchr/testify/require"
+
+	"github.com/lambdaesm/lambdaesm/esm"
+	"github.com/lambdaesm/lambdaesm/internal/awstest"
+	"github.com/lambdaesm/lambdaesm/shard"
+	"github.com/lambdaesm/lambdaesm/shard/dynamolease"
+)
+
+// replicaEnv carries a helper process's configuration (JSON).
+const replicaEnv = "DYNAMOLEASE_TEST_REPLICA"
+
+// Timing of the multi-process test: short leases, fast rounds (the engine
+// renews leases at every shard listing, so discovery every second gives
+// one lease round per second), a handler slow enough that a kill lands
+// mid-batch.
+const (
+	replicaLease     = 3 * time.Second
+	replicaDiscovery = time.Second
+	replicaBatch     = 10
+	handlerPause     = 100 * time.Millisecond
+)
+
+type replicaConfig struct {
+	Stream string `json:"stream"`
+	Table  string `json:"table"`
+	Owner  string `json:"owner"`
+	Log    string `json:"log"`
+}
+
+// TestHelperReplica is not a test: it is one replica process of
+// TestIntegrationReplicasAcrossProcesses. It runs a Kinesis mapping on the
+// DynamoDB lease table and appends a line "shard key n pid owner unixnano"
+// per handled record to its own log; SIGTERM shuts it down gracefully.
+func TestHelperReplica(t *testing.T) {
+	raw := os.Getenv(replicaEnv)
+	if raw == "" {
+		t.Skip("helper process of TestIntegrationReplicasAcrossProcesses")
+	}
+	var cfg replicaConfig
+	require.NoError(t, json.Unmarshal([]byte(raw), &cfg))
+	store, err := dynamolease.New(awstest.DynamoDB(t), dynamolease.Options{Table: cfg.Table, Owner: cfg.Owner, LeaseDuration: replicaLease})
+	require.NoError(t, err)
+	out, err := os.OpenFile(cfg.Log, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	require.NoError(t, err)
+	defer out.Close()
+	pid := os.Getpid()
+	handler := func(_ context.Context, ev events.KinesisEvent) error {
+		var b strings.Builder
+		now := time.Now().UnixNano()
+		for _, r := range ev.Records {
+			shardID, _, _ := strings.Cut(r.EventID, ":")
+			fmt.Fprintf(&b, "%s %s %d %s %d\n", shardID, r.Kinesis.Data, pid, cfg.Owner, now)
+		}
+		if _, err := out.WriteString(b.String()); err != nil { // one write per batch
+			return err
+		}
+		time.Sleep(handlerPause)
+		return nil
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	m, err := esm.NewKinesisMapping(
+		esm.Config{EventSourceArn: cfg.Stream, StartingPosition: esm.TrimHorizon, BatchSize: replicaBatch},
+		awstest.Kinesis(t), esm.HandleKinesis(handler),
+		esm.WithStore(store), esm.WithName("replicas"), esm.WithLogger(logger),
+		esm.WithPolling(200*time.Millisecond, 100*time.Millisecond, replicaDiscovery))
+	require.NoError(t, err)
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM)
+	go func() {
+		<-sig
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		_ = m.Shutdown(ctx)
+	}()
+	require.NoError(t, m.Run(context.Background()))
+}
+
+// replica is a helper process seen from the test.
+type replica struct {
+	owner   string
+	log     string
+	cmd     *exec.Cmd
+	started time.Time
+	done    chan struct{}
+}
+
+func startReplica(t *testing.T, dir string, cfg replicaConfig) *replica {
+	t.Helper()
+	cfg.Log = filepath.Join(dir, cfg.Owner+".log")
+	raw, err := json.Marshal(cfg)
+	require.NoError(t, err)
+	stderr, err := os.Create(filepath.Join(dir, cfg.Owner+".out"))
+	require.NoError(t, err)
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperReplica$", "-test.count=1")
+	cmd.Env = append(os.Environ(), replicaEnv+"="+string(raw))
+	cmd.Stdout, cmd.Stderr = stderr, stderr
+	r := &replica{owner: cfg.Owner, log: cfg.Log, cmd: cmd, started: time.Now(), done: make(chan struct{})}
+	require.NoError(t, cmd.Start())
+	go func() {
+		_ = cmd.Wait()
+		stderr.Close()
+		close(r.done)
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-r.done
+		if t.Failed() {
+			b, _ := os.ReadFile(stderr.Name())
+			t.Logf("%s output (last 4 kB):\n%s", cfg.Owner, tail(b, 4096))
+		}
+	})
+	return r
+}
+
+func tail(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[len(b)-n:]
+	}
+	return b
+}
+
+// tableView is one read of the lease table.
+type tableView struct {
+	at      time.Time
+	owners  map[string]string // unfinished shards' owners
+	cps     map[string]string // checkpoints
+	workers []string          // heartbeat items
+}
+
+// monitor reads the lease table every 100 ms, checks that no checkpoint
+// ever goes backwards, and keeps the latest view.
+type monitor struct {
+	mu         sync.Mutex
+	last       tableView
+	cps        map[string]string
+	violations []string
+}
+
+func watchTable(t *testing.T, c *dynamodb.Client, table, mapping string) *monitor {
+	mon := &monitor{cps: map[string]string{}}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			out, err := c.Query(ctx, &dynamodb.QueryInput{
+				TableName: &table, ConsistentRead: aws.Bool(true),
+				KeyConditionExpression:    aws.String("mapping = :m"),
+				ExpressionAttributeValues: map[string]types.AttributeValue{":m": &types.AttributeValueMemberS{Value: mapping}},
+			})
+			if err == nil {
+				mon.observe(out.Items)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	return mon
+}
+
+func attr(it map[string]types.AttributeValue, name string) string {
+	if v, ok := it[name].(*types.AttributeValueMemberS); ok {
+		return v.Value
+	}
+	return ""
+}
+
+func (m *monitor) observe(items []map[string]types.AttributeValue) {
+	v := tableView{at: time.Now(), owners: map[string]string{}, cps: map[string]string{}}
+	for _, it := range items {
+		id := attr(it, "id")
+		if w, ok := strings.CutPrefix(id, "worker/"); ok {
+			v.workers = append(v.workers, w)
+			continue
+		}
+		sh := strings.TrimPrefix(id, "shard/")
+		cp := attr(it, "checkpoint")
+		v.cps[sh] = cp
+		if cp != "SHARD_END" {
+			v.owners[sh] = attr(it, "leaseOwner")
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for sh, cp := range v.cps {
+		prev := m.cps[sh]
+		switch {
+		case prev == "" || prev == cp:
+		case prev == "SHARD_END" || (cp != "SHARD_END" && (cp == "" || shard.CompareSequence(cp, prev) < 0)):
+			m.violations = append(m.violations, fmt.Sprintf("%s: checkpoint moved back from %s to %q", sh, prev, cp))
+		}
+		if cp != "" {
+			m.cps[sh] = cp
+		}
+	}
+	m.last = v
+}
+
+func (m *monitor) view() tableView {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.last
+}
+
+// evenly tells whether the unfinished leases are spread over exactly these
+// owners, at most one apart.
+func (v tableView) evenly(owners ...string) bool {
+	n := map[string]int{}
+	for _, o := range v.owners {
+		if !slices.Contains(owners, o) {
+			return false
+		}
+		n[o]++
+	}
+	lo, hi := len(v.owners), 0
+	for _, o := range owners {
+		lo, hi = min(lo, n[o]), max(hi, n[o])
+	}
+	return len(v.owners) > 0 && hi-lo <= 1
+}
+
+func (v tableView) heldBy(owner string) []string {
+	var out []string
+	for sh, o := range v.owners {
+		if o == owner {
+			out = append(out, sh)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// producer puts one record per key every 200 ms, each key at an explicit
+// hash key, two per shard of the 12, so that every shard (and each child of
+// a split at a shard's middle) gets records all the time.
+type producer struct {
+	mu   sync.Mutex
+	next map[string]int
+	stop chan struct{}
+	done chan struct{}
+}
+
+const producerKeys = 24
+
+func produce(t *testing.T, c *kinesis.Client, arn string) *producer {
+	p := &producer{next: map[string]int{}, stop: make(chan struct{}), done: make(chan struct{})}
+	space := new(big.Int).Lsh(big.NewInt(1), 128)
+	hashes := make([]string, producerKeys)
+	for i := range hashes {
+		h := new(big.Int).Mul(space, big.NewInt(int64(2*i+1)))
+		hashes[i] = h.Div(h, big.NewInt(2*producerKeys)).String()
+	}
+	go func() {
+		defer close(p.done)
+		tick := time.NewTicker(200 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			entries := make([]ktypes.PutRecordsRequestEntry, producerKeys)
+			p.mu.Lock()
+			for i := range entries {
+				key := fmt.Sprintf("k%02d", i)
+				entries[i] = ktypes.PutRecordsRequestEntry{
+					PartitionKey: aws.String(key), ExplicitHashKey: &hashes[i],
+					Data: fmt.Appendf(nil, "%s %d", key, p.next[key]),
+				}
+			}
+			p.mu.Unlock()
+			out, err := c.PutRecords(context.Background(), &kinesis.PutRecordsInput{StreamARN: &arn, Records: entries})
+			if err == nil {
+				p.mu.Lock()
+				for i, r := range out.Records {
+					if r.ErrorCode == nil {
+						p.next[fmt.Sprintf("k%02d", i)]++
+					}
+				}
+				p.mu.Unlock()
+			}
+			if err == nil && aws.ToInt32(out.FailedRecordCount) > 0 {
+				// A failed entry would leave a gap in its key's numbers.
+				t.Errorf("PutRecords: %d entries failed", aws.ToInt32(out.FailedRecordCount))
+				return
+			}
+			select {
+			case <-p.stop:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	t.Cleanup(p.halt)
+	return p
+}
+
+func (p *producer) halt() {
+	select {
+	case <-p.stop:
+	default:
+		close(p.stop)
+	}
+	<-p.done
+}
+
+func (p *producer) produced() map[string]int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return maps(p.next)
+}
+
+func maps(m map[string]int) map[string]int {
+	out := make(map[string]int, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// handling is one line of a replica's log.
+type handling struct {
+	shard, key string
+	n          int
+	owner      string
+	at         int64
+	line       int // position in its log
+}
+
+func readLogs(t *testing.T, rs ...*replica) []handling {
+	t.Helper()
+	var out []handling
+	for _, r := range rs {
+		b, err := os.ReadFile(r.log)
+		if os.IsNotExist(err) {
+			continue
+		}
+		require.NoError(t, err)
+		for i, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+			f := strings.Fields(l)
+			if len(f) != 6 {
+				continue // a line cut by SIGKILL has no newline: only the last
+			}
+			n, _ := strconv.Atoi(f[2])
+			at, _ := strconv.ParseInt(f[5], 10, 64)
+			out = append(out, handling{shard: f[0], key: f[1], n: n, owner: f[4], at: at, line: i})
+		}
+	}
+	return out
+}
+
+// firstAfter returns when each of shards was first handled by another owner
+// than gone after t0 (zero when not yet).
+func firstAfter(hs []handling, shards []string, gone string, t0 time.Time) map[string]time.Time {
+	out := map[string]time.Time{}
+	for _, h := range hs {
+		at := time.Unix(0, h.at)
+		if h.owner == gone || !at.After(t0) || !slices.Contains(shards, h.shard) {
+			continue
+		}
+		if prev, ok := out[h.shard]; !ok || at.Before(prev) {
+			out[h.shard] = at
+		}
+	}
+	return out
+}
+
+// Replicas as separate OS processes share a 12-shard kinesis-local stream
+// through a DynamoDB Local lease table: they join one by one and the shards
+// spread evenly, a shard splits while three run, one is killed with SIGKILL
+// mid-batch and its shards resume elsewhere, one shuts down gracefully and
+// its shards move at once. Every record is handled at least once, each key's
+// records are first handled in order, no checkpoint goes backwards, and
+// only the killed replica's in-flight batches are handled twice.
+func TestIntegrationReplicasAcrossProcesses(t *testing.T) {
+	awstest.Integration(t)
+	if testing.Short() {
+		t.Skip("starts three processes for about 40 s")
+	}
+	kc := awstest.Kinesis(t)
+	_, arn := awstest.NewStream(t, kc, 12)
+	table, dc := newTable(t)
+	// Create the table before the replicas race to.
+	_ = leases(t, newStore(t, dc, table, "setup", 0), "setup", nil)
+	mapping := "replicas|" + arn
+	dir := t.TempDir()
+	mon := watchTable(t, dc, table, mapping)
+	prod := produce(t, kc, arn)
+	cfg := replicaConfig{Stream: arn, Table: table}
+	waitFor := func(what string, d time.Duration, cond func(tableView) bool) time.Time {
+		t.Helper()
+		deadline := time.Now().Add(d)
+		for {
+			if v := mon.view(); cond(v) {
+				return v.at
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out after %v waiting for %s; table: %v", d, what, mon.view().owners)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	joined := func(owner string) time.Time {
+		return waitFor(owner+"'s heartbeat", 15*time.Second, func(v tableView) bool { return slices.Contains(v.workers, owner) })
+	}
+
+	cfg.Owner = "r1"
+	r1 := startReplica(t, dir, cfg)
+	waitFor("r1 holds all 12 shards", 20*time.Second, func(v tableView) bool { return len(v.owners) == 12 && v.evenly("r1") })
+
+	cfg.Owner = "r2"
+	r2 := startReplica(t, dir, cfg)
+	j2 := joined("r2")
+	even2 := waitFor("6/6", 20*time.Second, func(v tableView) bool { return v.evenly("r1", "r2") })
+
+	cfg.Owner = "r3"
+	r3 := startReplica(t, dir, cfg)
+	j3 := joined("r3")
+	even3 := waitFor("4/4/4", 20*time.Second, func(v tableView) bool { return v.evenly("r1", "r2", "r3") })
+
+	// Split shard 0 at its middle while the three run.
+	ctx := t.Context()
+	list, err := kc.ListShards(ctx, &kinesis.ListShardsInput{StreamARN: &arn})
+	require.NoError(t, err)
+	parent := list.Shards[0]
+	lo, _ := new(big.Int).SetString(*parent.HashKeyRange.StartingHashKey, 10)
+	hi, _ := new(big.Int).SetString(*parent.HashKeyRange.EndingHashKey, 10)
+	mid := new(big.Int).Rsh(new(big.Int).Add(lo, hi), 1).String()
+	_, err = kc.SplitShard(ctx, &kinesis.SplitShardInput{StreamARN: &arn, ShardToSplit: parent.ShardId, NewStartingHashKey: &mid})
+	require.NoError(t, err)
+	split := time.Now()
+	waitFor("both children to have checkpoints", 30*time.Second, func(v tableView) bool {
+		n := 0
+		for sh, cp := range v.cps {
+			if sh > "shardId-000000000011" && cp != "" && cp != "SHARD_END" {
+				n++
+			}
+		}
+		return n == 2
+	})
+	childrenAt := time.Now()
+	waitFor("13 leases spread evenly", 20*time.Second, func(v tableView) bool { return len(v.owners) == 13 && v.evenly("r1", "r2", "r3") })
+
+	// Kill r2 mid-batch (its handler pauses 100 ms per batch).
+	time.Sleep(350 * time.Millisecond)
+	killedShards := mon.view().heldBy("r2")
+	require.NotEmpty(t, killedShards)
+	killed := time.Now()
+	require.NoError(t, r2.cmd.Process.Signal(syscall.SIGKILL))
+	<-r2.done
+	waitFor("r2's shards taken by r1 and r3", 20*time.Second, func(v tableView) bool { return v.evenly("r1", "r3") })
+	var killReads map[string]time.Time
+	deadline := time.Now().Add(10 * time.Second)
+	for killReads = firstAfter(readLogs(t, r1, r3), killedShards, "r2", killed); len(killReads) < len(killedShards); {
+		require.True(t, time.Now().Before(deadline), "r2's shards not read again: %v of %v", killReads, killedShards)
+		time.Sleep(100 * time.Millisecond)
+		killReads = firstAfter(readLogs(t, r1, r3), killedShards, "r2", killed)
+	}
+
+	// r3 shuts down gracefully: its shards move to r1 at once.
+	gracefulShards := mon.view().heldBy("r3")
+	require.NotEmpty(t, gracefulShards)
+	term := time.Now()
+	require.NoError(t, r3.cmd.Process.Signal(syscall.SIGTERM))
+	var termReads map[string]time.Time
+	deadline = time.Now().Add(15 * time.Second)
+	for termReads = firstAfter(readLogs(t, r1), gracefulShards, "r3", term); len(termReads) < len(gracefulShards); {
+		require.True(t, time.Now().Before(deadline), "r3's shards not read again: %v of %v", termReads, gracefulShards)
+		time.Sleep(100 * time.Millisecond)
+		termReads = firstAfter(readLogs(t, r1), gracefulShards, "r3", term)
+	}
+	select {
+	case <-r3.done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("r3 did not exit after SIGTERM")
+	}
+	require.Zero(t, r3.cmd.ProcessState.ExitCode(), "r3's Run returned an error")
+
+	// Stop producing, let r1 catch up, shut it down.
+	prod.halt()
+	want := prod.produced()
+	total := 0
+	for _, n := range want {
+		total += n
+	}
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		seen := map[string]map[int]bool{}
+		for _, h := range readLogs(t, r1, r2, r3) {
+			if seen[h.key] == nil {
+				seen[h.key] = map[int]bool{}
+			}
+			seen[h.key][h.n] = true
+		}
+		got := 0
+		for k := range want {
+			got += len(seen[k])
+		}
+		if got == total {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "handled %d of %d records", got, total)
+		time.Sleep(200 * time.Millisecond)
+	}
+	require.NoError(t, r1.cmd.Process.Signal(syscall.SIGTERM))
+	<-r1.done
+	require.Zero(t, r1.cmd.ProcessState.ExitCode(), "r1's Run returned an error")
+
+	// Every record handled; first handlings in key order; duplicates only
+	// from r2's last batches.
+	hs := readLogs(t, r1, r2, r3)
+	byRecord := map[string][]handling{}
+	for _, h := range hs {
+		k := fmt.Sprintf("%s %d", h.key, h.n)
+		byRecord[k] = append(byRecord[k], h)
+	}
+	for key, n := range want {
+		var prevFirst int64
+		for i := range n {
+			hsi := byRecord[fmt.Sprintf("%s %d", key, i)]
+			require.NotEmpty(t, hsi, "%s %d never handled", key, i)
+			first := slices.MinFunc(hsi, func(a, b handling) int { return int(a.at - b.at) }).at
+			require.GreaterOrEqual(t, first, prevFirst, "%s %d first handled before %s %d", key, i, key, i-1)
+			prevFirst = first
+		}
+	}
+	dupsByShard := map[string]int{}
+	dups := 0
+	for k, hsi := range byRecord {
+		if len(hsi) == 1 {
+			continue
+		}
+		dups += len(hsi) - 1
+		require.Len(t, hsi, 2, "%s handled more than twice: %v", k, hsi)
+		require.True(t, slices.ContainsFunc(hsi, func(h handling) bool { return h.owner == "r2" }),
+			"%s handled twice, not by the killed replica: %v", k, hsi)
+		for _, h := range hsi {
+			if h.owner == "r2" {
+				require.True(t, time.Unix(0, h.at).After(killed.Add(-2*time.Second)), "%s: r2 handled it long before the kill and did not checkpoint it", k)
+				dupsByShard[h.shard]++
+			}
+		}
+	}
+	for sh, n := range dupsByShard {
+		require.LessOrEqual(t, n, 2*replicaBatch, "shard %s: more duplicates than two in-flight batches", sh)
+	}
+	mon.mu.Lock()
+	require.Empty(t, mon.violations)
+	mon.mu.Unlock()
+
+	var killMax, termMax time.Duration
+	for _, at := range killReads {
+		killMax = max(killMax, at.Sub(killed))
+	}
+	for _, at := range termReads {
+		termMax = max(termMax, at.Sub(term))
+	}
+	t.Logf("records: %d, each handled; %d duplicates, all from r2's in-flight batches at SIGKILL (%v)", total, dups, dupsByShard)
+	t.Logf("spread 12 shards evenly: %v after r2's first heartbeat (%v after its start); %v after r3's first heartbeat (%v after its start); lease rounds every %v",
+		even2.Sub(j2).Round(time.Millisecond), even2.Sub(r2.started).Round(time.Millisecond),
+		even3.Sub(j3).Round(time.Millisecond), even3.Sub(r3.started).Round(time.Millisecond), replicaDiscovery)
+	t.Logf("split: both children read %v after SplitShard", childrenAt.Sub(split).Round(time.Millisecond))
+	t.Logf("SIGKILL: %d shards of r2 read again within %v (lease duration %v)", len(killedShards), killMax.Round(time.Millisecond), replicaLease)
+	t.Logf("SIGTERM: %d shards of r3 read again within %v", len(gracefulShards), termMax.Round(time.Millisecond))
+}

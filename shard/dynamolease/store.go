@@ -1,0 +1,360 @@
+package dynamolease
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/lambdaesm/lambdaesm/shard"
+)
+
+// DefaultTable is the lease table's name unless Options.Table says otherwise.
+const DefaultTable = "lambdaesm-leases"
+
+// DefaultLeaseDuration is how long a lease lasts without a heartbeat unless
+// Options.LeaseDuration says otherwise.
+const DefaultLeaseDuration = 10 * time.Second
+
+// Options configure a [Store]. Every field has a default.
+type Options struct {
+	// Table names the lease table, created on first use if missing.
+	// Default [DefaultTable]. One table serves any number of mappings.
+	Table string
+	// Owner names this process in the table. Live processes must have
+	// distinct names: Leases returns [ErrOwnerInUse] while another
+	// process's heartbeat under the same name has not lapsed, so a
+	// process restarted under its old name waits up to LeaseDuration.
+	// Default the host name, the process ID and a random suffix.
+	Owner string
+	// LeaseDuration is how long this process's leases last after its last
+	// heartbeat. The engine renews every Settings.LeaseInterval (default
+	// 10s/3), which should be at most a third of it. Default
+	// [DefaultLeaseDuration].
+	LeaseDuration time.Duration
+}
+
+// Store is a [shard.LeaseStore] on a DynamoDB table: the checkpoints and
+// leases of every process reading the same streams. Create one per process
+// with [New] and give it to each stream mapping (esm.WithStore). It is safe
+// for concurrent use.
+type Store struct {
+	c       DynamoDBAPI
+	table   string
+	owner   string
+	session string // this Store's random identity, behind the owner name
+	dur     time.Duration
+
+	tableMu  sync.Mutex
+	ready    atomic.Bool
+	tableARN atomic.Pointer[string]
+
+	mu   sync.Mutex
+	maps map[string]*mapState
+}
+
+// mapState is what this process knows of one mapping.
+type mapState struct {
+	// beatUntil is when this process's last confirmed heartbeat lapses:
+	// the start of the heartbeat write plus the lease duration.
+	beatUntil time.Time
+	// held are the leases this Store took, at the counter it wrote.
+	held map[string]*held
+	// finished are shards known finished because a child has a
+	// checkpoint, whether or not their item is still there.
+	finished map[string]bool
+	// load counts the leases of each other live process, for hand-over
+	// on shutdown.
+	load map[string]int
+	// blocked are shards with a listed parent not finished.
+	blocked map[string]bool
+}
+
+type held struct {
+	counter int64
+	until   time.Time // the item's leaseExpires
+	handoff string    // a process that asked for the lease
+	cp      string    // the checkpoint last read or written
+	// started: the engine loaded the shard's checkpoint while it held the
+	// lease and the shard's parents were finished, which it does just
+	// before it starts reading; false again once Save refused.
+	started bool
+}
+
+var _ shard.LeaseStore = (*Store)(nil)
+
+// New returns a Store for the table in opts. It makes no call: the table is
+// checked (and created if missing) on first use.
+func New(client DynamoDBAPI, opts Options) (*Store, error) {
+	if client == nil {
+		return nil, errors.New("dynamolease: the client is nil")
+	}
+	if opts.LeaseDuration < 0 {
+		return nil, fmt.Errorf("dynamolease: LeaseDuration %v is negative", opts.LeaseDuration)
+	}
+	if opts.Table == "" {
+		opts.Table = DefaultTable
+	}
+	if opts.LeaseDuration == 0 {
+		opts.LeaseDuration = DefaultLeaseDuration
+	}
+	if opts.Owner == "" {
+		host, _ := os.Hostname()
+		opts.Owner = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), randomHex(3))
+	}
+	return &Store{
+		c: client, table: opts.Table, owner: opts.Owner, session: randomHex(8),
+		dur: opts.LeaseDuration, maps: map[string]*mapState{},
+	}, nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails
+	return hex.EncodeToString(b)
+}
+
+// Owner returns the name this process has in the table.
+func (s *Store) Owner() string { return s.owner }
+
+func (s *Store) tableName() string {
+	if arn := s.tableARN.Load(); arn != nil && *arn != "" {
+		return *arn
+	}
+	return s.table
+}
+
+// state returns the mapping's state; s.mu is held.
+func (s *Store) state(mapping string) *mapState {
+	m := s.maps[mapping]
+	if m == nil {
+		m = &mapState{held: map[string]*held{}, finished: map[string]bool{}, load: map[string]int{}, blocked: map[string]bool{}}
+		s.maps[mapping] = m
+	}
+	return m
+}
+
+// Load implements [shard.Store]. A shard whose item is gone but that has a
+// child with a checkpoint (its lease was removed after the children started)
+// is at its end.
+func (s *Store) Load(ctx context.Context, mapping, shardID string) (shard.Checkpoint, bool, error) {
+	if err := s.ensureTable(ctx); err != nil {
+		return shard.Checkpoint{}, false, err
+	}
+	out, err := s.c.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: &s.table, Key: key(mapping, shardPrefix+shardID), ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return shard.Checkpoint{}, false, s.apiError("GetItem", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := s.state(mapping)
+	if out.Item != nil {
+		it := decodeLease(out.Item)
+		if h := m.held[shardID]; h != nil && h.counter == it.counter {
+			h.cp = it.cp
+			h.started = h.started || !m.blocked[shardID]
+		}
+		if cp, ok := it.checkpoint(); ok {
+			return cp, true, nil
+		}
+	}
+	if m.finished[shardID] {
+		return shard.Checkpoint{ShardEnd: true}, true, nil
+	}
+	return shard.Checkpoint{}, false, nil
+}
+
+// Save implements [shard.Store], fenced: the write lands only while this
+// process holds the lease at the counter it wrote, and never moves the
+// checkpoint backwards. A lease that is not held, or whose heartbeat was not
+// confirmed within the lease duration, gives an error wrapping
+// [shard.ErrLeaseLost] without writing.
+func (s *Store) Save(ctx context.Context, mapping, shardID string, cp shard.Checkpoint) error {
+	s.mu.Lock()
+	m := s.state(mapping)
+	h := m.held[shardID]
+	var counter int64
+	var until time.Time
+	if h != nil {
+		counter, until = h.counter, h.until
+		if m.beatUntil.After(until) {
+			until = m.beatUntil
+		}
+	}
+	expired := h != nil && !time.Now().Before(until)
+	if expired {
+		h.started = false // the engine stops the shard on ErrLeaseLost
+	}
+	s.mu.Unlock()
+	if h == nil {
+		return fmt.Errorf("dynamolease: shard %s of %s is not leased by %s: %w", shardID, mapping, s.owner, shard.ErrLeaseLost)
+	}
+	if expired {
+		return fmt.Errorf("dynamolease: the lease of shard %s was not renewed in time (heartbeat lapsed at %s): %w",
+			shardID, until.Format(time.RFC3339Nano), shard.ErrLeaseLost)
+	}
+	value := cp.SequenceNumber
+	if cp.ShardEnd {
+		value = shardEnd
+	}
+	_, err := s.c.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:        &s.table,
+		Key:              key(mapping, shardPrefix+shardID),
+		UpdateExpression: aws.String("SET #cp = :cp, #ord = :ord, #sw = :zero"),
+		ConditionExpression: aws.String("#o = :me AND #c = :c AND " +
+			"(attribute_not_exists(#ord) OR #ord <= :ord)"),
+		ExpressionAttributeNames: map[string]string{
+			"#cp": attrCP, "#ord": attrCPOrder, "#sw": attrSwitches, "#o": attrOwner, "#c": attrCounter,
+		},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":cp": str(value), ":ord": str(order(cp)), ":zero": num(0), ":me": str(s.owner), ":c": num(counter),
+		},
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	})
+	if failed, old := conditionFailed(err); failed {
+		if old != nil {
+			if it := decodeLease(old); it.owner == s.owner && it.counter == counter {
+				return nil // an older checkpoint than the stored one: no-op
+			}
+		}
+		s.forget(mapping, shardID, counter)
+		return fmt.Errorf("dynamolease: shard %s of %s was taken by another process: %w", shardID, mapping, shard.ErrLeaseLost)
+	}
+	if err != nil {
+		return s.apiError("UpdateItem", err)
+	}
+	s.mu.Lock()
+	if h := m.held[shardID]; h != nil && h.counter == counter {
+		h.cp = value
+	}
+	s.mu.Unlock()
+	return nil
+}
+
+// forget drops a lease this process learned it lost.
+func (s *Store) forget(mapping, shardID string, counter int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := s.state(mapping)
+	if h := m.held[shardID]; h != nil && h.counter == counter {
+		delete(m.held, shardID)
+	}
+}
+
+// Release implements [shard.LeaseStore]. The lease goes to the process that
+// asked for it when there is one; when this process stops reading an
+// unfinished shard nobody asked for (it shuts down), the lease goes to the
+// least loaded other live process, which reads it at its next round;
+// otherwise it is left unowned.
+func (s *Store) Release(ctx context.Context, mapping, shardID string) error {
+	s.mu.Lock()
+	m := s.state(mapping)
+	h := m.held[shardID]
+	if h == nil {
+		s.mu.Unlock()
+		return nil
+	}
+	delete(m.held, shardID)
+	to := ""
+	switch {
+	case h.cp == shardEnd:
+	case h.handoff != "" && isLive(m, h.handoff):
+		to = h.handoff // already counted for the asker
+	default:
+		if to = leastLoaded(m); to != "" {
+			m.load[to]++
+		}
+	}
+	s.mu.Unlock()
+	return s.release(ctx, mapping, shardID, h.counter, to)
+}
+
+func isLive(m *mapState, owner string) bool {
+	_, ok := m.load[owner]
+	return ok
+}
+
+// leastLoaded picks the live process with the fewest leases; "" if none.
+func leastLoaded(m *mapState) string {
+	best, n := "", 0
+	for w, c := range m.load {
+		if best == "" || c < n || (c == n && w < best) {
+			best, n = w, c
+		}
+	}
+	return best
+}
+
+// release writes a lease over to another process (to), or leaves it
+// unowned (to == ""). A failed condition means it was lost already.
+func (s *Store) release(ctx context.Context, mapping, shardID string, counter int64, to string) error {
+	in := &dynamodb.UpdateItemInput{
+		TableName:           &s.table,
+		Key:                 key(mapping, shardPrefix+shardID),
+		ConditionExpression: aws.String("#o = :me AND #c = :c"),
+		ExpressionAttributeNames: map[string]string{
+			"#o": attrOwner, "#c": attrCounter, "#e": attrExpires, "#h": attrHandoff,
+		},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":me": str(s.owner), ":c": num(counter), ":next": num(counter + 1),
+		},
+	}
+	if to == "" {
+		in.UpdateExpression = aws.String("SET #c = :next REMOVE #o, #e, #h")
+	} else {
+		in.UpdateExpression = aws.String("SET #o = :to, #c = :next, #e = :exp ADD #sw :one REMOVE #h")
+		in.ExpressionAttributeNames["#sw"] = attrSwitches
+		in.ExpressionAttributeValues[":to"] = str(to)
+		in.ExpressionAttributeValues[":exp"] = num(ms(time.Now().Add(s.dur)))
+		in.ExpressionAttributeValues[":one"] = num(1)
+	}
+	_, err := s.c.UpdateItem(ctx, in)
+	if failed, _ := conditionFailed(err); failed {
+		return nil
+	}
+	if err != nil {
+		return s.apiError("UpdateItem", err)
+	}
+	return nil
+}
+
+// Retire implements [shard.LeaseStore]: it releases what this process still
+// holds (leases of shards it never started, such as children waiting for
+// their parents) and deletes its heartbeat, so the others stop counting it.
+func (s *Store) Retire(ctx context.Context, mapping string) error {
+	s.mu.Lock()
+	m := s.state(mapping)
+	left := m.held
+	m.held = map[string]*held{}
+	m.beatUntil = time.Time{}
+	s.mu.Unlock()
+	var errs []error
+	for id, h := range left {
+		errs = append(errs, s.release(ctx, mapping, id, h.counter, ""))
+	}
+	_, err := s.c.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName:                 &s.table,
+		Key:                       key(mapping, workerPrefix+s.owner),
+		ConditionExpression:       aws.String("#s = :s"),
+		ExpressionAttributeNames:  map[string]string{"#s": attrSession},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":s": str(s.session)},
+	})
+	if failed, _ := conditionFailed(err); !failed && err != nil {
+		errs = append(errs, s.apiError("DeleteItem", err))
+	}
+	s.mu.Lock()
+	delete(s.maps, mapping)
+	s.mu.Unlock()
+	return errors.Join(errs...)
+}

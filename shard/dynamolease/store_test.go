@@ -1,0 +1,402 @@
+package dynamolease_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/stretchr/testify/require"
+
+	"github.com/lambdaesm/lambdaesm/internal/awstest"
+	"github.com/lambdaesm/lambdaesm/shard"
+	"github.com/lambdaesm/lambdaesm/shard/dynamolease"
+)
+
+// newTable returns a fresh table name whose table (created by the stores on
+// first use) is deleted when the test ends.
+func newTable(t *testing.T) (string, *dynamodb.Client) {
+	t.Helper()
+	c := awstest.DynamoDB(t)
+	name := awstest.UniqueName(t, "leases")
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_, _ = c.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: &name})
+	})
+	return name, c
+}
+
+func newStore(t *testing.T, c dynamolease.DynamoDBAPI, table, owner string, d time.Duration) *dynamolease.Store {
+	t.Helper()
+	s, err := dynamolease.New(c, dynamolease.Options{Table: table, Owner: owner, LeaseDuration: d})
+	require.NoError(t, err)
+	return s
+}
+
+func shardList(n int) []shard.ShardInfo {
+	out := make([]shard.ShardInfo, n)
+	for i := range out {
+		out[i] = shard.ShardInfo{ID: fmt.Sprintf("shardId-%012d", i)}
+	}
+	return out
+}
+
+func leases(t *testing.T, s *dynamolease.Store, mapping string, shards []shard.ShardInfo) []string {
+	t.Helper()
+	held, err := s.Leases(t.Context(), mapping, shards)
+	require.NoError(t, err)
+	return held
+}
+
+// owners reads each shard's lease owner from the table.
+func owners(t *testing.T, c *dynamodb.Client, table, mapping string) map[string]string {
+	t.Helper()
+	out, err := c.Query(t.Context(), &dynamodb.QueryInput{
+		TableName: &table, ConsistentRead: aws.Bool(true),
+		KeyConditionExpression:    aws.String("mapping = :m AND begins_with(id, :p)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":m": &types.AttributeValueMemberS{Value: mapping}, ":p": &types.AttributeValueMemberS{Value: "shard/"}},
+	})
+	require.NoError(t, err)
+	got := map[string]string{}
+	for _, it := range out.Items {
+		id := it["id"].(*types.AttributeValueMemberS).Value[len("shard/"):]
+		got[id] = ""
+		if o, ok := it["leaseOwner"].(*types.AttributeValueMemberS); ok {
+			got[id] = o.Value
+		}
+	}
+	return got
+}
+
+func count(m map[string]string) map[string]int {
+	n := map[string]int{}
+	for _, o := range m {
+		n[o]++
+	}
+	return n
+}
+
+func TestIntegrationCreatesTheTableOnFirstUse(t *testing.T) {
+	awstest.Integration(t)
+	table, c := newTable(t)
+	s := newStore(t, c, table, "a", 0)
+	require.Equal(t, []string{"shardId-000000000000"}, leases(t, s, "m", shardList(1)))
+	d, err := c.DescribeTable(t.Context(), &dynamodb.DescribeTableInput{TableName: &table})
+	require.NoError(t, err)
+	require.Equal(t, types.BillingModePayPerRequest, d.Table.BillingModeSummary.BillingMode)
+
+	// A table of the same name with another key is refused, not used.
+	other := awstest.UniqueName(t, "notleases")
+	_, err = c.CreateTable(t.Context(), &dynamodb.CreateTableInput{
+		TableName: &other, BillingMode: types.BillingModePayPerRequest,
+		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("pk"), AttributeType: types.ScalarAttributeTypeS}},
+		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("pk"), KeyType: types.KeyTypeHash}},
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() { _, _ = c.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: &other}) })
+	_, err = newStore(t, c, other, "a", 0).Leases(t.Context(), "m", shardList(1))
+	require.ErrorContains(t, err, "is not a lease table")
+}
+
+// Many processes race for one lease, new and then lapsed: exactly one wins
+// each time.
+func TestIntegrationTakeRaceHasOneWinner(t *testing.T) {
+	awstest.Integration(t)
+	table, c := newTable(t)
+	const n = 16
+	shards := shardList(1)
+	race := func(mapping string, d time.Duration) []string {
+		stores := make([]*dynamolease.Store, n)
+		for i := range stores {
+			stores[i] = newStore(t, c, table, fmt.Sprintf("w%02d", i), d)
+		}
+		var mu sync.Mutex
+		var winners []string
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for _, s := range stores {
+			wg.Go(func() {
+				<-start
+				held, err := s.Leases(t.Context(), mapping, shards)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if len(held) > 0 {
+					mu.Lock()
+					winners = append(winners, s.Owner())
+					mu.Unlock()
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+		return winners
+	}
+	// Warm the table up so that the race is on the item, not the creation.
+	_ = leases(t, newStore(t, c, table, "warm", 0), "warm", shardList(1))
+
+	require.Len(t, race("fresh", time.Second), 1, "a new lease")
+	// The winner is gone: its heartbeat and its lease lapse.
+	time.Sleep(1100 * time.Millisecond)
+	winners := race("fresh", time.Second)
+	require.Len(t, winners, 1, "a lapsed lease")
+	require.Equal(t, map[string]string{"shardId-000000000000": winners[0]}, owners(t, c, table, "fresh"))
+}
+
+// A process whose heartbeats are delayed past expiry loses the lease to
+// another, and its checkpoint writes, even one sent while it still held
+// the lease, never land.
+func TestIntegrationFencingDelayedRenewals(t *testing.T) {
+	awstest.Integration(t)
+	table, c := newTable(t)
+	faults := awstest.NewFaults()
+	ca := awstest.DynamoDB(t, awstest.WithFaults(faults), awstest.WithMaxAttempts(1))
+	const d = 1500 * time.Millisecond
+	a := newStore(t, ca, table, "a", d)
+	b := newStore(t, c, table, "b", d)
+	ctx := t.Context()
+	shards := shardList(1)
+	id := shards[0].ID
+
+	require.Equal(t, []string{id}, leases(t, a, "m", shards))
+	require.NoError(t, a.Save(ctx, "m", id, shard.Checkpoint{SequenceNumber: "10"}))
+	require.Empty(t, leases(t, b, "m", shards), "b waits while a's lease holds")
+
+	// Every UpdateItem of a (heartbeats and checkpoints) now takes 2d.
+	faults.Fail("UpdateItem", awstest.Delay(2*d))
+	renewed := make(chan []string, 1)
+	go func() {
+		held, _ := a.Leases(ctx, "m", shards) // its heartbeat is held up
+		renewed <- held
+	}()
+	saved := make(chan error, 1)
+	go func() {
+		time.Sleep(d / 3) // a still holds the lease when it sends this write
+		saved <- a.Save(ctx, "m", id, shard.Checkpoint{SequenceNumber: "20"})
+	}()
+	time.Sleep(d + 200*time.Millisecond)
+	require.Equal(t, []string{id}, leases(t, b, "m", shards), "b takes the lapsed lease")
+	require.NoError(t, b.Save(ctx, "m", id, shard.Checkpoint{SequenceNumber: "15"}))
+
+	require.ErrorIs(t, <-saved, shard.ErrLeaseLost, "the write sent before the take lands after it and is refused")
+	require.Empty(t, <-renewed, "a learns it lost the lease when its late heartbeat lands")
+	faults.Clear()
+	require.ErrorIs(t, a.Save(ctx, "m", id, shard.Checkpoint{SequenceNumber: "30"}), shard.ErrLeaseLost)
+	cp, ok, err := b.Load(ctx, "m", id)
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Equal(t, "15", cp.SequenceNumber, "only the holder's checkpoint landed")
+	require.Equal(t, map[string]string{id: "b"}, owners(t, c, table, "m"))
+	require.Equal(t, []string{id}, leases(t, b, "m", shards))
+	require.Empty(t, leases(t, a, "m", shards), "a does not take it back: b is alive and at its share")
+}
+
+// A process that cannot confirm its heartbeat refuses to save once the
+// lease duration has passed, before any other process takes the lease.
+func TestIntegrationSaveRefusedAfterUnconfirmedHeartbeat(t *testing.T) {
+	awstest.Integration(t)
+	table, _ := newTable(t)
+	faults := awstest.NewFaults()
+	ca := awstest.DynamoDB(t, awstest.WithFaults(faults), awstest.WithMaxAttempts(1))
+	const d = time.Second
+	a := newStore(t, ca, table, "a", d)
+	shards := shardList(1)
+	id := shards[0].ID
+	require.Equal(t, []string{id}, leases(t, a, "m", shards))
+	faults.FailNext("UpdateItem", 1, awstest.InternalError)
+	_, err := a.Leases(t.Context(), "m", shards)
+	require.Error(t, err)
+	time.Sleep(d)
+	require.ErrorIs(t, a.Save(t.Context(), "m", id, shard.Checkpoint{SequenceNumber: "1"}), shard.ErrLeaseLost)
+	require.Equal(t, []string{id}, leases(t, a, "m", shards), "still its own once the heartbeat is back")
+	require.NoError(t, a.Save(t.Context(), "m", id, shard.Checkpoint{SequenceNumber: "1"}))
+}
+
+func TestIntegrationCheckpointsNeverGoBackwards(t *testing.T) {
+	awstest.Integration(t)
+	table, c := newTable(t)
+	a := newStore(t, c, table, "a", 0)
+	ctx := t.Context()
+	shards := shardList(1)
+	id := shards[0].ID
+	require.Equal(t, []string{id}, leases(t, a, "m", shards))
+	load := func() shard.Checkpoint {
+		cp, ok, err := a.Load(ctx, "m", id)
+		require.NoError(t, err)
+		require.True(t, ok)
+		return cp
+	}
+	// Concurrent saves in any order: the largest wins (numeric order,
+	// not string order: 9 < 10 < 100).
+	seqs := []string{"9", "100", "10", "099", "49590338271490256608559692538361571095921575989136588898", "2"}
+	var wg sync.WaitGroup
+	for _, q := range seqs {
+		wg.Go(func() { require.NoError(t, a.Save(ctx, "m", id, shard.Checkpoint{SequenceNumber: q})) })
+	}
+	wg.Wait()
+	require.Equal(t, seqs[4], load().SequenceNumber)
+	require.NoError(t, a.Save(ctx, "m", id, shard.Checkpoint{SequenceNumber: "100"}))
+	require.Equal(t, seqs[4], load().SequenceNumber, "an older checkpoint is a no-op")
+	require.NoError(t, a.Save(ctx, "m", id, shard.Checkpoint{ShardEnd: true}))
+	require.NoError(t, a.Save(ctx, "m", id, shard.Checkpoint{SequenceNumber: "999999999999999999999999999999999999999999999999999999999999"}))
+	require.True(t, load().ShardEnd, "nothing comes after the shard end")
+}
+
+func TestIntegrationAccessDeniedNamesTheAction(t *testing.T) {
+	awstest.Integration(t)
+	table, _ := newTable(t)
+	faults := awstest.NewFaults()
+	c := awstest.DynamoDB(t, awstest.WithFaults(faults))
+	denied := awstest.APIError(400, "AccessDeniedException", "User: arn:aws:sts::000000000000:assumed-role/app is not authorized")
+	for _, op := range []string{"DescribeTable", "UpdateItem", "Query"} {
+		faults.Clear()
+		faults.Fail(op, denied)
+		_, err := newStore(t, c, table, "a", 0).Leases(t.Context(), "m", shardList(1))
+		require.ErrorContains(t, err, "access denied: dynamodb:"+op+" on table ")
+		require.ErrorContains(t, err, table)
+	}
+	faults.Clear()
+	faults.Fail("GetItem", denied)
+	_, _, err := newStore(t, c, table, "a", 0).Load(t.Context(), "m", "s")
+	require.ErrorContains(t, err, "access denied: dynamodb:GetItem on table ")
+}
+
+func TestIntegrationOwnerNameInUse(t *testing.T) {
+	awstest.Integration(t)
+	table, c := newTable(t)
+	a1 := newStore(t, c, table, "same", 0)
+	a2 := newStore(t, c, table, "same", 0)
+	_ = leases(t, a1, "m", shardList(2))
+	_, err := a2.Leases(t.Context(), "m", shardList(2))
+	require.ErrorIs(t, err, dynamolease.ErrOwnerInUse)
+	// Once the first retires, the name is free, and the second adopts
+	// what it finds under it.
+	require.NoError(t, a1.Retire(t.Context(), "m"))
+	require.Len(t, leases(t, a2, "m", shardList(2)), 2)
+}
+
+// engine simulates what the stream engine does with a Store each round:
+// it reads exactly the shards held, and releases the ones it stops reading.
+type engine struct {
+	t       *testing.T
+	s       *dynamolease.Store
+	mapping string
+	reading map[string]bool
+}
+
+func newEngine(t *testing.T, s *dynamolease.Store, mapping string) *engine {
+	return &engine{t: t, s: s, mapping: mapping, reading: map[string]bool{}}
+}
+
+func (e *engine) round(shards []shard.ShardInfo) {
+	held := leases(e.t, e.s, e.mapping, shards)
+	for id := range e.reading {
+		if !slices.Contains(held, id) {
+			delete(e.reading, id)
+			require.NoError(e.t, e.s.Release(e.t.Context(), e.mapping, id))
+		}
+	}
+	for _, id := range held {
+		if !e.reading[id] {
+			// The engine loads the checkpoint as it starts reading.
+			_, _, err := e.s.Load(e.t.Context(), e.mapping, id)
+			require.NoError(e.t, err)
+			e.reading[id] = true
+		}
+	}
+}
+
+func (e *engine) stop() {
+	for id := range e.reading {
+		require.NoError(e.t, e.s.Release(e.t.Context(), e.mapping, id))
+	}
+	require.NoError(e.t, e.s.Retire(e.t.Context(), e.mapping))
+}
+
+// Twelve shards spread evenly as a second and a third process join, with
+// several leases moving per round; a process that shuts down hands its
+// leases over in one round.
+func TestIntegrationBalancingRounds(t *testing.T) {
+	awstest.Integration(t)
+	table, c := newTable(t)
+	shards := shardList(12)
+	a := newEngine(t, newStore(t, c, table, "a", 0), "m")
+	b := newEngine(t, newStore(t, c, table, "b", 0), "m")
+	cc := newEngine(t, newStore(t, c, table, "c", 0), "m")
+	a.round(shards)
+	require.Equal(t, map[string]int{"a": 12}, count(owners(t, c, table, "m")))
+
+	rounds := func(want map[string]int, es ...*engine) int {
+		for n := 1; n <= 6; n++ {
+			for _, e := range es {
+				e.round(shards)
+			}
+			if got := count(owners(t, c, table, "m")); fmt.Sprint(got) == fmt.Sprint(want) {
+				return n
+			}
+		}
+		t.Fatalf("not balanced after 6 rounds: %v", count(owners(t, c, table, "m")))
+		return 0
+	}
+	n2 := rounds(map[string]int{"a": 6, "b": 6}, b, a)
+	n3 := rounds(map[string]int{"a": 4, "b": 4, "c": 4}, cc, a, b)
+	t.Logf("rounds to spread 12 shards evenly: %d as a second process joins, %d as a third joins", n2, n3)
+	require.LessOrEqual(t, n2, 2)
+	require.LessOrEqual(t, n3, 2)
+
+	// b shuts down: its leases go straight to a and c.
+	b.stop()
+	require.Equal(t, map[string]int{"a": 6, "c": 6}, count(owners(t, c, table, "m")))
+	a.round(shards)
+	cc.round(shards)
+	require.Len(t, a.reading, 6)
+	require.Len(t, cc.reading, 6)
+}
+
+// A parent is read before its children by whoever holds them; its lease is
+// kept until both children have a checkpoint, then removed, and a restart
+// does not read it again.
+func TestIntegrationResharding(t *testing.T) {
+	awstest.Integration(t)
+	table, c := newTable(t)
+	ctx := t.Context()
+	p := shard.ShardInfo{ID: "shardId-000000000000", Closed: true}
+	c1 := shard.ShardInfo{ID: "shardId-000000000001", Parents: []string{p.ID}}
+	c2 := shard.ShardInfo{ID: "shardId-000000000002", Parents: []string{p.ID}}
+	shards := []shard.ShardInfo{p, c1, c2}
+	a := newStore(t, c, table, "a", 0)
+	b := newStore(t, c, table, "b", 0)
+	require.Len(t, leases(t, a, "m", shards), 3)
+	require.Len(t, leases(t, b, "m", shards), 0, "b may not ask for children still waiting on their parent")
+	require.NoError(t, a.Save(ctx, "m", p.ID, shard.Checkpoint{SequenceNumber: "5"}))
+	require.NoError(t, a.Save(ctx, "m", p.ID, shard.Checkpoint{ShardEnd: true}))
+	require.NoError(t, a.Release(ctx, "m", p.ID))
+	_ = leases(t, b, "m", shards) // now b asks for a child
+	heldA := leases(t, a, "m", shards)
+	require.Len(t, heldA, 1, "a hands one child over, at once: its engine never started it")
+	heldB := leases(t, b, "m", shards)
+	require.Len(t, heldB, 1)
+	require.NotEqual(t, heldA, heldB)
+	require.NoError(t, a.Save(ctx, "m", heldA[0], shard.Checkpoint{SequenceNumber: "7"}))
+	_ = leases(t, a, "m", shards)
+	require.Contains(t, owners(t, c, table, "m"), p.ID, "kept while a child has not started")
+	require.NoError(t, b.Save(ctx, "m", heldB[0], shard.Checkpoint{SequenceNumber: "8"}))
+	_ = leases(t, a, "m", shards)
+	_ = leases(t, b, "m", shards)
+	require.NotContains(t, owners(t, c, table, "m"), p.ID, "removed once both children started")
+
+	// A new process finds the parent at its end through its children.
+	n := newStore(t, c, table, "n", 0)
+	_ = leases(t, n, "m", shards)
+	cp, ok, err := n.Load(ctx, "m", p.ID)
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.True(t, cp.ShardEnd)
+}
