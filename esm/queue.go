@@ -1,0 +1,87 @@
+package esm
+
+import (
+	"context"
+	"sync"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/lambdaesm/lambdaesm/queue"
+)
+
+// SQSMapping runs an SQS queue mapping.
+type SQSMapping struct {
+	eng *queue.Engine
+}
+
+var _ Mapping = (*SQSMapping)(nil)
+
+// NewSQSMapping returns a mapping that receives from the SQS queue named by
+// cfg.EventSourceArn (its URL then comes from GetQueueUrl) or cfg.QueueURL,
+// through client, and calls h as Lambda would: batches of up to BatchSize
+// messages, deleted when h succeeds, left for redelivery (and the queue's
+// redrive policy) when it fails, with partial batch responses under
+// ReportBatchItemFailures. It checks the configuration (every violated rule
+// at once) and starts nothing: call Run, which checks the queue's attributes
+// first. See package queue for the semantics and the differences from AWS;
+// [WithVisibilityHeartbeat], [WithFailureBackoff] and [WithScaling] tune it.
+func NewSQSMapping(cfg Config, client queue.SQSAPI, h Handler[events.SQSEvent, events.SQSEventResponse], opts ...Option) (*SQSMapping, error) {
+	// The mapping-wide checks (client, handler, Config, source kind,
+	// unsupported features) are the streams' too; their shard settings are
+	// not used here.
+	cfg, _, o, err := streamSettings(cfg, SQS, client, h, opts)
+	if err != nil {
+		return nil, err
+	}
+	set := o.queue
+	set.QueueARN = cfg.EventSourceArn
+	set.QueueURL = cfg.QueueURL
+	set.BatchSize = cfg.BatchSize
+	set.BatchingWindow = cfg.MaximumBatchingWindow
+	set.FunctionTimeout = cfg.FunctionTimeout
+	set.Scaling.Max = cfg.MaximumConcurrency()
+	set.Disabled = !cfg.IsEnabled()
+	set.Hooks = o.hooks
+	set.Logger = o.logger.With("mapping", o.name)
+	eng, err := queue.New(client, set, queue.Callbacks{Invoke: sqsInvoker(cfg, o, h)})
+	if err != nil {
+		return nil, err
+	}
+	return &SQSMapping{eng: eng}, nil
+}
+
+// Run implements [Mapping]. It returns an error when the queue cannot be
+// used: not found, access denied, or attributes Lambda would refuse (a
+// visibility timeout shorter than FunctionTimeout without the heartbeat).
+func (m *SQSMapping) Run(ctx context.Context) error { return m.eng.Run(ctx) }
+
+// Shutdown implements [Mapping]. Messages received but not yet handed to the
+// handler are made visible again at once. Once Run has returned, Shutdown
+// returns a *queue.DeleteError if handled messages could not be deleted
+// (they will be delivered again).
+func (m *SQSMapping) Shutdown(ctx context.Context) error { return m.eng.Shutdown(ctx) }
+
+// sqsInvoker turns a handler into the engine's invoker: it builds the event,
+// recovers panics, and passes on the batchItemFailures when
+// ReportBatchItemFailures is on (the engine applies AWS's rules to them).
+func sqsInvoker(cfg Config, o options, h Handler[events.SQSEvent, events.SQSEventResponse]) func(context.Context, []events.SQSMessage) queue.Outcome {
+	rbif := cfg.ReportsBatchItemFailures()
+	var ignored sync.Once
+	source := cfg.EventSourceArn + cfg.QueueURL
+	return func(ctx context.Context, batch []events.SQSMessage) queue.Outcome {
+		resp, err := invoke(ctx, h, events.SQSEvent{Records: batch})
+		switch {
+		case err != nil:
+			return queue.Outcome{Err: err}
+		case len(resp.BatchItemFailures) == 0:
+			return queue.Outcome{}
+		case !rbif:
+			ignored.Do(func() {
+				o.logger.Warn("the handler returned batchItemFailures but FunctionResponseTypes does not include ReportBatchItemFailures: "+
+					"they are ignored and the whole batch is deleted, as in Lambda", "mapping", o.name, "eventSource", source)
+			})
+			return queue.Outcome{}
+		}
+		return queue.Outcome{FailedIDs: failureIDs(resp.BatchItemFailures, func(f events.SQSBatchItemFailure) string { return f.ItemIdentifier })}
+	}
+}

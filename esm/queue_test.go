@@ -1,0 +1,163 @@
+package esm_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/stretchr/testify/require"
+
+	"github.com/lambdaesm/lambdaesm/esm"
+	"github.com/lambdaesm/lambdaesm/esm/esmtest"
+	"github.com/lambdaesm/lambdaesm/retry"
+)
+
+func TestNewSQSMappingChecksItsArguments(t *testing.T) {
+	q := esmtest.NewSQS()
+	h := esm.HandleSQS(func(context.Context, events.SQSEvent) error { return nil })
+	cfg := esm.Config{EventSourceArn: q.QueueARN("orders")}
+
+	_, err := esm.NewSQSMapping(cfg, nil, nil)
+	require.ErrorContains(t, err, "the client is nil")
+	require.ErrorContains(t, err, "the handler is nil")
+
+	_, err = esm.NewSQSMapping(esm.Config{EventSourceArn: "arn:aws:kinesis:us-east-1:000000000000:stream/s", StartingPosition: esm.Latest}, q, h)
+	require.ErrorContains(t, err, "is a Kinesis source, not SQS")
+
+	withFilter := cfg
+	withFilter.FilterCriteria = &esm.FilterCriteria{Filters: []esm.Filter{{Pattern: `{"body":{"a":[1]}}`}}}
+	_, err = esm.NewSQSMapping(withFilter, q, h)
+	require.ErrorContains(t, err, "FilterCriteria is not supported yet")
+
+	_, err = esm.NewSQSMapping(esm.Config{EventSourceArn: q.QueueARN("orders.fifo"), BatchSize: 11}, q, h)
+	require.ErrorContains(t, err, "must be between 1 and 10 for a FIFO queue")
+
+	_, err = esm.NewSQSMapping(cfg, q, h, esm.WithScaling(-1, 0, 0))
+	require.ErrorContains(t, err, "must not be negative")
+}
+
+func TestSQSMappingPartialBatchResponses(t *testing.T) {
+	for _, rbif := range []bool{true, false} {
+		t.Run("ReportBatchItemFailures="+strconv.FormatBool(rbif), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				q := esmtest.NewSQS()
+				url, arn := q.MustCreateQueue(t, "orders", map[string]string{"VisibilityTimeout": "600"})
+				ids := map[string]string{}
+				for i := range 5 {
+					ids[strconv.Itoa(i)] = q.Send(t, url, strconv.Itoa(i))
+				}
+				var mu sync.Mutex
+				var seen []string
+				h := esm.HandleSQS(func(_ context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+					mu.Lock()
+					defer mu.Unlock()
+					var resp events.SQSEventResponse
+					for _, r := range ev.Records {
+						seen = append(seen, r.Body)
+						if r.Body == "1" || r.Body == "3" {
+							resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: r.MessageId})
+						}
+					}
+					return resp, nil
+				})
+				cfg := esm.Config{EventSourceArn: arn}
+				if rbif {
+					cfg.FunctionResponseTypes = []esm.FunctionResponseType{esm.ReportBatchItemFailures}
+				}
+				logs := &syncWriter{w: &bytes.Buffer{}}
+				m, err := esm.NewSQSMapping(cfg, q, h, esm.WithLogger(slog.New(slog.NewTextHandler(logs, nil))), esm.WithScaling(1, 0, 1))
+				require.NoError(t, err)
+				stop := esmtest.Start(t, m)
+				esmtest.WaitUntil(t, time.Minute, "five messages", func() bool { mu.Lock(); defer mu.Unlock(); return len(seen) == 5 })
+				time.Sleep(time.Second)
+				stop()
+				if rbif {
+					require.ElementsMatch(t, []string{"1", "3"}, q.Bodies(url), "the listed messages stay")
+				} else {
+					require.Empty(t, q.Bodies(url), "without ReportBatchItemFailures the response is ignored")
+					require.Contains(t, logs.w.String(), "FunctionResponseTypes does not include ReportBatchItemFailures")
+				}
+			})
+		})
+	}
+}
+
+func TestSQSMappingPanicAndErrorDeleteNothing(t *testing.T) {
+	for name, fail := range map[string]func(){
+		"panic": func() { panic("kaboom") },
+		"error": func() {},
+	} {
+		t.Run(name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				q := esmtest.NewSQS()
+				url, _ := q.MustCreateQueue(t, "orders", map[string]string{"VisibilityTimeout": "600"})
+				q.Send(t, url, "x")
+				var calls atomic.Int32
+				h := esm.HandleSQS(func(context.Context, events.SQSEvent) error {
+					calls.Add(1)
+					fail()
+					return errors.New("failed")
+				})
+				hooks := &recordingHooks{}
+				m, err := esm.NewSQSMapping(esm.Config{QueueURL: url}, q, h, esm.WithHooks(hooks))
+				require.NoError(t, err)
+				stop := esmtest.Start(t, m)
+				esmtest.WaitUntil(t, time.Minute, "the invocation", func() bool { return calls.Load() == 1 })
+				synctest.Wait()
+				stop()
+				require.Equal(t, []string{"x"}, q.Bodies(url))
+				require.Len(t, hooks.errs, 1)
+				if name == "panic" {
+					var pe *esm.PanicError
+					require.ErrorAs(t, hooks.errs[0], &pe)
+				}
+			})
+		})
+	}
+}
+
+func TestSQSMappingOptions(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		q := esmtest.NewSQS()
+		url, arn := q.MustCreateQueue(t, "slow", map[string]string{"VisibilityTimeout": "10"})
+		for i := range 30 {
+			q.Send(t, url, strconv.Itoa(i))
+		}
+		var inFlight, most, handled atomic.Int32
+		h := esm.HandleSQS(func(ctx context.Context, ev events.SQSEvent) error {
+			n := inFlight.Add(1)
+			defer inFlight.Add(-1)
+			for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+			}
+			select {
+			case <-time.After(25 * time.Second): // longer than the visibility timeout
+			case <-ctx.Done():
+				return context.Cause(ctx)
+			}
+			handled.Add(int32(len(ev.Records)))
+			return nil
+		})
+		cfg := esm.Config{EventSourceArn: arn, FunctionTimeout: time.Minute, BatchSize: 5, ScalingConfig: &esm.ScalingConfig{MaximumConcurrency: 2}}
+		// Without the heartbeat, Lambda's check refuses the queue.
+		m, err := esm.NewSQSMapping(cfg, q, h)
+		require.NoError(t, err)
+		require.ErrorContains(t, m.Run(context.Background()), "Queue visibility timeout: 10 seconds is less than Function timeout: 60 seconds")
+
+		m, err = esm.NewSQSMapping(cfg, q, h, esm.WithVisibilityHeartbeat(0), esm.WithFailureBackoff(retry.Backoff{Initial: time.Second}))
+		require.NoError(t, err)
+		stop := esmtest.Start(t, m)
+		esmtest.WaitUntil(t, 10*time.Minute, "every message", func() bool { return handled.Load() == 30 })
+		synctest.Wait()
+		stop()
+		require.Empty(t, q.Bodies(url))
+		require.Equal(t, int32(2), most.Load(), "MaximumConcurrency caps the concurrent batches")
+	})
+}

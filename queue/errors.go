@@ -1,0 +1,45 @@
+package queue
+
+import (
+	"fmt"
+	"time"
+)
+
+// TimeoutError is the function error of an invocation that ran past the
+// function timeout.
+type TimeoutError struct{ Timeout time.Duration }
+
+func (e *TimeoutError) Error() string {
+	return fmt.Sprintf("Task timed out after %.2f seconds", e.Timeout.Seconds())
+}
+
+// DeleteError is returned by [Engine.Shutdown] when messages were handled (or
+// filtered out) but could not be deleted, even after retries: they will be
+// delivered again. Each was also logged and reported to a [NotDeletedHook].
+type DeleteError struct {
+	// Messages is how many messages stayed in the queue.
+	Messages int
+	// Err is the last reason a deletion failed.
+	Err error
+}
+
+func (e *DeleteError) Error() string {
+	return fmt.Sprintf("queue: %d handled messages could not be deleted and will be delivered again: %v", e.Messages, e.Err)
+}
+
+func (e *DeleteError) Unwrap() error { return e.Err }
+
+// HeartbeatError is the cause of the cancellation of a handler's context
+// (context.Cause) when the visibility heartbeat could not extend the
+// visibility of the batch's messages: they may be delivered again while the
+// handler still runs.
+type HeartbeatError struct {
+	// Err says which messages and why; it is often a [*VisibilityError].
+	Err error
+}
+
+func (e *HeartbeatError) Error() string {
+	return fmt.Sprintf("visibility heartbeat: the messages may be delivered again while being handled: %v", e.Err)
+}
+
+func (e *HeartbeatError) Unwrap() error { return e.Err }
