@@ -140,3 +140,12 @@ func WithScaling(initial, perMinute, min int) Option {
 		o.queue.Scaling.Initial, o.queue.Scaling.PerMinute, o.queue.Scaling.Min = initial, perMinute, min
 	})
 }
+
+// WithLongPoll sets the WaitTimeSeconds of an SQS mapping's receives, 1s to
+// 20s in whole seconds (Lambda: 20s, the default). Shutdown lets the receives
+// in flight finish rather than abandon them to SQS, so it waits up to this
+// long; a shorter poll makes shutdown quicker (in tests, say) at the cost of
+// more receive calls on an idle queue.
+func WithLongPoll(wait time.Duration) Option {
+	return optionFunc(func(o *options) { o.queue.LongPoll = wait })
+}

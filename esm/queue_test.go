@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strconv"
 	"sync"
@@ -13,6 +14,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/stretchr/testify/require"
 
 	"github.com/lambdaesm/lambdaesm/esm"
@@ -160,4 +163,41 @@ func TestSQSMappingOptions(t *testing.T) {
 		require.Empty(t, q.Bodies(url))
 		require.Equal(t, int32(2), most.Load(), "MaximumConcurrency caps the concurrent batches")
 	})
+}
+
+// An SQS mapping over the in-memory fake: the handler's partial batch
+// response leaves one message in the queue.
+func ExampleNewSQSMapping() {
+	q := esmtest.NewSQS()
+	created, _ := q.CreateQueue(context.Background(), &sqs.CreateQueueInput{QueueName: aws.String("orders")})
+	for _, body := range []string{"apple", "pear", "plum"} {
+		_, _ = q.SendMessage(context.Background(), &sqs.SendMessageInput{QueueUrl: created.QueueUrl, MessageBody: aws.String(body)})
+	}
+	handler := func(_ context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+		var resp events.SQSEventResponse
+		for _, m := range ev.Records {
+			if m.Body == "pear" { // not ripe yet: try again later
+				resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: m.MessageId})
+			}
+		}
+		return resp, nil
+	}
+	progress := &esmtest.Progress{}
+	m, err := esm.NewSQSMapping(esm.Config{
+		EventSourceArn:        q.QueueARN("orders"),
+		FunctionResponseTypes: []esm.FunctionResponseType{esm.ReportBatchItemFailures},
+	}, q, esm.HandleSQS(handler), esm.WithHooks(progress), esm.WithLongPoll(time.Second))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	go func() { _ = m.Run(context.Background()) }()
+	for progress.Finished() < 2 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	fmt.Println("shutdown:", m.Shutdown(context.Background()))
+	fmt.Println("left in the queue:", q.Bodies("orders"))
+	// Output:
+	// shutdown: <nil>
+	// left in the queue: [pear]
 }

@@ -28,7 +28,8 @@
 //
 // Each worker receives and hands one batch at a time to the function; the
 // number of workers is the mapping's concurrency (see Scaling). Receives
-// long-poll (WaitTimeSeconds 20) for every system and message attribute,
+// long-poll (WaitTimeSeconds 20, or [Settings.LongPoll]) for every system and
+// message attribute,
 // asking for the messages the batch still lacks, at most 10. On a standard
 // queue receives accumulate into one batch until it holds BatchSize messages,
 // its event reaches the 6 MB payload cap (record JSON, escapes included, as
@@ -112,7 +113,8 @@
 // flight are not cancelled: SQS keeps a long poll open after its client gave
 // up and hands it messages that then stay invisible for their visibility
 // timeout, among them the ones just made visible. They finish instead (within
-// 20 seconds) and what they return is made visible too. When Shutdown's
+// 20 seconds, or [Settings.LongPoll]) and what they return is made visible
+// too. When Shutdown's
 // context ends first, or Run's context ends, receives and invocations are
 // cancelled at once.
 //
@@ -123,6 +125,7 @@
 //	BatchSize            BatchSize                                10
 //	BatchingWindow       MaximumBatchingWindow                    0
 //	FunctionTimeout      FunctionTimeout                          3s
+//	LongPoll             esm.WithLongPoll(wait)                   20s
 //	Scaling.Max          ScalingConfig.MaximumConcurrency         1250
 //	Scaling.Initial…     esm.WithScaling(initial, perMinute, min) 5, 300, 2
 //	VisibilityHeartbeat  esm.WithVisibilityHeartbeat(interval)    off

@@ -20,8 +20,8 @@ import (
 const (
 	// maxReceive is the most messages one ReceiveMessage returns.
 	maxReceive = 10
-	// longPoll is the WaitTimeSeconds of every receive that may wait its
-	// full length (the service's maximum, and Lambda's).
+	// longPoll is the default WaitTimeSeconds of receives (the service's
+	// maximum, and Lambda's).
 	longPoll = 20
 	// maxVisibility is the longest visibility timeout SQS accepts, and the
 	// longest a message may stay invisible after one receive.
@@ -50,6 +50,10 @@ type Settings struct {
 	BatchingWindow time.Duration
 	// FunctionTimeout bounds each invocation through its context. Default 3s.
 	FunctionTimeout time.Duration
+	// LongPoll is the WaitTimeSeconds of receives, 1s to 20s in whole
+	// seconds. Default 20s, Lambda's. Shutdown waits at most this long for
+	// the receives in flight.
+	LongPoll time.Duration
 	// MaxPayload caps the JSON size of one invocation's event. Default 6 MB.
 	MaxPayload int
 	// Scaling sets how many batches are handled at the same time.
@@ -211,6 +215,9 @@ func New(c SQSAPI, set Settings, cb Callbacks) (*Engine, error) {
 	if set.BatchingWindow < 0 || set.BatchingWindow > 300*time.Second {
 		errs = append(errs, fmt.Errorf("queue: BatchingWindow %v is outside 0-300s", set.BatchingWindow))
 	}
+	if set.LongPoll != 0 && (set.LongPoll < time.Second || set.LongPoll > longPoll*time.Second || set.LongPoll%time.Second != 0) {
+		errs = append(errs, fmt.Errorf("queue: LongPoll %v is not a whole number of seconds from 1 to 20", set.LongPoll))
+	}
 	if set.HeartbeatInterval < 0 {
 		errs = append(errs, fmt.Errorf("queue: HeartbeatInterval %v is negative", set.HeartbeatInterval))
 	}
@@ -227,6 +234,9 @@ func New(c SQSAPI, set Settings, cb Callbacks) (*Engine, error) {
 	}
 	if set.FunctionTimeout <= 0 {
 		set.FunctionTimeout = 3 * time.Second
+	}
+	if set.LongPoll == 0 {
+		set.LongPoll = longPoll * time.Second
 	}
 	if set.MaxPayload <= 0 {
 		set.MaxPayload = defaultPayload
@@ -305,7 +315,8 @@ func (e *Engine) Run(ctx context.Context) error {
 // Shutdown stops receiving, lets in-flight invocations finish and delete
 // their messages, makes the messages received but not yet handed to the
 // function visible again at once, and waits for Run to return. Receives in
-// flight are not cancelled but finish (a long poll, within 20 seconds): SQS
+// flight are not cancelled but finish (a long poll, within 20 seconds or
+// [Settings.LongPoll]): SQS
 // keeps a long poll open after its client gave up and hands it messages,
 // which would then stay invisible for their visibility timeout. If ctx ends
 // first, receives and in-flight invocations are cancelled and ctx's error is

@@ -58,7 +58,7 @@ func counts(t testing.TB, c *sqs.Client, url string) (visible, inflight int) {
 
 func TestIntegrationStandardQueue(t *testing.T) {
 	awstest.Integration(t)
-	t.Parallel() // stopping waits for the long polls in flight
+	t.Parallel()
 	c := awstest.SQS(t)
 	_, dlq := awstest.NewQueue(t, c, nil)
 	redrive := `{"deadLetterTargetArn":"` + dlq + `","maxReceiveCount":5}`
@@ -80,7 +80,7 @@ func TestIntegrationStandardQueue(t *testing.T) {
 			require.Equal(t, "aws:sqs", r.EventSource)
 		}
 		return nil
-	}))
+	}), quickStop)
 	require.NoError(t, err)
 	stop := esmtest.Start(t, m)
 	waitFor(t, 30*time.Second, func() bool { v, f := counts(t, c, url); return v == 0 && f == 0 }, "the standard queue to empty")
@@ -92,7 +92,7 @@ func TestIntegrationStandardQueue(t *testing.T) {
 
 func TestIntegrationFIFOQueue(t *testing.T) {
 	awstest.Integration(t)
-	t.Parallel() // stopping waits for the long polls in flight
+	t.Parallel()
 	c := awstest.SQS(t)
 	var mu sync.Mutex
 	_, fdlq := awstest.NewQueue(t, c, map[string]string{"FifoQueue": "true"})
@@ -123,7 +123,7 @@ func TestIntegrationFIFOQueue(t *testing.T) {
 				got[g] = append(got[g], r.Body)
 			}
 			return resp, nil
-		}), esm.WithFailureBackoff(retryNow))
+		}), esm.WithFailureBackoff(retryNow), quickStop)
 	require.NoError(t, err)
 	fstop := esmtest.Start(t, fm)
 	waitFor(t, 60*time.Second, func() bool { v, f := counts(t, c, furl); return v == 0 && f == 0 }, "the FIFO queue to empty")
@@ -136,7 +136,7 @@ func TestIntegrationFIFOQueue(t *testing.T) {
 
 func TestIntegrationFailingMessagesMoveToTheDLQ(t *testing.T) {
 	awstest.Integration(t)
-	t.Parallel() // stopping waits for the long polls in flight
+	t.Parallel()
 	c := awstest.SQS(t)
 	dlqURL, dlq := awstest.NewQueue(t, c, nil)
 	url, arn := awstest.NewQueue(t, c, map[string]string{"VisibilityTimeout": "1",
@@ -151,7 +151,7 @@ func TestIntegrationFailingMessagesMoveToTheDLQ(t *testing.T) {
 			defer mu.Unlock()
 			receives = append(receives, ev.Records[0].Attributes["ApproximateReceiveCount"])
 			return errBoom
-		}), esm.WithLogger(lg))
+		}), esm.WithLogger(lg), quickStop)
 	require.NoError(t, err)
 	stop := esmtest.Start(t, m)
 	waitFor(t, 30*time.Second, func() bool { v, _ := counts(t, c, dlqURL); return v == 1 }, "the message in the DLQ")
@@ -166,7 +166,7 @@ func TestIntegrationFailingMessagesMoveToTheDLQ(t *testing.T) {
 
 func TestIntegrationVisibilityChecks(t *testing.T) {
 	awstest.Integration(t)
-	t.Parallel() // stopping waits for the long polls in flight
+	t.Parallel()
 	c := awstest.SQS(t)
 	h := esm.HandleSQS(func(context.Context, events.SQSEvent) error { return nil })
 
@@ -177,7 +177,7 @@ func TestIntegrationVisibilityChecks(t *testing.T) {
 
 	_, arn = awstest.NewQueue(t, c, map[string]string{"VisibilityTimeout": "60"})
 	lg, logs := newLogger()
-	m, err = esm.NewSQSMapping(esm.Config{EventSourceArn: arn, FunctionTimeout: 30 * time.Second}, c, h, esm.WithLogger(lg))
+	m, err = esm.NewSQSMapping(esm.Config{EventSourceArn: arn, FunctionTimeout: 30 * time.Second}, c, h, esm.WithLogger(lg), quickStop)
 	require.NoError(t, err)
 	stop := esmtest.Start(t, m)
 	waitFor(t, 10*time.Second, func() bool { return len(logs.String()) > 0 }, "the warnings")
@@ -188,7 +188,7 @@ func TestIntegrationVisibilityChecks(t *testing.T) {
 
 func TestIntegrationHeartbeatKeepsALongHandlerFromRedelivery(t *testing.T) {
 	awstest.Integration(t)
-	t.Parallel() // stopping waits for the long polls in flight
+	t.Parallel()
 	c := awstest.SQS(t)
 	url, arn := awstest.NewQueue(t, c, map[string]string{"VisibilityTimeout": "2"})
 	sendBodies(t, c, url, "", "long")
@@ -202,7 +202,7 @@ func TestIntegrationHeartbeatKeepsALongHandlerFromRedelivery(t *testing.T) {
 			case <-ctx.Done():
 				return context.Cause(ctx)
 			}
-		}), esm.WithVisibilityHeartbeat(time.Second))
+		}), esm.WithVisibilityHeartbeat(time.Second), quickStop)
 	require.NoError(t, err)
 	stop := esmtest.Start(t, m)
 	waitFor(t, 30*time.Second, func() bool { v, f := counts(t, c, url); return calls.Load() > 0 && v == 0 && f == 0 }, "the message deleted")
@@ -212,25 +212,29 @@ func TestIntegrationHeartbeatKeepsALongHandlerFromRedelivery(t *testing.T) {
 
 func TestIntegrationShutdownReturnsUnhandledMessagesAtOnce(t *testing.T) {
 	awstest.Integration(t)
-	t.Parallel() // stopping waits for the long polls in flight
+	t.Parallel()
 	c := awstest.SQS(t)
 	url, arn := awstest.NewQueue(t, c, map[string]string{"VisibilityTimeout": "300"})
 	sendBodies(t, c, url, "", "a", "b", "c")
 	var calls atomic.Int32
 	m, err := esm.NewSQSMapping(esm.Config{EventSourceArn: arn, BatchSize: 50, MaximumBatchingWindow: 60 * time.Second}, c,
 		esm.HandleSQS(func(context.Context, events.SQSEvent) error { calls.Add(1); return nil }),
-		esm.WithLogger(slog.New(slog.DiscardHandler)))
+		esm.WithLogger(slog.New(slog.DiscardHandler)), esm.WithLongPoll(5*time.Second))
 	require.NoError(t, err)
 	stop := esmtest.Start(t, m)
 	waitFor(t, 10*time.Second, func() bool { _, f := counts(t, c, url); return f == 3 }, "the messages received")
 	t0 := time.Now()
 	stop()
-	require.Less(t, time.Since(t0), 21*time.Second, "at most the rest of the long poll")
+	require.Less(t, time.Since(t0), 6*time.Second, "at most the rest of the long poll")
 	require.Zero(t, calls.Load(), "still inside the batching window")
 	v, f := counts(t, c, url)
 	require.Equal(t, 3, v, "visible again at once")
 	require.Zero(t, f)
 }
+
+// quickStop shortens the long polls so that stopping, which lets them
+// finish, takes at most 2 seconds.
+var quickStop = esm.WithLongPoll(2 * time.Second)
 
 // retryNow is a failure backoff of one second (the least SQS allows).
 var retryNow = retry.Backoff{Initial: time.Millisecond, Max: time.Millisecond}

@@ -94,6 +94,23 @@ func TestShutdownReturnsUnhandledMessagesAtOnce(t *testing.T) {
 	})
 }
 
+func TestLongPollBoundsTheShutdown(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		q, _, arn := newQueue(t, "poll", nil, 0)
+		r := start(t, q, queue.Settings{QueueARN: arn, LongPoll: 2 * time.Second}, queue.Callbacks{Invoke: (&handler{}).invoke})
+		time.Sleep(time.Minute)
+		t0 := time.Now()
+		_, runErr := r.stop(t)
+		require.NoError(t, runErr)
+		require.LessOrEqual(t, time.Since(t0), 2*time.Second)
+		for _, in := range q.receiveInputs() {
+			require.Equal(t, int32(2), in.WaitTimeSeconds)
+		}
+		_, err := queue.New(q, queue.Settings{QueueARN: arn, LongPoll: 1500 * time.Millisecond}, queue.Callbacks{Invoke: (&handler{}).invoke})
+		require.ErrorContains(t, err, "LongPoll 1.5s is not a whole number of seconds from 1 to 20")
+	})
+}
+
 func TestShutdownLetsInFlightBatchesFinish(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		q, url, arn := newQueue(t, "inflight", map[string]string{"VisibilityTimeout": "600"}, 3)

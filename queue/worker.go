@@ -86,7 +86,7 @@ func (w *worker) collect() (b *batch, stopped bool) {
 		if e.stopped() || w.ctx.Err() != nil {
 			return nil, true
 		}
-		var wait int32 = longPoll
+		wait := int32(set.LongPoll / time.Second)
 		if len(w.evs) > 0 {
 			now := time.Now()
 			if b := w.take(now); b != nil {
@@ -95,7 +95,7 @@ func (w *worker) collect() (b *batch, stopped bool) {
 			// Wait no longer than the window: the batch is invoked when it
 			// ends.
 			left := w.windowStart.Add(set.BatchingWindow).Sub(now)
-			wait = int32(min((left+time.Second-1)/time.Second, longPoll))
+			wait = min(int32((left+time.Second-1)/time.Second), wait)
 		} else if e.retire() {
 			return nil, false
 		}
