@@ -3,6 +3,7 @@ package dynamolease
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -106,39 +107,60 @@ func (s *Store) query(ctx context.Context, mapping string) (map[string]*leaseIte
 
 // round is one Leases call's view of the table.
 type round struct {
-	s        *Store
-	mapping  string
-	now      time.Time
-	items    map[string]*leaseItem
-	workers  map[string]*workerItem
-	shards   []shard.ShardInfo
-	listed   map[string]shard.ShardInfo
+	s       *Store
+	mapping string
+	now     time.Time
+	items   map[string]*leaseItem
+	workers map[string]*workerItem
+	shards  []shard.ShardInfo
+	listed  map[string]shard.ShardInfo
+	// children of each shard, from the listing and from the items'
+	// parentShardIds: a listing may be older than the table.
 	children map[string][]string
+	doneMemo map[string]bool
 }
 
 func (r *round) index(shards []shard.ShardInfo) {
 	r.shards = shards
 	r.listed = make(map[string]shard.ShardInfo, len(shards))
 	r.children = map[string][]string{}
+	r.doneMemo = map[string]bool{}
+	link := func(parent, child string) {
+		if !slices.Contains(r.children[parent], child) {
+			r.children[parent] = append(r.children[parent], child)
+		}
+	}
 	for _, sh := range shards {
 		r.listed[sh.ID] = sh
 		for _, p := range sh.Parents {
-			r.children[p] = append(r.children[p], sh.ID)
+			link(p, sh.ID)
+		}
+	}
+	for _, id := range slices.Sorted(maps.Keys(r.items)) {
+		for _, p := range r.items[id].parents {
+			link(p, id)
 		}
 	}
 }
 
-// started tells whether a shard has a checkpoint.
-func (r *round) started(id string) bool {
+// done tells whether a shard was started: it has a checkpoint, or one of
+// its descendants has (its own item may be gone).
+func (r *round) done(id string) bool {
+	if v, ok := r.doneMemo[id]; ok {
+		return v
+	}
+	r.doneMemo[id] = false // lineage has no cycle; this only guards
 	it := r.items[id]
-	return it != nil && it.cp != ""
+	v := (it != nil && it.cp != "") || slices.ContainsFunc(r.children[id], r.done)
+	r.doneMemo[id] = v
+	return v
 }
 
-// finishedByChild: a child has a checkpoint, which the engine writes only
-// once every listed parent is at its end (or was skipped as closed before
-// the mapping started), so this shard needs no more reading.
+// finishedByChild: a child was started, which the engine does only once
+// every listed parent is at its end (or was skipped as closed before the
+// mapping started), so this shard needs no more reading.
 func (r *round) finishedByChild(id string) bool {
-	return slices.ContainsFunc(r.children[id], r.started)
+	return slices.ContainsFunc(r.children[id], r.done)
 }
 
 func (r *round) finished(id string) bool {
@@ -188,10 +210,12 @@ func (r *round) reconcile(ctx context.Context) error {
 	m := s.state(r.mapping)
 	clear(m.finished)
 	clear(m.blocked)
-	for _, sh := range r.shards {
-		if r.finishedByChild(sh.ID) {
-			m.finished[sh.ID] = true
+	for id := range r.children {
+		if r.finishedByChild(id) {
+			m.finished[id] = true
 		}
+	}
+	for _, sh := range r.shards {
 		if r.blocked(sh.ID) {
 			m.blocked[sh.ID] = true
 		}
@@ -380,10 +404,11 @@ func (r *round) askHandoff(ctx context.Context, id string) error {
 	return nil
 }
 
-// cleanup removes the items of finished parents once every listed child has
-// a checkpoint: a restart cannot read them again (Load reports them at their
-// end through the children). The process holding a child does it, or anyone
-// when no live process holds one.
+// cleanup removes the items of finished parents once every child (listed, or
+// named as a child by its item's parentShardIds) was started: a restart
+// cannot read them again, as Load reports them at their end through their
+// descendants. The process holding a child does it, or anyone when no live
+// process holds one.
 func (r *round) cleanup(ctx context.Context) error {
 	s := r.s
 	for _, sh := range r.shards {
@@ -393,13 +418,14 @@ func (r *round) cleanup(ctx context.Context) error {
 		}
 		mine, owned := false, false
 		for _, c := range kids {
-			if !r.started(c) {
+			if !r.done(c) {
 				it = nil
 				break
 			}
-			ci := r.items[c]
-			mine = mine || ci.owner == s.owner
-			owned = owned || (ci.owner != "" && r.live(ci.owner))
+			if ci := r.items[c]; ci != nil {
+				mine = mine || ci.owner == s.owner
+				owned = owned || (ci.owner != "" && r.live(ci.owner))
+			}
 		}
 		if it == nil || (!mine && owned) {
 			continue

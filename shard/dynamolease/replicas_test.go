@@ -35,10 +35,11 @@ import (
 // replicaEnv carries a helper process's configuration (JSON).
 const replicaEnv = "DYNAMOLEASE_TEST_REPLICA"
 
-// Timing of the multi-process test: short leases, fast rounds (the engine
-// renews leases at every shard listing, so discovery every second gives
-// one lease round per second), a handler slow enough that a kill lands
-// mid-batch.
+// Timing of the multi-process test: short leases and fast rounds (the
+// engine runs a lease round at every shard listing and every 10s/3, so
+// discovery every second gives one round per second; esm has no option
+// for the lease interval), and a handler that pauses after logging a
+// batch, so that a kill can land mid-batch.
 const (
 	replicaLease     = 3 * time.Second
 	replicaDiscovery = time.Second
@@ -469,16 +470,25 @@ func TestIntegrationReplicasAcrossProcesses(t *testing.T) {
 	childrenAt := time.Now()
 	waitFor("13 leases spread evenly", 20*time.Second, func(v tableView) bool { return len(v.owners) == 13 && v.evenly("r1", "r2", "r3") })
 
-	// Kill r2 mid-batch (its handler pauses 100 ms per batch).
-	time.Sleep(350 * time.Millisecond)
+	// Kill r2 mid-batch: just after it logged a batch, while its handler
+	// pauses before returning.
 	killedShards := mon.view().heldBy("r2")
 	require.NotEmpty(t, killedShards)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		hs := readLogs(t, r2)
+		if len(hs) > 0 && time.Since(time.Unix(0, hs[len(hs)-1].at)) < handlerPause/3 {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "r2 handles nothing")
+		time.Sleep(5 * time.Millisecond)
+	}
 	killed := time.Now()
 	require.NoError(t, r2.cmd.Process.Signal(syscall.SIGKILL))
 	<-r2.done
 	waitFor("r2's shards taken by r1 and r3", 20*time.Second, func(v tableView) bool { return v.evenly("r1", "r3") })
 	var killReads map[string]time.Time
-	deadline := time.Now().Add(10 * time.Second)
+	deadline = time.Now().Add(10 * time.Second)
 	for killReads = firstAfter(readLogs(t, r1, r3), killedShards, "r2", killed); len(killReads) < len(killedShards); {
 		require.True(t, time.Now().Before(deadline), "r2's shards not read again: %v of %v", killReads, killedShards)
 		time.Sleep(100 * time.Millisecond)
@@ -569,6 +579,7 @@ func TestIntegrationReplicasAcrossProcesses(t *testing.T) {
 			}
 		}
 	}
+	require.NotZero(t, dups, "the batch in flight in r2 at SIGKILL is handled again")
 	for sh, n := range dupsByShard {
 		require.LessOrEqual(t, n, 2*replicaBatch, "shard %s: more duplicates than two in-flight batches", sh)
 	}
@@ -586,7 +597,7 @@ func TestIntegrationReplicasAcrossProcesses(t *testing.T) {
 	t.Logf("records: %d, each handled; %d duplicates, all from r2's in-flight batches at SIGKILL (%v)", total, dups, dupsByShard)
 	t.Logf("spread 12 shards evenly: %v after r2's first heartbeat (%v after its start); %v after r3's first heartbeat (%v after its start); lease rounds every %v",
 		even2.Sub(j2).Round(time.Millisecond), even2.Sub(r2.started).Round(time.Millisecond),
-		even3.Sub(j3).Round(time.Millisecond), even3.Sub(r3.started).Round(time.Millisecond), replicaDiscovery)
+		even3.Sub(j3).Round(time.Millisecond), even3.Sub(r3.started).Round(time.Millisecond), min(replicaDiscovery, 10*time.Second/3))
 	t.Logf("split: both children read %v after SplitShard", childrenAt.Sub(split).Round(time.Millisecond))
 	t.Logf("SIGKILL: %d shards of r2 read again within %v (lease duration %v)", len(killedShards), killMax.Round(time.Millisecond), replicaLease)
 	t.Logf("SIGTERM: %d shards of r3 read again within %v", len(gracefulShards), termMax.Round(time.Millisecond))

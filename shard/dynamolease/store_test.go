@@ -400,3 +400,48 @@ func TestIntegrationResharding(t *testing.T) {
 	require.True(t, ok)
 	require.True(t, cp.ShardEnd)
 }
+
+// Removed parents stay finished: through their children's items when a
+// process's listing predates the split, and through their grandchildren
+// when their children's items are gone too.
+func TestIntegrationRemovedParentsAreNeverReadAgain(t *testing.T) {
+	awstest.Integration(t)
+	table, c := newTable(t)
+	ctx := t.Context()
+	p := shard.ShardInfo{ID: "shardId-000000000000", Closed: true}
+	ch := shard.ShardInfo{ID: "shardId-000000000001", Parents: []string{p.ID}, Closed: true}
+	g := shard.ShardInfo{ID: "shardId-000000000002", Parents: []string{ch.ID}}
+	all := []shard.ShardInfo{p, ch, g}
+	a := newStore(t, c, table, "a", 0)
+	require.Len(t, leases(t, a, "m", all), 3)
+	finish := func(id string) {
+		require.NoError(t, a.Save(ctx, "m", id, shard.Checkpoint{SequenceNumber: "1"}))
+		require.NoError(t, a.Save(ctx, "m", id, shard.Checkpoint{ShardEnd: true}))
+		require.NoError(t, a.Release(ctx, "m", id))
+	}
+	finish(p.ID)
+	require.NoError(t, a.Save(ctx, "m", ch.ID, shard.Checkpoint{SequenceNumber: "1"}))
+	_ = leases(t, a, "m", all)
+	require.NotContains(t, owners(t, c, table, "m"), p.ID)
+
+	// A process whose listing predates the split sees only the parent,
+	// still open: it neither takes it nor reads it from the start.
+	stale := []shard.ShardInfo{{ID: p.ID}}
+	s := newStore(t, c, table, "stale", 0)
+	require.Empty(t, leases(t, s, "m", stale))
+	cp, ok, err := s.Load(ctx, "m", p.ID)
+	require.NoError(t, err)
+	require.True(t, ok && cp.ShardEnd)
+
+	finish(ch.ID)
+	require.NoError(t, a.Save(ctx, "m", g.ID, shard.Checkpoint{SequenceNumber: "1"}))
+	_ = leases(t, a, "m", all)
+	require.Equal(t, map[string]string{g.ID: "a"}, owners(t, c, table, "m"), "only the grandchild's item is left")
+	n := newStore(t, c, table, "n", 0)
+	require.Empty(t, leases(t, n, "m", all))
+	for _, id := range []string{p.ID, ch.ID} {
+		cp, ok, err := n.Load(ctx, "m", id)
+		require.NoError(t, err)
+		require.True(t, ok && cp.ShardEnd, id)
+	}
+}

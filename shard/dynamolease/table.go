@@ -61,6 +61,7 @@ type leaseItem struct {
 	expires int64  // unix ms
 	cp      string // sequence number, SHARD_END, or "" for none
 	handoff string
+	parents []string
 }
 
 // workerItem is one process's heartbeat.
@@ -97,7 +98,15 @@ func decodeLease(it map[string]types.AttributeValue) *leaseItem {
 		expires: getN(it, attrExpires),
 		cp:      getS(it, attrCP),
 		handoff: getS(it, attrHandoff),
+		parents: getSS(it, attrParents),
 	}
+}
+
+func getSS(it map[string]types.AttributeValue, name string) []string {
+	if v, ok := it[name].(*types.AttributeValueMemberSS); ok {
+		return v.Value
+	}
+	return nil
 }
 
 func (l *leaseItem) checkpoint() (shard.Checkpoint, bool) {
