@@ -309,9 +309,9 @@ func (r *round) balance(ctx context.Context) error {
 		}
 	}
 	for _, id := range steal {
-		// A lease whose parents are still being read is not running
-		// anywhere: asking for it would wait on a release that never
-		// comes. It is taken once its parents end and it is balanced then.
+		// A lease whose parents are still being read is not read
+		// anywhere yet: moving it gains nothing. It is balanced once
+		// its parents end.
 		if r.blocked(id) {
 			continue
 		}
