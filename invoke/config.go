@@ -94,7 +94,8 @@ type Config struct {
 	DeliveryBackoff retry.Backoff
 
 	// Concurrency is the size of the worker pool: how many events are
-	// handled at once. Zero means [DefaultConcurrency].
+	// handled at once (with Durable, at least 2). Zero means
+	// [DefaultConcurrency].
 	Concurrency int
 	// QueueCapacity bounds the events the invoker holds at once: queued,
 	// running, or waiting for a retry. [Invoker.Invoke] returns
@@ -103,6 +104,11 @@ type Config struct {
 	// MaxPayloadBytes is the largest event (as JSON) Invoke accepts. Zero
 	// means [DefaultMaxPayloadBytes].
 	MaxPayloadBytes int
+
+	// Durable, when set, keeps the events in an SQS queue instead of
+	// memory (see the package documentation, "Durable queue").
+	// QueueCapacity does not apply then.
+	Durable *Durable
 
 	// OnResult, when set, is called once per event when the invoker is
 	// done with it: delivered, discarded or abandoned at shutdown. It runs
@@ -178,6 +184,9 @@ func (c *Config) settings() (settings, error) {
 	s.QueueCapacity = orDefault(s.QueueCapacity, DefaultQueueCapacity, "QueueCapacity", &errs)
 	s.MaxPayloadBytes = orDefault(s.MaxPayloadBytes, DefaultMaxPayloadBytes, "MaxPayloadBytes", &errs)
 	s.deliveries = orDefault(s.DeliveryAttempts, DefaultDeliveryAttempts, "DeliveryAttempts", &errs)
+	if s.Durable != nil {
+		errs = append(errs, checkDurable(s.Durable)...)
+	}
 	if s.FunctionARN == "" {
 		s.FunctionARN = DefaultFunctionARN
 	}

@@ -47,7 +47,29 @@
 // running handlers see their context cancelled and the remaining events are
 // abandoned, reported through Config.OnResult ([Result.Abandoned]) and the
 // log, and Shutdown returns an error saying how many. An in-memory queue
-// does not survive a crash.
+// does not survive a crash; a durable one does.
+//
+// # Durable queue
+//
+// With Config.Durable the events live in a standard SQS queue instead, and
+// survive a crash or a restart: Invoke sends each event as one message
+// (the payload with its request ID, enqueue time, attempt count and last
+// error), and Run consumes the queue with the library's SQS mapping
+// (esm.NewSQSMapping), one message per invocation, Config.Concurrency at a
+// time (at least 2, the least MaximumConcurrency Lambda allows), with a
+// visibility heartbeat so that the queue's visibility timeout does not
+// bound the handler. A failed attempt with retries left is sent again with
+// its retry delay as DelaySeconds (delays over SQS's 15 minutes are reached
+// in steps) and the received message deleted; the age limit counts from the
+// first Invoke, across restarts. Shutdown stops receiving and lets the
+// events in flight finish; the others wait in the queue for the next Run.
+// QueueCapacity does not apply: the queue holds what SQS holds.
+//
+// Delivery is at least once, as in Lambda: a process that crashes during an
+// attempt, or fails to send a retry or delete a message, leaves the message
+// to come back after its visibility timeout, and the attempt is made again.
+// A message that is not an invoker event is left in the queue for its
+// redrive policy. The queue must not be a FIFO queue (per-message delays).
 //
 // # Synchronous invocation
 //
@@ -95,7 +117,7 @@
 //     with exponential backoff; here there are none, except that with
 //     [Function] an Invoke call that fails (throttled, unreachable) is a
 //     function error of that attempt.
-//   - The queue is bounded and in memory: Lambda's never reports a full
-//     queue, and it keeps events across restarts of its pollers.
+//   - The in-memory queue is bounded and lost on a crash: Lambda's never
+//     reports a full queue and keeps its events (use Config.Durable).
 //   - Retry delays are exact; Lambda's are approximate.
 package invoke

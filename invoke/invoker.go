@@ -28,6 +28,8 @@ type Invoker[E, R any] struct {
 	wake  chan struct{} // a retry was scheduled (capacity 1)
 	idle  chan struct{} // closed once shut and nothing is held
 	done  chan struct{} // closed when the invoker has finished
+	// durable, when set, keeps the events in an SQS queue instead.
+	durable *durableQueue
 
 	mu    sync.Mutex         // guards the fields below
 	state runState           // whether Run has started or finished
@@ -51,6 +53,7 @@ const (
 type item struct {
 	id       string
 	payload  json.RawMessage
+	enqueued time.Time // when Invoke accepted it
 	deadline time.Time // enqueued + MaximumEventAge
 	due      time.Time // when a retry may start
 	attempts int
@@ -68,14 +71,21 @@ func New[E, R any](h esm.Handler[E, R], cfg *Config) (*Invoker[E, R], error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Invoker[E, R]{
-		h:     h,
-		s:     s,
-		ready: make(chan *item, s.QueueCapacity),
-		wake:  make(chan struct{}, 1),
-		idle:  make(chan struct{}),
-		done:  make(chan struct{}),
-	}, nil
+	inv := &Invoker[E, R]{
+		h:    h,
+		s:    s,
+		wake: make(chan struct{}, 1),
+		idle: make(chan struct{}),
+		done: make(chan struct{}),
+	}
+	if s.Durable != nil {
+		if err := inv.openDurable(); err != nil {
+			return nil, err
+		}
+		return inv, nil
+	}
+	inv.ready = make(chan *item, s.QueueCapacity)
+	return inv, nil
 }
 
 // Invoke queues event and returns its request ID without waiting for the
@@ -83,7 +93,8 @@ func New[E, R any](h esm.Handler[E, R], cfg *Config) (*Invoker[E, R], error) {
 // [ErrQueueFull] when the invoker holds Config.QueueCapacity events, with
 // [ErrPayloadTooLarge] for an event over Config.MaxPayloadBytes, and with
 // [ErrClosed] once Shutdown has begun or Run has returned. Events given
-// before Run starts wait for it.
+// before Run starts wait for it. With Config.Durable, Invoke sends the event
+// to the queue (the call's error is returned) and there is no capacity.
 //
 // The event is encoded as JSON now and decoded afresh for every attempt, as
 // Lambda does, so the handler may change what it receives and E must survive
@@ -100,7 +111,10 @@ func (i *Invoker[E, R]) Invoke(ctx context.Context, event E) (string, error) {
 		return "", fmt.Errorf("%w: %d bytes, over the limit of %d", ErrPayloadTooLarge, len(payload), i.s.MaxPayloadBytes)
 	}
 	now := time.Now()
-	it := &item{id: uuid.New(), payload: payload, deadline: now.Add(i.s.MaximumEventAge), due: now}
+	it := &item{id: uuid.New(), payload: payload, enqueued: now, deadline: now.Add(i.s.MaximumEventAge), due: now}
+	if i.durable != nil {
+		return i.enqueueDurable(ctx, it)
+	}
 	i.mu.Lock()
 	switch {
 	case i.shut:
@@ -131,8 +145,13 @@ func (i *Invoker[E, R]) Call(ctx context.Context, event E) (R, error) {
 // handlers see their context cancelled and the events still held are
 // abandoned (reported through Config.OnResult and the log). Run returns
 // [ErrClosed] when called twice, or after Shutdown when no event is held;
-// after Shutdown with events held, it runs them and returns.
+// after Shutdown with events held, it runs them and returns. With
+// Config.Durable, Run runs the queue's mapping and returns its error (the
+// queue cannot be used, for one).
 func (i *Invoker[E, R]) Run(ctx context.Context) error {
+	if i.durable != nil {
+		return i.runDurable(ctx)
+	}
 	i.mu.Lock()
 	if i.state != notRun || (i.shut && i.held == 0) {
 		i.mu.Unlock()
@@ -161,8 +180,12 @@ func (i *Invoker[E, R]) Run(ctx context.Context) error {
 // that says how many events were still held. Shutdown is idempotent and safe
 // to call concurrently. Called before Run, it returns at once when no event
 // is held (Run then returns [ErrClosed]); otherwise it waits for Run to run
-// the held events, until ctx ends.
+// the held events, until ctx ends. With Config.Durable, Shutdown stops the
+// queue's mapping: the events in flight finish, the others stay queued.
 func (i *Invoker[E, R]) Shutdown(ctx context.Context) error {
+	if i.durable != nil {
+		return i.shutdownDurable(ctx)
+	}
 	i.mu.Lock()
 	i.shut = true
 	i.quietLocked()
@@ -220,15 +243,44 @@ func (i *Invoker[E, R]) work(ctx context.Context) {
 	}
 }
 
-// process makes one attempt of it, or discards it when it is too old.
+// process makes one attempt of an in-memory event, then finishes it or
+// schedules its retry.
 func (i *Invoker[E, R]) process(ctx context.Context, it *item) {
-	if ctx.Err() != nil {
+	switch out, res := i.attempt(ctx, it); out {
+	case finishedEvent:
+		i.release()
+		i.report(res)
+	case interrupted:
 		i.abandon(it)
-		return
+	case retryLater:
+		i.mu.Lock()
+		heap.Push(&i.later, it)
+		i.mu.Unlock()
+		select {
+		case i.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// outcome is what became of an event after [Invoker.attempt].
+type outcome int
+
+const (
+	finishedEvent outcome = iota // succeeded or discarded
+	retryLater                   // failed with retries left: retry at it.due
+	interrupted                  // the invoker is stopping: not finished
+)
+
+// attempt makes one attempt of it — or discards it when it is too old — and
+// sends the records of a finished event, whose result it returns. It is the
+// same for both queues.
+func (i *Invoker[E, R]) attempt(ctx context.Context, it *item) (outcome, Result) {
+	if ctx.Err() != nil {
+		return interrupted, Result{}
 	}
 	if !time.Now().Before(it.deadline) {
-		i.discard(ctx, it, destination.EventAgeExceeded)
-		return
+		return finishedEvent, i.discard(ctx, it, destination.EventAgeExceeded)
 	}
 	it.attempts++
 	var e E
@@ -239,30 +291,22 @@ func (i *Invoker[E, R]) process(ctx context.Context, it *item) {
 	} else {
 		resp, err = i.call(ctx, it.id, it.attempts, e)
 	}
-	switch {
-	case err == nil:
-		i.succeed(ctx, it, resp)
-	case ctx.Err() != nil:
-		it.lastErr = err
-		i.abandon(it)
-	case it.attempts > i.s.retries:
-		it.lastErr = err
-		i.discard(ctx, it, destination.RetriesExhausted)
-	default:
-		it.lastErr = err
-		i.s.logger.Debug("function error; retrying", "requestId", it.id, "attempt", it.attempts, "err", err)
-		it.due = time.Now().Add(i.s.retryDelay(it.attempts))
-		if it.due.After(it.deadline) {
-			it.due = it.deadline // it expires then, with EventAgeExceeded
-		}
-		i.mu.Lock()
-		heap.Push(&i.later, it)
-		i.mu.Unlock()
-		select {
-		case i.wake <- struct{}{}:
-		default:
-		}
+	if err == nil {
+		return finishedEvent, i.succeed(ctx, it, resp)
 	}
+	it.lastErr = err
+	switch {
+	case ctx.Err() != nil:
+		return interrupted, Result{}
+	case it.attempts > i.s.retries:
+		return finishedEvent, i.discard(ctx, it, destination.RetriesExhausted)
+	}
+	i.s.logger.Debug("function error; retrying", "requestId", it.id, "attempt", it.attempts, "err", err)
+	it.due = time.Now().Add(i.s.retryDelay(it.attempts))
+	if it.due.After(it.deadline) {
+		it.due = it.deadline // it expires then, with EventAgeExceeded
+	}
+	return retryLater, Result{}
 }
 
 // call runs the handler once, bounded by the function timeout, with the
@@ -311,8 +355,8 @@ func (i *Invoker[E, R]) retryLoop(ctx context.Context) {
 	}
 }
 
-// succeed sends the success record, then finishes it.
-func (i *Invoker[E, R]) succeed(ctx context.Context, it *item, resp R) {
+// succeed sends the success record.
+func (i *Invoker[E, R]) succeed(ctx context.Context, it *item, resp R) Result {
 	res := Result{RequestID: it.id, Condition: destination.Success, Attempts: it.attempts}
 	if i.s.OnSuccess != nil {
 		out, err := json.Marshal(resp)
@@ -322,12 +366,12 @@ func (i *Invoker[E, R]) succeed(ctx context.Context, it *item, resp R) {
 		rec := i.record(it, destination.Success, out, "")
 		res.DeliveryErr = i.deliverRecord(ctx, "OnSuccess", i.s.OnSuccess, rec)
 	}
-	i.finish(it, res)
+	return res
 }
 
 // discard sends the failure record and the payload to the failure
-// destination and the dead-letter queue, then finishes it.
-func (i *Invoker[E, R]) discard(ctx context.Context, it *item, cond destination.Condition) {
+// destination and the dead-letter queue.
+func (i *Invoker[E, R]) discard(ctx context.Context, it *item, cond destination.Condition) Result {
 	res := Result{RequestID: it.id, Condition: cond, Attempts: it.attempts, Err: it.lastErr}
 	var errs []error
 	if i.s.OnFailure != nil {
@@ -346,7 +390,7 @@ func (i *Invoker[E, R]) discard(ctx context.Context, it *item, cond destination.
 		i.s.logger.Warn("event discarded; no OnFailure destination or dead-letter queue is configured",
 			"requestId", it.id, "condition", string(cond), "attempts", it.attempts, "err", it.lastErr)
 	}
-	i.finish(it, res)
+	return res
 }
 
 // record builds the invocation record of it.
@@ -399,7 +443,8 @@ attempts:
 func (i *Invoker[E, R]) abandon(it *item) {
 	i.s.logger.Warn("event abandoned: the invoker stopped before it was done with it",
 		"requestId", it.id, "attempts", it.attempts)
-	i.finish(it, Result{RequestID: it.id, Abandoned: true, Attempts: it.attempts, Err: it.lastErr})
+	i.release()
+	i.report(Result{RequestID: it.id, Abandoned: true, Attempts: it.attempts, Err: it.lastErr})
 }
 
 // abandonAll abandons every queued and waiting event (Run has returned, or
@@ -418,12 +463,16 @@ func (i *Invoker[E, R]) abandonAll() {
 	}
 }
 
-// finish releases it's place and reports res.
-func (i *Invoker[E, R]) finish(it *item, res Result) {
+// release frees the place of a finished in-memory event.
+func (i *Invoker[E, R]) release() {
 	i.mu.Lock()
 	i.held--
 	i.quietLocked()
 	i.mu.Unlock()
+}
+
+// report passes res to Config.OnResult.
+func (i *Invoker[E, R]) report(res Result) {
 	if i.s.OnResult != nil {
 		i.s.OnResult(res)
 	}

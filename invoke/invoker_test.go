@@ -19,7 +19,13 @@ import (
 	"github.com/lambdaesm/lambdaesm/shard"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// TestMain checks that no goroutine outlives the tests, bar the idle
+// keep-alive connections of the SDK clients of the integration tests.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		goleak.IgnoreAnyFunction("net/http.(*persistConn).readLoop"),
+		goleak.IgnoreAnyFunction("net/http.(*persistConn).writeLoop"))
+}
 
 type order struct {
 	ID string `json:"id"`

@@ -1,0 +1,130 @@
+package invoke_test
+
+import (
+	"errors"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/lambdaesm/lambdaesm/destination"
+	"github.com/lambdaesm/lambdaesm/esm"
+	"github.com/lambdaesm/lambdaesm/esm/esmtest"
+	"github.com/lambdaesm/lambdaesm/invoke"
+)
+
+// durableQueue creates an invocation queue on a fake SQS.
+func durableQueue(t *testing.T) (*esmtest.SQS, string, *invoke.Durable) {
+	t.Helper()
+	q := esmtest.NewSQS()
+	url, _ := q.MustCreateQueue(t, "invocations", map[string]string{"VisibilityTimeout": "30"})
+	return q, url, &invoke.Durable{Client: q, QueueURL: url, Options: []esm.Option{esm.WithLongPoll(time.Second)}}
+}
+
+func TestDurableEventsSurviveARestart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		q, url, durable := durableQueue(t)
+
+		// The first process accepts two events and stops before running them.
+		first, err := invoke.New(&recorder{}, &invoke.Config{Durable: durable})
+		require.NoError(t, err)
+		id1, id2 := send(t, first, "o-1"), send(t, first, "o-2")
+		require.NoError(t, first.Shutdown(t.Context()))
+		_, err = first.Invoke(t.Context(), order{ID: "late"})
+		require.ErrorIs(t, err, invoke.ErrClosed)
+		require.Len(t, q.Bodies(url), 2, "the events wait in the queue")
+
+		// The second one runs them.
+		h := &recorder{}
+		var res results
+		launch(t, h, &invoke.Config{Durable: durable, OnResult: res.add})
+		esmtest.WaitUntil(t, time.Minute, "both events", func() bool { return len(res.get()) == 2 })
+		calls := h.Calls()
+		require.Len(t, calls, 2)
+		require.ElementsMatch(t, []string{id1, id2}, []string{calls[0].requestID, calls[1].requestID})
+		require.ElementsMatch(t, []order{{ID: "o-1"}, {ID: "o-2"}}, []order{calls[0].event, calls[1].event})
+		esmtest.WaitUntil(t, time.Minute, "the queue drained", func() bool { return len(q.Bodies(url)) == 0 })
+	})
+}
+
+func TestDurableRetriesAcrossARestart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		_, _, durable := durableQueue(t)
+		boom := errors.New("boom")
+		start := time.Now()
+
+		// The first process makes attempt 1 and stops during the retry delay.
+		h1 := &recorder{errs: []error{boom}}
+		first, err := invoke.New(h1, &invoke.Config{Durable: durable})
+		require.NoError(t, err)
+		stop := run(t, first)
+		id := send(t, first, "o-1")
+		esmtest.WaitUntil(t, 10*time.Second, "attempt 1", func() bool { return len(h1.Calls()) == 1 })
+		synctest.Wait()
+		stop()
+
+		// The second one makes attempts 2 and 3, a minute and two minutes
+		// later, and discards the event.
+		h2 := &recorder{errs: []error{boom, boom}}
+		onFailure, dlq := &destination.Memory{}, &destination.Memory{}
+		var res results
+		launch(t, h2, &invoke.Config{Durable: durable, OnFailure: onFailure, DeadLetter: dlq, OnResult: res.add})
+		esmtest.WaitUntil(t, 10*time.Minute, "the event discarded", func() bool { return len(res.get()) == 1 })
+
+		calls := h2.Calls()
+		require.Len(t, calls, 2)
+		for n, want := range []time.Duration{time.Minute, 3 * time.Minute} {
+			require.Equal(t, n+2, calls[n].attempt)
+			require.Equal(t, id, calls[n].requestID)
+			require.GreaterOrEqual(t, calls[n].at.Sub(start), want, "attempt %d", n+2)
+			require.Less(t, calls[n].at.Sub(start), want+5*time.Second, "attempt %d", n+2)
+		}
+		require.Equal(t, destination.RetriesExhausted, res.get()[0].Condition)
+		require.Equal(t, 3, res.get()[0].Attempts)
+		rec := record(t, onFailure.Messages()[0])
+		require.Equal(t, 3.0, rec["requestContext"].(map[string]any)["approximateInvokeCount"])
+		require.Equal(t, map[string]any{"errorMessage": "boom", "errorType": "errorString"}, rec["responsePayload"])
+		require.JSONEq(t, `{"id":"o-1"}`, string(dlq.Messages()[0].Record))
+	})
+}
+
+func TestDurableDelaysBeyondSQSLimit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		_, _, durable := durableQueue(t)
+		h := &recorder{errs: []error{errors.New("boom")}}
+		var res results
+		inv := launch(t, h, &invoke.Config{Durable: durable, RetryDelays: []time.Duration{40 * time.Minute}, OnResult: res.add})
+		start := time.Now()
+		send(t, inv, "o-1")
+		esmtest.WaitUntil(t, time.Hour, "the retry", func() bool { return len(res.get()) == 1 })
+		calls := h.Calls()
+		require.Len(t, calls, 2)
+		wait := calls[1].at.Sub(start)
+		require.True(t, wait >= 40*time.Minute && wait < 40*time.Minute+5*time.Second,
+			"a 40-minute delay spans several 15-minute SQS delays: %v", wait)
+		require.Equal(t, destination.Success, res.get()[0].Condition)
+	})
+}
+
+func TestDurableLeavesForeignMessages(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		q, url, durable := durableQueue(t)
+		q.Send(t, url, "not an event")
+		h := &recorder{}
+		launch(t, h, &invoke.Config{Durable: durable})
+		time.Sleep(2 * time.Minute)
+		require.Empty(t, h.Calls())
+		require.Equal(t, []string{"not an event"}, q.Bodies(url), "left for the queue's redrive policy")
+	})
+}
+
+func TestDurableConfig(t *testing.T) {
+	_, err := invoke.New(&recorder{}, &invoke.Config{Durable: &invoke.Durable{}})
+	require.ErrorContains(t, err, "Durable.Client is nil")
+	require.ErrorContains(t, err, "Durable.QueueURL is empty")
+
+	q := esmtest.NewSQS()
+	_, err = invoke.New(&recorder{}, &invoke.Config{Durable: &invoke.Durable{Client: q, QueueURL: q.QueueURL("events.fifo")}})
+	require.ErrorContains(t, err, "a FIFO queue cannot delay retries per message")
+}
