@@ -149,3 +149,11 @@ func WithScaling(initial, perMinute, min int) Option {
 func WithLongPoll(wait time.Duration) Option {
 	return optionFunc(func(o *options) { o.queue.LongPoll = wait })
 }
+
+// WithLeaseInterval sets how often a lease store (a [shard.LeaseStore] given
+// with [WithStore]) is asked for this replica's shards: it bounds how long a
+// hand-off between replicas takes. Default 1s; the store renews leases at its
+// own pace.
+func WithLeaseInterval(d time.Duration) Option {
+	return optionFunc(func(o *options) { o.tuning.LeaseInterval = d })
+}

@@ -27,6 +27,7 @@ type discovery[R any] struct {
 	// With a LeaseStore: the shards this process holds. Nil reads all.
 	leases LeaseStore
 	held   map[string]bool
+	leased time.Time // the last successful lease round
 }
 
 func (d *discovery[R]) loop() error {
@@ -88,8 +89,18 @@ func (d *discovery[R]) discover(list bool) error {
 	if d.leases != nil {
 		held, err := d.leases.Leases(d.runCtx, d.e.set.Mapping, shards)
 		if err != nil {
+			if d.leased.IsZero() {
+				d.leased = time.Now()
+			}
+			if time.Since(d.leased) > d.e.set.LeaseTimeout {
+				// The leases may have lapsed and been taken: stop
+				// every shard rather than read one another owns.
+				d.e.log.Warn("no lease round succeeded within the lease timeout; stopping every shard", "err", err)
+				d.hold(nil)
+			}
 			return err
 		}
+		d.leased = time.Now()
 		d.hold(held)
 	}
 	listed := make(map[string]bool, len(shards))
@@ -198,16 +209,25 @@ func (d *discovery[R]) parentDone(id string, listed map[string]bool) (done, proc
 // reading whose lease went elsewhere.
 func (d *discovery[R]) hold(held []string) {
 	d.mu.Lock()
-	defer d.mu.Unlock()
+	prev := d.held
 	d.held = make(map[string]bool, len(held))
 	for _, id := range held {
 		d.held[id] = true
 	}
+	var idle []string
 	for id, st := range d.state {
-		if st.running && !d.held[id] {
+		switch {
+		case d.held[id]:
+		case st.running:
 			d.e.log.Info("lease moved to another process; stopping the shard", "shardId", id)
-			st.proc.stopGracefully()
+			st.proc.stopGracefully() // it releases the lease once stopped
+		case prev[id]:
+			idle = append(idle, id) // held but never started: give it back now
 		}
+	}
+	d.mu.Unlock()
+	for _, id := range idle {
+		d.release(id)
 	}
 }
 

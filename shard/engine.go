@@ -59,9 +59,13 @@ type Settings struct {
 	// Store keeps checkpoints. Default an in-memory store. A [LeaseStore]
 	// shares the stream's shards among processes.
 	Store Store
-	// LeaseInterval is how often a LeaseStore's leases are renewed and
-	// balanced. Default 10s/3.
+	// LeaseInterval is how often a LeaseStore is asked for the leases
+	// (the store renews them at its own pace, a third of the lease
+	// duration). It bounds how long a hand-off takes. Default 1s.
 	LeaseInterval time.Duration
+	// LeaseTimeout halts every shard when no lease round has succeeded for
+	// this long, as the leases may have lapsed. Default 10s.
+	LeaseTimeout time.Duration
 	// Hooks receives metrics. Default none.
 	Hooks core.Hooks
 	// Logger receives logs. Default none.
@@ -207,7 +211,10 @@ func newEngine[R any](src source[R], arn string, set Settings, cb Callbacks[R]) 
 		set.Store = NewMemoryStore()
 	}
 	if set.LeaseInterval <= 0 {
-		set.LeaseInterval = 10 * time.Second / 3
+		set.LeaseInterval = time.Second
+	}
+	if set.LeaseTimeout <= 0 {
+		set.LeaseTimeout = 10 * time.Second
 	}
 	if set.Hooks == nil {
 		set.Hooks = core.NopHooks{}
