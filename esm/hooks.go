@@ -17,3 +17,7 @@ type Invocation = core.Invocation
 
 // ErrClosed is returned by Run after Shutdown, or when Run is called twice.
 var ErrClosed = core.ErrClosed
+
+// TimeoutError is the function error of an invocation that ran past
+// FunctionTimeout ("Task timed out after N seconds").
+type TimeoutError = core.TimeoutError

@@ -26,10 +26,7 @@ var _ Mapping = (*SQSMapping)(nil)
 // first. See package queue for the semantics and the differences from AWS;
 // [WithVisibilityHeartbeat], [WithFailureBackoff] and [WithScaling] tune it.
 func NewSQSMapping(cfg Config, client queue.SQSAPI, h Handler[events.SQSEvent, events.SQSEventResponse], opts ...Option) (*SQSMapping, error) {
-	// The mapping-wide checks (client, handler, Config, source kind,
-	// unsupported features) are the streams' too; their shard settings are
-	// not used here.
-	cfg, _, o, err := streamSettings(cfg, SQS, client, h, opts)
+	cfg, o, err := prepare(cfg, SQS, client, h, opts)
 	if err != nil {
 		return nil, err
 	}

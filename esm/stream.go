@@ -97,9 +97,11 @@ func (m *DynamoDBMapping) Run(ctx context.Context) error { return m.eng.Run(ctx)
 // Shutdown implements [Mapping].
 func (m *DynamoDBMapping) Shutdown(ctx context.Context) error { return m.eng.Shutdown(ctx) }
 
-// streamSettings validates cfg for a stream of kind and turns it into engine
-// settings. Every problem is reported at once.
-func streamSettings(cfg Config, kind SourceKind, client, h any, opts []Option) (Config, shard.Settings, options, error) {
+// prepare runs the checks every mapping shares: client and handler given, a
+// valid Config for a source of kind (defaults filled in), features not
+// implemented yet refused, and the on-failure destination reachable. Every
+// problem is reported at once.
+func prepare(cfg Config, kind SourceKind, client, h any, opts []Option) (Config, options, error) {
 	var errs []error
 	if client == nil {
 		errs = append(errs, errors.New("esm: the client is nil"))
@@ -129,7 +131,14 @@ func streamSettings(cfg Config, kind SourceKind, client, h any, opts []Option) (
 		}
 		o.onFailure = s
 	}
-	if err := errors.Join(errs...); err != nil {
+	return cfg, o, errors.Join(errs...)
+}
+
+// streamSettings runs the shared checks and turns cfg into the stream
+// engine's settings.
+func streamSettings(cfg Config, kind SourceKind, client, h any, opts []Option) (Config, shard.Settings, options, error) {
+	cfg, o, err := prepare(cfg, kind, client, h, opts)
+	if err != nil {
 		return cfg, shard.Settings{}, options{}, err
 	}
 	store := o.store

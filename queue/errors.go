@@ -2,16 +2,13 @@ package queue
 
 import (
 	"fmt"
-	"time"
+
+	"github.com/lambdaesm/lambdaesm/internal/core"
 )
 
 // TimeoutError is the function error of an invocation that ran past the
-// function timeout.
-type TimeoutError struct{ Timeout time.Duration }
-
-func (e *TimeoutError) Error() string {
-	return fmt.Sprintf("Task timed out after %.2f seconds", e.Timeout.Seconds())
-}
+// function timeout ("Task timed out after N seconds").
+type TimeoutError = core.TimeoutError
 
 // DeleteError is returned by [Engine.Shutdown] when messages were handled (or
 // filtered out) but could not be deleted, even after retries: they will be

@@ -3,7 +3,6 @@ package shard
 import (
 	"context"
 	"errors"
-	"fmt"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -209,12 +208,8 @@ func (p *proc[R]) call(ctx context.Context, batch []R) retry.Outcome {
 }
 
 // TimeoutError is the function error of an invocation that ran past the
-// function timeout.
-type TimeoutError struct{ Timeout time.Duration }
-
-func (e *TimeoutError) Error() string {
-	return fmt.Sprintf("Task timed out after %.2f seconds", e.Timeout.Seconds())
-}
+// function timeout ("Task timed out after N seconds").
+type TimeoutError = core.TimeoutError
 
 // discard hands records to the failure destination, retrying until it
 // accepts them; it returns false when stopped first.
