@@ -51,10 +51,10 @@ type Function struct {
 
 // Binary returns the path of aws-lambda-rie, or "" when it is not installed.
 func Binary() string {
-	if p := os.Getenv(EnvBinary); p != "" {
-		return p
+	p := os.Getenv(EnvBinary)
+	if p == "" {
+		p = filepath.Join(moduleRoot(), ".emulators", "bin", "aws-lambda-rie")
 	}
-	p := filepath.Join(moduleRoot(), ".emulators", "bin", "aws-lambda-rie")
 	if _, err := os.Stat(p); err != nil {
 		return ""
 	}
