@@ -2,11 +2,11 @@ package destination
 
 import (
 	"bytes"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"time"
+
+	"github.com/lambdaesm/lambdaesm/internal/uuid"
 )
 
 // Kind is the stream a failure record describes. It decides the name of the
@@ -334,17 +334,7 @@ func orNull(p json.RawMessage) json.RawMessage {
 // newRequestContext builds a requestContext; an empty id gets a new UUID.
 func newRequestContext(id, functionARN string, c Condition, invokeCount int) RequestContext {
 	if id == "" {
-		id = newUUID()
+		id = uuid.New()
 	}
 	return RequestContext{RequestID: id, FunctionARN: functionARN, Condition: c, ApproximateInvokeCount: invokeCount}
-}
-
-// newUUID returns a random (version 4) UUID.
-func newUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
 }

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/lambdaesm/lambdaesm/internal/uuid"
 )
 
 // S3Sender writes stream failure records to an S3 bucket, one object per
@@ -47,7 +49,7 @@ func (s *S3Sender) Send(ctx context.Context, m Message) error {
 	if err != nil {
 		return &SendError{Destination: s.arn, Err: err}
 	}
-	key := objectKey(m.MappingID, m.ShardID, m.Time, newUUID())
+	key := objectKey(m.MappingID, m.ShardID, m.Time, uuid.New())
 	_, err = s.client.PutObject(ctx, &s3.PutObjectInput{Bucket: &s.bucket, Key: &key, Body: bytes.NewReader(body)})
 	if err != nil {
 		return &SendError{Destination: s.arn, Err: err}

@@ -57,14 +57,17 @@ func (e *SendError) Unwrap() error { return e.Err }
 // Clients holds the AWS clients [ForARN] may need. Each is needed only for
 // destinations of its service.
 type Clients struct {
-	SQS SQSAPI
-	SNS SNSAPI
-	S3  S3API
+	SQS         SQSAPI
+	SNS         SNSAPI
+	S3          S3API
+	Lambda      LambdaAPI
+	EventBridge EventBridgeAPI
 }
 
 // ForARN returns the sender for a destination ARN, chosen by the ARN's
-// service: an SQS queue ([NewSQS]), an SNS topic ([NewSNS]) or an S3 bucket
-// ([NewS3]). It fails when the ARN is malformed, names another service, or
+// service: an SQS queue ([NewSQS]), an SNS topic ([NewSNS]), an S3 bucket
+// ([NewS3]), a Lambda function ([NewLambda]) or an EventBridge bus
+// ([NewEventBridge]). It fails when the ARN is malformed, names another service, or
 // the client for its service is missing from c.
 func ForARN(destinationARN string, c Clients) (Sender, error) {
 	a, err := parseARN(destinationARN)
@@ -90,8 +93,18 @@ func ForARN(destinationARN string, c Clients) (Sender, error) {
 			return nil, missing("S3")
 		}
 		return NewS3(c.S3, destinationARN)
+	case "lambda":
+		if c.Lambda == nil {
+			return nil, missing("Lambda")
+		}
+		return NewLambda(c.Lambda, destinationARN)
+	case "events":
+		if c.EventBridge == nil {
+			return nil, missing("EventBridge")
+		}
+		return NewEventBridge(c.EventBridge, destinationARN)
 	}
-	return nil, fmt.Errorf("destination %s: unsupported service %q (want an SQS queue, SNS topic or S3 bucket)", destinationARN, a.Service)
+	return nil, fmt.Errorf("destination %s: unsupported service %q (want an SQS queue, SNS topic, S3 bucket, Lambda function or EventBridge bus)", destinationARN, a.Service)
 }
 
 // parseARN parses a destination ARN.

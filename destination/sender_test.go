@@ -346,7 +346,11 @@ func TestForARN(t *testing.T) {
 	require.ErrorContains(t, err, "no S3 client")
 
 	_, err = ForARN("arn:aws:lambda:us-east-1:123456789012:function:f", all)
-	require.ErrorContains(t, err, `unsupported service "lambda"`)
+	require.ErrorContains(t, err, "no Lambda client")
+	_, err = ForARN("arn:aws:events:us-east-1:123456789012:event-bus/default", all)
+	require.ErrorContains(t, err, "no EventBridge client")
+	_, err = ForARN("arn:aws:kinesis:us-east-1:123456789012:stream/s", all)
+	require.ErrorContains(t, err, `unsupported service "kinesis"`)
 	_, err = ForARN("not-an-arn", all)
 	require.ErrorContains(t, err, "not-an-arn")
 	_, err = ForARN("arn:aws:sqs:us-east-1:123456789012:q.fifo", all)

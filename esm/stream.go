@@ -2,7 +2,6 @@ package esm
 
 import (
 	"context"
-	"crypto/sha1"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +9,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/lambdaesm/lambdaesm/destination"
+	"github.com/lambdaesm/lambdaesm/internal/uuid"
 	"github.com/lambdaesm/lambdaesm/retry"
 	"github.com/lambdaesm/lambdaesm/shard"
 )
@@ -203,7 +203,9 @@ func newOnDiscard[Rec, E any](cfg Config, set shard.Settings, o options, kind de
 	if functionARN == "" {
 		functionARN = src.FunctionARN(o.name)
 	}
-	mappingID := mappingUUID(set.Mapping)
+	// Stands in for the ESM UUID AWS puts in S3 object keys: stable across
+	// restarts of the same mapping.
+	mappingID := uuid.FromName(set.Mapping)
 	_, isS3 := o.onFailure.(*destination.S3Sender)
 	hookSrc := func(shardID string) HookSource {
 		return HookSource{EventSourceARN: cfg.EventSourceArn, ShardID: shardID}
@@ -236,13 +238,4 @@ func newOnDiscard[Rec, E any](cfg Config, set shard.Settings, o options, kind de
 		o.hooks.DestinationDelivered(hookSrc(d.ShardID), cfg.OnFailureDestination(), err)
 		return err
 	}
-}
-
-// mappingUUID stands in for the ESM UUID AWS puts in S3 object keys: a
-// UUID derived from the mapping's name and source, stable across restarts.
-func mappingUUID(name string) string {
-	h := sha1.Sum([]byte(name))
-	h[6] = h[6]&0x0f | 0x50 // version 5
-	h[8] = h[8]&0x3f | 0x80 // RFC 4122 variant
-	return fmt.Sprintf("%x-%x-%x-%x-%x", h[0:4], h[4:6], h[6:8], h[8:10], h[10:16])
 }

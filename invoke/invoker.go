@@ -14,7 +14,6 @@ import (
 	"github.com/lambdaesm/lambdaesm/destination"
 	"github.com/lambdaesm/lambdaesm/esm"
 	"github.com/lambdaesm/lambdaesm/internal/uuid"
-	"github.com/lambdaesm/lambdaesm/shard"
 )
 
 // Invoker runs a handler for events invoked asynchronously, with Lambda's
@@ -319,7 +318,7 @@ func (i *Invoker[E, R]) call(ctx context.Context, requestID string, attempt int,
 			err = &esm.PanicError{Value: v, Stack: debug.Stack()}
 		}
 		if errors.Is(actx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
-			err = &shard.TimeoutError{Timeout: i.s.FunctionTimeout}
+			err = &esm.TimeoutError{Timeout: i.s.FunctionTimeout}
 		}
 	}()
 	return i.h.Handle(actx, e)

@@ -16,7 +16,6 @@ import (
 	"github.com/lambdaesm/lambdaesm/destination"
 	"github.com/lambdaesm/lambdaesm/esm"
 	"github.com/lambdaesm/lambdaesm/invoke"
-	"github.com/lambdaesm/lambdaesm/shard"
 )
 
 // TestMain checks that no goroutine outlives the tests, bar the idle
@@ -482,7 +481,7 @@ func TestCallPanicAndTimeout(t *testing.T) {
 		}), &invoke.Config{FunctionTimeout: time.Second})
 		require.NoError(t, err)
 		_, err = slow.Call(t.Context(), order{})
-		var te *shard.TimeoutError
+		var te *esm.TimeoutError
 		require.ErrorAs(t, err, &te)
 		require.EqualError(t, err, "Task timed out after 1.00 seconds")
 	})

@@ -9,7 +9,7 @@
 #
 # Emulators: fauxqs 1.9.2 (SQS + SNS), kinesis-local 0.6.2 (Kinesis), DynamoDB Local 1.25.1
 # (DynamoDB + DynamoDB Streams; jar from amplify-dynamodb-simulator 2.9.30). `install` also
-# builds the Lambda Runtime Interface Emulator (not started: nothing uses it yet).
+# builds the Lambda Runtime Interface Emulator (not started by this script: tests run it under internal/rietest).
 #
 # Overrides (environment): EMU_DIR, SQS_PORT (4566), KINESIS_PORT (4568),
 # KINESIS_TLS_PORT (4567), DDB_PORT (8000), EMU_TIMEOUT (seconds per emulator, 60).
@@ -121,14 +121,14 @@ install_rie() {
 		return
 	fi
 	if ! command -v go >/dev/null 2>&1; then
-		log "WARNING: go not found; skipping aws-lambda-rie (nothing uses it yet)"
+		log "WARNING: go not found; skipping aws-lambda-rie"
 		return
 	fi
 	log "aws-lambda-rie $RIE_VERSION: installing"
 	mkdir -p "$EMU_DIR/bin"
 	if ! (cd "$EMU_DIR" && GOBIN="$EMU_DIR/bin" GOFLAGS=-buildvcs=false CGO_ENABLED=0 \
 		go install "$RIE_MODULE/cmd/aws-lambda-rie@$RIE_VERSION" >&2); then
-		log "WARNING: go install of aws-lambda-rie@$RIE_VERSION failed; continuing without it (nothing uses it yet)"
+		log "WARNING: go install of aws-lambda-rie@$RIE_VERSION failed; continuing without it"
 	fi
 }
 
