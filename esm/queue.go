@@ -2,7 +2,6 @@ package esm
 
 import (
 	"context"
-	"sync"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -36,11 +35,12 @@ func NewSQSMapping(cfg Config, client queue.SQSAPI, h Handler[events.SQSEvent, e
 	set.BatchSize = cfg.BatchSize
 	set.BatchingWindow = cfg.MaximumBatchingWindow
 	set.FunctionTimeout = cfg.FunctionTimeout
+	set.ReportBatchItemFailures = cfg.ReportsBatchItemFailures()
 	set.Scaling.Max = cfg.MaximumConcurrency()
 	set.Disabled = !cfg.IsEnabled()
 	set.Hooks = o.hooks
 	set.Logger = o.logger.With("mapping", o.name)
-	eng, err := queue.New(client, set, queue.Callbacks{Invoke: sqsInvoker(cfg, o, h)})
+	eng, err := queue.New(client, set, queue.Callbacks{Invoke: sqsInvoker(h)})
 	if err != nil {
 		return nil, err
 	}
@@ -59,25 +59,13 @@ func (m *SQSMapping) Run(ctx context.Context) error { return m.eng.Run(ctx) }
 func (m *SQSMapping) Shutdown(ctx context.Context) error { return m.eng.Shutdown(ctx) }
 
 // sqsInvoker turns a handler into the engine's invoker: it builds the event,
-// recovers panics, and passes on the batchItemFailures when
-// ReportBatchItemFailures is on (the engine applies AWS's rules to them).
-func sqsInvoker(cfg Config, o options, h Handler[events.SQSEvent, events.SQSEventResponse]) func(context.Context, []events.SQSMessage) queue.Outcome {
-	rbif := cfg.ReportsBatchItemFailures()
-	var ignored sync.Once
-	source := cfg.EventSourceArn + cfg.QueueURL
+// recovers panics, and passes on the batchItemFailures (the engine applies
+// AWS's rules to them, or ignores them without ReportBatchItemFailures).
+func sqsInvoker(h Handler[events.SQSEvent, events.SQSEventResponse]) func(context.Context, []events.SQSMessage) queue.Outcome {
 	return func(ctx context.Context, batch []events.SQSMessage) queue.Outcome {
 		resp, err := invoke(ctx, h, events.SQSEvent{Records: batch})
-		switch {
-		case err != nil:
+		if err != nil {
 			return queue.Outcome{Err: err}
-		case len(resp.BatchItemFailures) == 0:
-			return queue.Outcome{}
-		case !rbif:
-			ignored.Do(func() {
-				o.logger.Warn("the handler returned batchItemFailures but FunctionResponseTypes does not include ReportBatchItemFailures: "+
-					"they are ignored and the whole batch is deleted, as in Lambda", "mapping", o.name, "eventSource", source)
-			})
-			return queue.Outcome{}
 		}
 		return queue.Outcome{FailedIDs: failureIDs(resp.BatchItemFailures, func(f events.SQSBatchItemFailure) string { return f.ItemIdentifier })}
 	}

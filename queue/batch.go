@@ -147,6 +147,13 @@ func (e *Engine) invoke(ctx context.Context, b *batch, lo, hi int) {
 			out.Err = fmt.Errorf("%w (%w)", out.Err, cause)
 		}
 	}
+	if len(out.FailedIDs) > 0 && !e.set.ReportBatchItemFailures {
+		e.ignored.Do(func() {
+			e.log.Warn("the handler returned batchItemFailures but FunctionResponseTypes does not include ReportBatchItemFailures: " +
+				"they are ignored and the whole batch is deleted, as in Lambda")
+		})
+		out.FailedIDs = nil
+	}
 	nFailed, err := resolve(out, ms, b.state[lo:hi], e.q.fifo)
 	e.hook.BatchInvoked(core.Invocation{Source: e.q.src, Records: hi - lo, Attempt: max(ms[0].receives, 1), Duration: took, Err: err, Failed: nFailed})
 	switch {

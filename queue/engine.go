@@ -50,6 +50,10 @@ type Settings struct {
 	BatchingWindow time.Duration
 	// FunctionTimeout bounds each invocation through its context. Default 3s.
 	FunctionTimeout time.Duration
+	// ReportBatchItemFailures honours the handler's partial batch responses
+	// (FunctionResponseTypes). Without it, returned failures are ignored
+	// with one warning, as in Lambda: the whole batch counts as handled.
+	ReportBatchItemFailures bool
 	// LongPoll is the WaitTimeSeconds of receives, 1s to 20s in whole
 	// seconds. Default 20s, Lambda's. Shutdown waits at most this long for
 	// the receives in flight.
@@ -190,6 +194,8 @@ type Engine struct {
 	bgMu      sync.Mutex
 	undeleted int   // messages handled but left undeleted
 	deleteErr error // the last reason
+
+	ignored sync.Once // warned that batchItemFailures are ignored
 }
 
 // New returns an engine for the queue named by set, calling cb.

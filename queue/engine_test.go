@@ -166,7 +166,7 @@ func TestFunctionErrorDeletesNothing(t *testing.T) {
 				q, url, arn := newQueue(t, "fails", map[string]string{"VisibilityTimeout": "30"}, 3)
 				var calls atomic.Int32
 				hk := &hooks{}
-				r := start(t, q, queue.Settings{QueueARN: arn, Hooks: hk}, queue.Callbacks{Invoke: func(ctx context.Context, b []events.SQSMessage) queue.Outcome {
+				r := start(t, q, queue.Settings{QueueARN: arn, Hooks: hk, ReportBatchItemFailures: true}, queue.Callbacks{Invoke: func(ctx context.Context, b []events.SQSMessage) queue.Outcome {
 					calls.Add(1)
 					return tc.fn(ctx, b)
 				}})
@@ -201,7 +201,7 @@ func TestPartialBatchResponseDeletesAllButTheListed(t *testing.T) {
 			}
 			return queue.Outcome{FailedIDs: []string{ids[1], ids[4]}}
 		}}
-		r := start(t, q, queue.Settings{QueueARN: arn, Scaling: queue.Scaling{Initial: 1, Min: 1}}, queue.Callbacks{Invoke: h.invoke})
+		r := start(t, q, queue.Settings{QueueARN: arn, ReportBatchItemFailures: true, Scaling: queue.Scaling{Initial: 1, Min: 1}}, queue.Callbacks{Invoke: h.invoke})
 		waitFor(t, time.Minute, func() bool { return len(q.deletedIDs()) == 4 }, "four deletions")
 		synctest.Wait()
 		require.Equal(t, []string{"1", "4"}, q.Bodies(url), "the listed messages stay")
@@ -242,7 +242,7 @@ func TestFIFOGroupsFanOutAndAFailureKeepsTheRestOfItsGroup(t *testing.T) {
 			}
 			return queue.Outcome{}
 		}}
-		r := start(t, q, queue.Settings{QueueARN: arn, Scaling: queue.Scaling{Initial: 1, Min: 1}}, queue.Callbacks{Invoke: h.invoke})
+		r := start(t, q, queue.Settings{QueueARN: arn, ReportBatchItemFailures: true, Scaling: queue.Scaling{Initial: 1, Min: 1}}, queue.Callbacks{Invoke: h.invoke})
 		waitFor(t, time.Minute, func() bool { return len(q.deletedIDs()) == 9 }, "all but group A's last three to be deleted")
 		synctest.Wait()
 		require.Equal(t, []string{"A1", "A2", "A3"}, q.Bodies(url), "A1 failed: it and the rest of group A stay, in order")

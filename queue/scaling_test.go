@@ -128,7 +128,7 @@ func fifoProperty(t *testing.T, seed uint64) {
 		}
 		return queue.Outcome{}
 	}
-	set := queue.Settings{QueueARN: arn, BatchSize: 1 + rng.IntN(10), Scaling: queue.Scaling{Initial: 1 + rng.IntN(4), Min: 1}}
+	set := queue.Settings{ReportBatchItemFailures: true, QueueARN: arn, BatchSize: 1 + rng.IntN(10), Scaling: queue.Scaling{Initial: 1 + rng.IntN(4), Min: 1}}
 	if rng.IntN(2) == 0 {
 		set.FailureBackoff = &retry.Backoff{Initial: time.Second, Max: 4 * time.Second}
 	}
