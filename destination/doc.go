@@ -2,9 +2,11 @@
 // delivers them: the failure record of an event source mapping that discarded
 // stream records ([StreamFailure]), and the record of an asynchronous
 // invocation ([Invocation]). Senders deliver them to an SQS queue
-// ([SQSSender]), an SNS topic ([SNSSender]) or an S3 bucket ([S3Sender]),
-// byte-compatible with what AWS writes, so that a consumer of those records
-// works unchanged against this library and against Lambda.
+// ([SQSSender]), an SNS topic ([SNSSender]), an S3 bucket ([S3Sender]),
+// a Lambda function ([LambdaSender]) or an EventBridge event bus
+// ([EventBridgeSender]), byte-compatible with what AWS writes, so that a
+// consumer of those records works unchanged against this library and against
+// Lambda.
 //
 // # Record format
 //
@@ -102,7 +104,14 @@
 // destination. Retrying is the caller's job: the stream engine retries a
 // refused record with backoff and holds the shard's checkpoint meanwhile, so
 // a destination that is down delays the shard instead of losing records.
-// Build senders with [NewSQS], [NewSNS], [NewS3], or [ForARN], which picks
-// one by the ARN's service. [Memory] is an in-memory sender with scripted
-// failures, for tests.
+// Build senders with [NewSQS], [NewSNS], [NewS3], [NewLambda],
+// [NewEventBridge], or [ForARN], which picks one by the ARN's service.
+// Constructors make no AWS call.
+//
+// # Testing
+//
+// [Memory] is an in-memory sender with scripted failures (esm.WithOnFailure,
+// or invoke.Config's destinations). esm/esmtest's Capture stands in for the
+// SQS and SNS clients, to check the records byte for byte as a queue or topic
+// would receive them.
 package destination

@@ -38,6 +38,8 @@ type Message struct {
 // and holds the shard's checkpoint until the record is accepted, so nothing
 // is lost while a destination is down. Senders are safe for concurrent use.
 type Sender interface {
+	// Send delivers m once: nil when the destination accepted it, else a
+	// *SendError.
 	Send(ctx context.Context, m Message) error
 }
 
@@ -49,6 +51,7 @@ type SendError struct {
 	Err error
 }
 
+// Error returns "destination <ARN>: " and the cause.
 func (e *SendError) Error() string { return "destination " + e.Destination + ": " + e.Err.Error() }
 
 // Unwrap returns the cause.

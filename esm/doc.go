@@ -65,7 +65,11 @@
 //
 // # Testing
 //
-// Package esm/esmtest has in-memory Kinesis, DynamoDB Streams and SQS fakes
-// that satisfy the client interfaces, for unit tests of handlers with the real
-// batching and retry behaviour.
+// Package esm/esmtest has in-memory Kinesis, DynamoDB Streams, SQS and SNS
+// fakes that satisfy the client interfaces, with fault injection, for unit
+// tests of handlers with the real batching and retry behaviour; under
+// testing/synctest, windows, backoff and timeouts run in fake time. Give a
+// mapping shard.NewMemoryStore with [WithStore], an esmtest.Progress with
+// [WithHooks] to wait until records are done, and a destination.Memory with
+// [WithOnFailure] to inspect failure records.
 package esm

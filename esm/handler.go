@@ -13,6 +13,9 @@ import (
 // A non-nil error fails the whole batch, exactly like an error returned from a
 // Lambda function. A panic is recovered and treated as a function error.
 type Handler[E, R any] interface {
+	// Handle handles one event (a batch, for a mapping). ctx ends at the
+	// function timeout, or when the caller stops waiting (the context of
+	// Run or Shutdown ended).
 	Handle(ctx context.Context, event E) (R, error)
 }
 
@@ -73,10 +76,13 @@ func adapt[E, R any](f any) Handler[E, R] {
 
 // PanicError is the function error of a handler that panicked.
 type PanicError struct {
+	// Value is the value passed to panic.
 	Value any
+	// Stack is the handler goroutine's stack at the panic.
 	Stack []byte
 }
 
+// Error returns "handler panicked: " and the panic value.
 func (e *PanicError) Error() string { return fmt.Sprintf("handler panicked: %v", e.Value) }
 
 // invoke calls h and turns a panic into a *PanicError.

@@ -152,8 +152,10 @@ func WithLongPoll(wait time.Duration) Option {
 
 // WithLeaseInterval sets how often a lease store (a [shard.LeaseStore] given
 // with [WithStore]) is asked for this replica's shards: it bounds how long a
-// hand-off between replicas takes. Default 1s; the store renews leases at its
-// own pace.
+// hand-off between replicas takes. Each round also renews the replica's
+// leases (one heartbeat write to a DynamoDB lease table), so a longer
+// interval costs less; keep it at most a third of the lease duration.
+// Default 1s.
 func WithLeaseInterval(d time.Duration) Option {
 	return optionFunc(func(o *options) { o.tuning.LeaseInterval = d })
 }

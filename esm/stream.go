@@ -24,7 +24,8 @@ type Mapping interface {
 	// Shutdown stops polling, lets in-flight batches finish, writes final
 	// checkpoints and waits for Run to return, or returns ctx's error when
 	// ctx ends first (in-flight handlers then see their context
-	// cancelled). It is idempotent.
+	// cancelled). It is idempotent and safe to call concurrently; called
+	// before Run, it makes Run return ErrClosed.
 	Shutdown(ctx context.Context) error
 }
 
@@ -65,7 +66,9 @@ func NewKinesisMapping(cfg Config, client shard.KinesisAPI, h Handler[events.Kin
 }
 
 // NewDynamoDBMapping returns a mapping that reads the DynamoDB stream
-// cfg.EventSourceArn through client and calls h, as Lambda would.
+// cfg.EventSourceArn through client and calls h, as Lambda would. It checks
+// the configuration (every violated rule at once) and starts nothing: call
+// Run.
 func NewDynamoDBMapping(cfg Config, client shard.DynamoDBStreamsAPI, h Handler[events.DynamoDBEvent, events.DynamoDBEventResponse], opts ...Option) (*DynamoDBMapping, error) {
 	cfg, set, o, err := streamSettings(cfg, DynamoDBStreams, client, h, opts)
 	if err != nil {

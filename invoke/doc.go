@@ -120,4 +120,13 @@
 //   - The in-memory queue is bounded and lost on a crash: Lambda's never
 //     reports a full queue and keeps its events (use Config.Durable).
 //   - Retry delays are exact; Lambda's are approximate.
+//
+// # Testing
+//
+// The invoker reads time only from package time, so under testing/synctest
+// the minutes of retry delays and the hours of MaximumEventAge pass at once;
+// Config.RetryDelays shortens them outside a bubble. destination.Memory
+// captures the records of OnSuccess, OnFailure and DeadLetter, and
+// Config.OnResult reports each event's outcome. A durable invoker runs over
+// esm/esmtest's SQS fake.
 package invoke

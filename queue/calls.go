@@ -182,8 +182,10 @@ func (e *Engine) changeVisibility(ctx context.Context, ents []visEntry) error {
 // VisibilityError reports messages whose visibility timeout could not be
 // changed.
 type VisibilityError struct {
+	// MessageIDs are the messages whose visibility did not change.
 	MessageIDs []string
-	Err        error
+	// Err joins the causes: the calls' errors and the failed entries'.
+	Err error
 }
 
 func (e *VisibilityError) Error() string {

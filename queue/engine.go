@@ -45,8 +45,8 @@ type Settings struct {
 	BatchSize int
 	// BatchingWindow is how long a standard queue's receives gather
 	// messages before an invocation with fewer than BatchSize. The window
-	// starts when the worker's previous invocation completed. Not allowed
-	// for FIFO queues.
+	// starts when the worker's previous invocation completed. Default 0.
+	// Not allowed for FIFO queues.
 	BatchingWindow time.Duration
 	// FunctionTimeout bounds each invocation through its context. Default 3s.
 	FunctionTimeout time.Duration
@@ -74,7 +74,8 @@ type Settings struct {
 	// whole seconds, instead of after the rest of their visibility timeout
 	// (beyond Lambda). Nil leaves them alone, as Lambda does.
 	FailureBackoff *retry.Backoff
-	// ServiceBackoff spaces retries of failed SQS calls.
+	// ServiceBackoff spaces retries of failed SQS calls. The zero value
+	// means retry.DefaultBackoff.
 	ServiceBackoff retry.Backoff
 	// Disabled pauses the mapping (Lambda's Enabled=false): Run checks the
 	// queue, then receives nothing until it is stopped.
@@ -162,6 +163,8 @@ type Callbacks struct {
 // messages that were handled (or filtered out) but could not be deleted after
 // retries; they will be delivered again.
 type NotDeletedHook interface {
+	// MessagesNotDeleted reports n messages of src that stay in the queue,
+	// and the last deletion error. src is an esm.HookSource.
 	MessagesNotDeleted(src core.Source, n int, err error)
 }
 
@@ -267,7 +270,7 @@ func New(c SQSAPI, set Settings, cb Callbacks) (*Engine, error) {
 // is called. It returns nil after such a stop, an error when the queue cannot
 // be used (not found, access denied, a visibility timeout shorter than the
 // function timeout, a FIFO queue with BatchSize above 10 or a batching
-// window), and [core.ErrClosed] when called twice or after Shutdown.
+// window), and ErrClosed (esm.ErrClosed) when called twice or after Shutdown.
 //
 // When ctx ends, receives in flight are cancelled, in-flight invocations see
 // their context cancelled, and the messages received but not handed to the
@@ -329,7 +332,7 @@ func (e *Engine) Run(ctx context.Context) error {
 // returned. Once Run has returned, Shutdown
 // returns a [*DeleteError] if messages were handled but could not be
 // deleted (they will be delivered again). Shutdown is idempotent and safe to
-// call concurrently; before Run it makes Run return [core.ErrClosed].
+// call concurrently; before Run it makes Run return ErrClosed (esm.ErrClosed).
 func (e *Engine) Shutdown(ctx context.Context) error {
 	e.stop()
 	if !e.started.Load() {

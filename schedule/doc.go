@@ -65,4 +65,12 @@
 //   - at(...) one-time schedules and time zones (EventBridge Scheduler) are
 //     not supported: rules' expressions are UTC.
 //   - Ranges that wrap (FRI-MON, 22-2) are refused; write them as lists.
+//
+// # Testing
+//
+// Schedule.Next is a pure function of its argument, so expressions are tested
+// without waiting. A Scheduler reads time only from package time: under
+// testing/synctest a day of firings passes at once. Scheduler.Event builds the
+// event of a given firing. The Target may be an invoke.Invoker over the
+// handler under test, or any type whose Invoke method records the events.
 package schedule

@@ -33,6 +33,8 @@ const (
 // asynchronous semantics (retries, event age, destinations), as a function
 // behind an EventBridge schedule does.
 type Target interface {
+	// Invoke takes the event of one firing and returns its request ID, or
+	// an error when it refuses the event (Config.OnError hears of it).
 	Invoke(ctx context.Context, e events.EventBridgeEvent) (string, error)
 }
 

@@ -50,6 +50,29 @@
 // checkpoints and waits for Run. Records read but not invoked stay behind the
 // checkpoint and are read again on the next start: at-least-once delivery.
 //
+// # Configuration
+//
+// Package esm turns a Config into Settings. Zero fields get the defaults below,
+// except Policy, whose zero value retries nothing: esm fills in Lambda's
+// (retry until the records expire, no age limit).
+//
+//	Settings field         esm.Config / option                   default
+//	BatchSize              BatchSize                             100
+//	BatchingWindow         MaximumBatchingWindow                 0
+//	ParallelizationFactor  ParallelizationFactor                 1
+//	StartingPosition       StartingPosition (+Timestamp)         LATEST (esm requires it)
+//	FunctionTimeout        FunctionTimeout                       3s
+//	Policy                 MaximumRetryAttempts, MaximumRecordAge,
+//	                       BisectBatchOnFunctionError, FunctionResponseTypes,
+//	                       esm.WithRetryBackoff                  see above
+//	PollInterval           esm.WithPolling(idle, …)              1s Kinesis, 250ms DynamoDB
+//	MinPollInterval        esm.WithPolling(…, busy, …)           200ms
+//	DiscoveryInterval      esm.WithPolling(…, discovery)         30s
+//	Store                  esm.WithStore                         files (esm), memory (here)
+//	LeaseInterval          esm.WithLeaseInterval                 1s
+//	Disabled               Enabled=false                         false
+//	MaxPayload, ReadLimit  —                                     6 MB, the service's maximum
+//
 // # Differences from AWS
 //
 //   - Lambda's ParallelizationFactor model (hash of the key to a "virtual
@@ -64,4 +87,12 @@
 //     de-aggregation are not implemented.
 //   - The DynamoDB payload size is measured by marshalling each record; the
 //     Kinesis one is computed from field lengths.
+//
+// # Testing
+//
+// esm/esmtest's Kinesis and DynamoDBStreams fakes satisfy KinesisAPI and
+// DynamoDBStreamsAPI, with fault injection and resharding; under
+// testing/synctest, polling, backoff and record age run in fake time.
+// MemoryStore keeps checkpoints in a test, and LeaseTable shares a stream
+// among several engines in one process.
 package shard

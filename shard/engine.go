@@ -25,9 +25,11 @@ type Settings struct {
 	BatchSize int
 	// BatchingWindow is how long a lane gathers records before it invokes
 	// with fewer than BatchSize. The window starts when the previous
-	// invocation of the lane completes.
+	// invocation of the lane completes. Default 0: invoke as soon as
+	// records are there.
 	BatchingWindow time.Duration
 	// ParallelizationFactor is the number of lanes per shard, 1 to 10.
+	// Default 1.
 	ParallelizationFactor int
 	// StartingPosition is TRIM_HORIZON, LATEST or AT_TIMESTAMP, for shards
 	// without a checkpoint. Default LATEST.
@@ -37,9 +39,11 @@ type Settings struct {
 	// FunctionTimeout bounds each invocation through its context. Default 3s.
 	FunctionTimeout time.Duration
 	// Policy decides retries, bisect, record age and partial responses.
+	// Its zero value does not retry (MaximumRetryAttempts 0); Lambda's
+	// default is MaximumRetryAttempts retry.Infinite.
 	Policy retry.Policy
 	// PollInterval is the wait between reads of a shard that returned no
-	// records: Lambda's cadence is 1s for Kinesis, 250ms for DynamoDB.
+	// records. Default Lambda's cadence: 1s for Kinesis, 250ms for DynamoDB.
 	PollInterval time.Duration
 	// MinPollInterval spaces reads of one shard that keep returning records.
 	// Default 200ms, Kinesis's 5 GetRecords per second per shard.
@@ -52,6 +56,7 @@ type Settings struct {
 	// maximum (Kinesis 10000, DynamoDB 1000).
 	ReadLimit int
 	// ServiceBackoff spaces retries of throttled or failed service calls.
+	// The zero value means retry.DefaultBackoff.
 	ServiceBackoff retry.Backoff
 	// Disabled pauses the mapping (Lambda's Enabled=false): Run reads
 	// nothing until it is stopped, and checkpoints stay where they are.
@@ -59,9 +64,10 @@ type Settings struct {
 	// Store keeps checkpoints. Default an in-memory store. A [LeaseStore]
 	// shares the stream's shards among processes.
 	Store Store
-	// LeaseInterval is how often a LeaseStore is asked for the leases
-	// (the store renews them at its own pace, a third of the lease
-	// duration). It bounds how long a hand-off takes. Default 1s.
+	// LeaseInterval is how often a LeaseStore is asked for the leases.
+	// Each round also renews this process's leases (package dynamolease
+	// writes one heartbeat per round), so it should be at most a third of
+	// the lease duration. It bounds how long a hand-off takes. Default 1s.
 	LeaseInterval time.Duration
 	// LeaseTimeout halts every shard when no lease round has succeeded for
 	// this long, as the leases may have lapsed. Default 10s.
@@ -237,7 +243,7 @@ func newEngine[R any](src source[R], arn string, set Settings, cb Callbacks[R]) 
 // Run reads the stream and calls the function until ctx ends or Shutdown is
 // called. It returns nil after such a stop, an error when the stream cannot
 // be read at start-up (naming the resource and, for access denied, the IAM
-// action), and [core.ErrClosed] when called twice or after Shutdown.
+// action), and ErrClosed (esm.ErrClosed) when called twice or after Shutdown.
 //
 // When ctx ends, reading stops, in-flight invocations see their context
 // cancelled, and the checkpoints of finished records are written.
@@ -289,7 +295,7 @@ func (e *Engine[R]) Run(ctx context.Context) error {
 // checkpoints and waits for Run to return. If ctx ends first, in-flight
 // invocations are cancelled and ctx's error is returned. Shutdown is
 // idempotent and safe to call concurrently; before Run it makes Run return
-// [core.ErrClosed].
+// ErrClosed (esm.ErrClosed).
 func (e *Engine[R]) Shutdown(ctx context.Context) error {
 	e.stop()
 	if !e.started.Load() {

@@ -9,6 +9,7 @@ import (
 // when visibility timeouts, iterators and read limits expire. The default is
 // the real clock, which inside a testing/synctest bubble is already fake.
 type Clock interface {
+	// Now returns the current time. It must be safe for concurrent use.
 	Now() time.Time
 }
 

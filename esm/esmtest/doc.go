@@ -13,7 +13,7 @@
 // [Capture] standing in for the SQS and SNS clients).
 //
 // The fakes return what the AWS SDK would, typed errors included; the
-// conformance suite in esmtest/conformance runs the same behavioural tests
+// conformance suite in esm/esmtest/conformance runs the same behavioural tests
 // against them and against the local emulators, and lists where each
 // emulator falls short.
 package esmtest

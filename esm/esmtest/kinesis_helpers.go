@@ -20,9 +20,9 @@ func streamRef(stream string) (name, arn *string) {
 	return &stream, nil
 }
 
-// MustCreateStream creates a PROVISIONED stream with n shards and returns its
-// ARN. The stream is ACTIVE at once unless [WithKinesisTransitionDelay] is
-// set.
+// MustCreateStream creates a PROVISIONED stream with this many shards and
+// returns its ARN, failing the test on error. The stream is ACTIVE at once
+// unless [WithKinesisTransitionDelay] is set.
 func (k *Kinesis) MustCreateStream(t testing.TB, name string, shards int) (arn string) {
 	t.Helper()
 	if _, err := k.createStream(&kinesis.CreateStreamInput{StreamName: &name, ShardCount: new(int32(shards))}); err != nil {

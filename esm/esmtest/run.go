@@ -10,9 +10,12 @@ import (
 	"github.com/lambdaesm/lambdaesm/internal/core"
 )
 
-// Mapping is what a test runs: esm.Mapping.
+// Mapping is what a test runs: the method set of esm.Mapping, which every
+// mapping, invoke.Invoker and schedule.Scheduler have.
 type Mapping interface {
+	// Run runs until ctx ends or Shutdown is called (see esm.Mapping).
 	Run(ctx context.Context) error
+	// Shutdown stops Run gracefully (see esm.Mapping).
 	Shutdown(ctx context.Context) error
 }
 

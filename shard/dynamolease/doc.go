@@ -46,14 +46,17 @@
 // # Leases, renewal and fencing
 //
 // Every write is conditional. The engine calls Leases every
-// Settings.LeaseInterval (default 10s/3, a third of the default lease
-// duration). Each call writes the heartbeat, reads the mapping's items with
-// one consistent Query and writes only what changes. The heartbeat renews
+// Settings.LeaseInterval (default 1s; esm.WithLeaseInterval sets it, and it
+// should be at most a third of Options.LeaseDuration). Each call writes the
+// heartbeat, reads the mapping's items with one consistent Query and writes
+// only what changes. The heartbeat renews
 // every lease of the process at once: a lease lapses when both its
 // leaseExpires and its owner's heartbeat are past. Renewal therefore costs
 // one write per process per round, not one per shard as in KCL, and the
 // lease-table cost at steady state is the checkpoints plus
-// 60s/LeaseInterval heartbeat writes per process per minute.
+// 60s/LeaseInterval heartbeat writes (60 at the default interval) and as many
+// Query reads per process and mapping per minute; a longer interval costs
+// less and makes hand-offs slower.
 //
 // Save writes the checkpoint only under the condition leaseOwner = this
 // process AND leaseCounter = the counter it wrote when it took the lease AND
@@ -108,4 +111,11 @@
 //
 // An access-denied error names the refused action and the table, as in
 // "access denied: dynamodb:UpdateItem on table … was refused".
+//
+// # Testing
+//
+// shard.LeaseTable is the same protocol in memory (fenced checkpoints, fair
+// shares, hand-off), for tests of several replicas in one process with the
+// esm/esmtest fakes. This package's own tests run against DynamoDB Local
+// under `make test`.
 package dynamolease

@@ -37,9 +37,9 @@ type Options struct {
 	// Default the host name, the process ID and a random suffix.
 	Owner string
 	// LeaseDuration is how long this process's leases last after its last
-	// heartbeat. The engine renews every Settings.LeaseInterval (default
-	// 10s/3), which should be at most a third of it. Default
-	// [DefaultLeaseDuration].
+	// heartbeat. Every lease round (Settings.LeaseInterval, default 1s)
+	// writes a heartbeat; the interval should be at most a third of the
+	// duration. Default [DefaultLeaseDuration].
 	LeaseDuration time.Duration
 }
 
