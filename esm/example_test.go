@@ -8,6 +8,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	dstypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 
 	"github.com/lambdaesm/lambdaesm/esm"
@@ -53,4 +54,48 @@ func ExampleNewKinesisMapping() {
 	// aws:kinesis:record pear
 	// aws:kinesis:record plum
 	// Run returned <nil>
+}
+
+// A DynamoDB Streams handler sees INSERT, MODIFY and REMOVE records with
+// their images, from the in-memory fake.
+func ExampleNewDynamoDBMapping() {
+	d := esmtest.NewDynamoDBStreams()
+	arn, _ := d.CreateStream("orders", dstypes.StreamViewTypeNewAndOldImages, "id")
+	key := map[string]dstypes.AttributeValue{"id": &dstypes.AttributeValueMemberS{Value: "o-1"}}
+	_ = d.PutItem("orders", map[string]dstypes.AttributeValue{"id": key["id"], "state": &dstypes.AttributeValueMemberS{Value: "new"}})
+	_ = d.UpdateItem("orders", key, map[string]dstypes.AttributeValue{"state": &dstypes.AttributeValueMemberS{Value: "paid"}})
+	_ = d.DeleteItem("orders", key)
+
+	var wg sync.WaitGroup
+	wg.Add(3)
+	state := func(image map[string]events.DynamoDBAttributeValue) string {
+		if v, ok := image["state"]; ok {
+			return v.String()
+		}
+		return "-"
+	}
+	handler := func(ctx context.Context, ev events.DynamoDBEvent) error {
+		for _, r := range ev.Records {
+			fmt.Println(r.EventName, r.Change.Keys["id"].String(), state(r.Change.OldImage), "->", state(r.Change.NewImage))
+			wg.Done()
+		}
+		return nil
+	}
+	cfg := esm.Config{EventSourceArn: arn, StartingPosition: esm.TrimHorizon}
+	m, err := esm.NewDynamoDBMapping(cfg, d, esm.HandleDynamoDB(handler),
+		esm.WithStore(shard.NewMemoryStore()), esm.WithPolling(10*time.Millisecond, 0, 0))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	ctx := context.Background()
+	done := make(chan error)
+	go func() { done <- m.Run(ctx) }()
+	wg.Wait()
+	_ = m.Shutdown(ctx)
+	<-done
+	// Output:
+	// INSERT o-1 - -> new
+	// MODIFY o-1 new -> paid
+	// REMOVE o-1 paid -> -
 }

@@ -40,3 +40,7 @@ func (e *HeartbeatError) Error() string {
 }
 
 func (e *HeartbeatError) Unwrap() error { return e.Err }
+
+// ErrClosed is returned by Run when called twice or after Shutdown. It is
+// esm.ErrClosed.
+var ErrClosed = core.ErrClosed

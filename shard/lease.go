@@ -1,6 +1,10 @@
 package shard
 
-import "context"
+import (
+	"context"
+
+	"github.com/lambdaesm/lambdaesm/internal/core"
+)
 
 // ShardInfo describes one shard of a stream as discovery lists it.
 type ShardInfo struct {
@@ -34,3 +38,7 @@ type LeaseStore interface {
 	// they take its released leases at their next round.
 	Retire(ctx context.Context, mapping string) error
 }
+
+// ErrClosed is returned by Run when called twice or after Shutdown. It is
+// esm.ErrClosed.
+var ErrClosed = core.ErrClosed

@@ -7,7 +7,7 @@ import (
 )
 
 // ErrClosed is returned by Run after Shutdown, and by Run when called twice.
-var ErrClosed = errors.New("esm: mapping closed")
+var ErrClosed = errors.New("esm: closed")
 
 // TimeoutError is the function error of an invocation that ran past the
 // function timeout, with Lambda's message.
