@@ -1,0 +1,58 @@
+package queue_test
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/stretchr/testify/require"
+
+	"github.com/lambdaesm/lambdaesm/queue"
+)
+
+// A FIFO receive whose messages exceed the payload cap is split by
+// worker.take into several batches, the rest staying in the worker. When a
+// group fails in the first batch, the worker still invokes (and deletes) the
+// group's later messages it holds in the next batch, before the failed ones
+// come back: the group is handled out of order. resolve marks the later
+// group-mates failed only within one invocation.
+func TestReviewFIFOPayloadOverflowBreaksGroupOrder(t *testing.T) {
+	t.Skip("known bug: on a FIFO queue, messages left over by the payload cap are invoked after an earlier message of their group failed")
+	synctest.Test(t, func(t *testing.T) {
+		q := newRecorder()
+		url, arn := q.MustCreateQueue(t, "big.fifo", map[string]string{"VisibilityTimeout": "30"})
+		pad := strings.Repeat("x", 10_000)
+		for i := range 6 {
+			q.SendFIFO(t, url, "A", "A"+strconv.Itoa(i)+pad)
+		}
+		var mu sync.Mutex
+		var order []string // first successful handling of each message
+		seen := map[string]bool{}
+		h := &handler{fn: func(_ context.Context, b []events.SQSMessage) queue.Outcome {
+			for _, m := range b {
+				if m.Body[:2] == "A1" && m.Attributes["ApproximateReceiveCount"] == "1" {
+					return queue.Outcome{Err: errBoom}
+				}
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for _, m := range b {
+				if !seen[m.Body[:2]] {
+					seen[m.Body[:2]] = true
+					order = append(order, m.Body[:2])
+				}
+			}
+			return queue.Outcome{}
+		}}
+		r := start(t, q, queue.Settings{QueueARN: arn, MaxPayload: 25_000, Scaling: queue.Scaling{Initial: 1, Min: 1}}, queue.Callbacks{Invoke: h.invoke})
+		waitFor(t, 5*time.Minute, func() bool { return len(q.Messages(url)) == 0 }, "every message handled")
+		_, runErr := r.stop(t)
+		require.NoError(t, runErr)
+		require.Equal(t, []string{"A0", "A1", "A2", "A3", "A4", "A5"}, order, "group A handled out of order")
+	})
+}
