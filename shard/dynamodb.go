@@ -93,6 +93,8 @@ func (s *dynamoDBSource) read(ctx context.Context, shardID, iterator string, lim
 
 func (s *dynamoDBSource) maxLimit() int { return 1000 }
 
+func (s *dynamoDBSource) timestamps() bool { return false }
+
 func (s *dynamoDBSource) seq(r *events.DynamoDBEventRecord) string { return r.Change.SequenceNumber }
 
 func (s *dynamoDBSource) arrival(r *events.DynamoDBEventRecord) time.Time {

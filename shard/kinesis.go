@@ -96,6 +96,8 @@ func (s *kinesisSource) read(ctx context.Context, shardID, iterator string, limi
 
 func (s *kinesisSource) maxLimit() int { return 10000 }
 
+func (s *kinesisSource) timestamps() bool { return true }
+
 func (s *kinesisSource) seq(r *events.KinesisEventRecord) string { return r.Kinesis.SequenceNumber }
 
 func (s *kinesisSource) arrival(r *events.KinesisEventRecord) time.Time {

@@ -69,7 +69,7 @@ func (l *lane[R]) run(ctx context.Context) {
 	e := l.p.e
 	windowStart := time.Now()
 	for {
-		if l.p.halted() {
+		if l.p.halted() || ctx.Err() != nil {
 			return // stopping: no new batch
 		}
 		deadline := windowStart.Add(e.set.BatchingWindow)
@@ -125,7 +125,10 @@ func (l *lane[R]) invoke(ctx context.Context, refs []ref[R]) bool {
 		recs[i] = r.p.recs[r.i]
 	}
 	runs := []retry.Run{{Lo: 0, Hi: len(recs)}}
-	for len(runs) > 0 {
+	for first := true; len(runs) > 0; first = false {
+		if !first && (p.halted() || ctx.Err() != nil) {
+			return false // stopping: no new invocation (a split half, a retry)
+		}
 		r := runs[0]
 		runs = runs[1:]
 		if k := e.set.Policy.Expired(r, time.Now(), func(i int) time.Time { return e.src.arrival(&recs[r.Lo+i]) }); k > 0 {
@@ -151,6 +154,12 @@ func (l *lane[R]) invoke(ctx context.Context, refs []ref[R]) bool {
 		e.hook.BatchInvoked(core.Invocation{Source: p.src, Records: r.Len(), Attempt: r.Attempts + 1, Duration: time.Since(start), Err: out.Err, Failed: failed})
 		if out.Err != nil {
 			e.log.Warn("function error", "shardId", p.id, "records", r.Len(), "attempt", r.Attempts+1, "err", out.Err)
+		}
+		if out.Err != nil && (p.halted() || ctx.Err() != nil) {
+			// Stopping, not the function's fault (or no time to retry):
+			// leave the records unfinished, behind the checkpoint, for
+			// the next reader.
+			return false
 		}
 		d := e.set.Policy.Decide(r, out)
 		p.tr.finish(refs[r.Lo : r.Lo+d.Done])

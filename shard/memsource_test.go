@@ -108,6 +108,8 @@ func (s *memSource) read(_ context.Context, shardID, iterator string, limit int,
 
 func (s *memSource) maxLimit() int { return 10000 }
 
+func (s *memSource) timestamps() bool { return false }
+
 func (s *memSource) seq(r *events.KinesisEventRecord) string { return r.Kinesis.SequenceNumber }
 
 func (s *memSource) arrival(r *events.KinesisEventRecord) time.Time {

@@ -75,7 +75,10 @@ func (p *proc[R]) run(ctx context.Context) {
 	}
 	close(lanesDone)
 	<-cpDone
-	if ended && !p.lost {
+	if p.lost {
+		ended = false // the shard end was not recorded: whoever holds the lease finishes it
+	}
+	if ended {
 		fctx, fcancel := finalCtx(ctx)
 		err := p.e.set.Store.Save(fctx, p.e.set.Mapping, p.id, Checkpoint{ShardEnd: true})
 		fcancel()
@@ -87,10 +90,12 @@ func (p *proc[R]) run(ctx context.Context) {
 		}
 	}
 	p.haltFn()
-	p.d.ended(p.id, ended)
+	// Release before discovery may start the shard again, or the release
+	// could give away the lease of the new reader.
 	if !p.lost {
 		p.d.release(p.id)
 	}
+	p.d.ended(p.id, ended)
 }
 
 // stopGracefully halts the shard: the in-flight batch finishes and the
@@ -132,11 +137,17 @@ func (p *proc[R]) read(ctx context.Context) bool {
 	iter := ""
 	failures := 0
 	lastSeq := ""
+	var latestAt time.Time
 	capacity := e.set.BatchSize * e.set.ParallelizationFactor
 	perLane := make([][]ref[R], len(p.lanes))
 	var next time.Time
 	for {
 		if iter == "" {
+			if pos.Type == "LATEST" {
+				// Remember where LATEST was, in case the iterator
+				// expires before the first record is read.
+				latestAt = time.Now()
+			}
 			it, err := e.src.iterator(rctx, p.id, pos)
 			if err != nil {
 				if rctx.Err() != nil || p.halted() {
@@ -184,8 +195,14 @@ func (p *proc[R]) read(ctx context.Context) bool {
 			switch classify(err) {
 			case errExpiredIterator:
 				iter = ""
-				if lastSeq != "" {
+				switch {
+				case lastSeq != "":
 					pos = position{Type: "AFTER_SEQUENCE_NUMBER", Seq: lastSeq}
+				case pos.Type == "LATEST" && e.src.timestamps():
+					// A new LATEST would skip what arrived meanwhile.
+					pos = position{Type: "AT_TIMESTAMP", Time: latestAt}
+				case pos.Type == "LATEST":
+					e.log.Warn("the LATEST iterator expired before any record was read; records written meanwhile may be skipped (DynamoDB Streams has no AT_TIMESTAMP)", "shardId", p.id)
 				}
 				continue
 			case errTrimmed:
@@ -305,7 +322,8 @@ func (p *proc[R]) save(ctx context.Context) {
 	case errors.Is(err, ErrLeaseLost):
 		p.lost = true
 		p.e.log.Warn("lease lost; stopping the shard", "shardId", p.id, "err", err)
-		p.stop()
+		p.haltFn() // no new invocation
+		p.stop()   // and cancel the ones in flight
 	default:
 		p.e.log.Warn("writing a checkpoint failed; will retry with the next one", "shardId", p.id, "err", err)
 	}

@@ -92,12 +92,9 @@ func runDuring(t *testing.T, eng *Engine[events.KinesisEventRecord], during func
 }
 
 // A shard whose checkpoint write reported ErrLeaseLost must stop invoking:
-// the lease is another process's now. proc.save cancels the proc's context
-// (p.stop) but not p.halt, and lane.run only checks p.halted(), so each lane
-// goes on taking batches from its queue and invoking the function (with a
-// cancelled context) until the queue is empty.
+// the lease is another process's now. (Found in review: lanes used to go on
+// taking queued batches with a cancelled context.)
 func TestReviewLaneKeepsInvokingAfterLeaseLost(t *testing.T) {
-	t.Skip("known bug: after ErrLeaseLost a lane keeps invoking every batch it has queued (lane.run checks only p.halt, not the proc ctx)")
 	synctest.Test(t, func(t *testing.T) {
 		src := newMemSource(1, 20, 1)
 		src.list[0].open = true
@@ -120,13 +117,10 @@ func TestReviewLaneKeepsInvokingAfterLeaseLost(t *testing.T) {
 
 // A parent shard read to its end whose lease is lost while its last
 // checkpoint is being written must not count as finished: its shard end was
-// never recorded and another process resumes it from its old checkpoint. In
-// proc.run, `ended` stays true when p.lost is set (only the SHARD_END save is
-// skipped), so discovery marks the parent finished and processed and starts
-// the child at TRIM_HORIZON: the child's records are handled before the
-// parent's remaining ones, breaking per-key order across the reshard.
+// never recorded and another process resumes it from its old checkpoint, so
+// starting the child would break per-key order across the reshard. (Found in
+// review.)
 func TestReviewChildStartsAfterParentLeaseLostAtShardEnd(t *testing.T) {
-	t.Skip("known bug: proc.run reports ended=true to discovery when the lease was lost, so a child starts although the parent's SHARD_END was never written")
 	synctest.Test(t, func(t *testing.T) {
 		src := newMemSource(2, 3, 1)
 		src.list[1].info.Parents = []string{"shardId-0"} // shardId-0 is closed, shardId-1 its child
@@ -150,14 +144,11 @@ func TestReviewChildStartsAfterParentLeaseLostAtShardEnd(t *testing.T) {
 }
 
 // When Run's context ends (a SIGTERM in most services), in-flight
-// invocations see their context cancelled. A handler that returns ctx.Err()
-// is then counted as a function error (proc.call only treats a deadline as
-// special), and with retries used up (MaximumRetryAttempts 0) the policy
-// discards the batch: with no destination it is dropped and the checkpoint
-// moves past records that were never handled, although only the engine's own
-// stop made the invocation fail.
+// invocations see their context cancelled. A handler that then returns
+// ctx.Err() must not count as a function error: with MaximumRetryAttempts 0
+// the records would be discarded and checkpointed past although only the
+// engine's own stop made the invocation fail. (Found in review.)
 func TestReviewStopCancellationIsNotAFunctionError(t *testing.T) {
-	t.Skip("known bug: a handler returning ctx.Err() after Run's ctx ends counts as a function error; with MaximumRetryAttempts 0 the records are discarded and checkpointed past")
 	synctest.Test(t, func(t *testing.T) {
 		src := newMemSource(1, 3, 1)
 		src.list[0].open = true
@@ -191,12 +182,11 @@ type dropHook struct {
 func (h dropHook) RecordsDropped(_ core.Source, n int, _ string) { h.n.Add(int32(n)) }
 
 // With StartingPosition LATEST, an iterator that expires before the first
-// record was read (GetRecords throttled or failing for five minutes) is
-// replaced by a new LATEST iterator (read keeps pos = p.pos when lastSeq is
-// ""), which skips every record put in the meantime: a record is lost
-// because of a service error.
+// record was read (GetRecords throttled or failing for five minutes) must
+// not be replaced by a new LATEST iterator, which would skip every record
+// put in the meantime; Kinesis resumes AT_TIMESTAMP of the first LATEST.
+// (Found in review.)
 func TestReviewExpiredLatestIteratorSkipsRecords(t *testing.T) {
-	t.Skip("known bug: an expired LATEST iterator with no record read yet is replaced by a new LATEST one, skipping the records put meanwhile")
 	synctest.Test(t, func(t *testing.T) {
 		k := esmtest.NewKinesis()
 		arn := k.MustCreateStream(t, "s", 1)
@@ -260,15 +250,11 @@ func (s *flakyLeases) Release(context.Context, string, string) error {
 
 func (s *flakyLeases) Retire(context.Context, string) error { return nil }
 
-// proc.run calls d.ended(id, false), which lets discovery start the shard
-// again, before d.release(id). When the lease comes back while the old
-// reader's Release is still in flight (lease rounds failed past LeaseTimeout,
-// every shard was halted, the table recovers), a new reader starts and then
-// the old reader's Release gives the lease away under it: the shard is
-// invoked without a lease until the next round, and another process may
-// read it at the same time.
+// A stopped reader releases its lease before discovery may start the shard
+// again: otherwise, when the lease comes back while the old reader's Release
+// is still in flight, the Release gives the lease away under the new reader.
+// (Found in review.)
 func TestReviewReleaseAfterRestartGivesLeaseAwayUnderNewReader(t *testing.T) {
-	t.Skip("known bug: proc.run marks the shard stopped (d.ended) before releasing its lease, so a restarted reader can lose its lease to the old reader's Release")
 	synctest.Test(t, func(t *testing.T) {
 		src := newMemSource(1, 1000, 1)
 		src.list[0].open = true
@@ -294,12 +280,9 @@ func TestReviewReleaseAfterRestartGivesLeaseAwayUnderNewReader(t *testing.T) {
 }
 
 // Shutdown (or a lease hand-off) lets the lane finish the invocation in
-// flight "without starting retries or new batches". lane.invoke checks
-// p.halted() only when a decision has Next runs; when the first half of a
-// bisected batch succeeds, it goes on to the queued second half without
-// checking, so a new invocation starts after the shard halted.
+// flight without starting retries or new batches: not even the queued second
+// half of a bisected batch whose first half succeeded. (Found in review.)
 func TestReviewBisectSecondHalfInvokedAfterHalt(t *testing.T) {
-	t.Skip("known bug: lane.invoke starts the queued second half of a bisected batch after the shard halted")
 	synctest.Test(t, func(t *testing.T) {
 		src := newMemSource(1, 4, 1)
 		src.list[0].open = true

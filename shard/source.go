@@ -30,6 +30,8 @@ type source[R any] interface {
 	// ended=true when the shard is closed and read to its end.
 	read(ctx context.Context, shardID, iterator string, limit int, into []R) (recs []R, next string, ended bool, err error)
 	maxLimit() int
+	// timestamps tells whether AT_TIMESTAMP iterators exist.
+	timestamps() bool
 	seq(r *R) string
 	arrival(r *R) time.Time
 	laneKey(r *R) uint32
