@@ -62,6 +62,9 @@ func (e *Engine) work(ctx context.Context) {
 		if b != nil {
 			e.process(ctx, b)
 			w.windowStart = time.Now()
+			if e.q.fifo {
+				w.releaseFailedGroups(b)
+			}
 		}
 		if stopped {
 			w.release()
@@ -220,4 +223,36 @@ func (w *worker) release() {
 	}
 	w.e.makeVisible(w.ctx, w.meta)
 	w.evs, w.meta, w.bytes = nil, nil, 0
+}
+
+// releaseFailedGroups keeps a FIFO group's order when a batch was cut by the
+// payload cap: the messages the worker still holds of a group that failed in
+// b are made visible again at once instead of being invoked, so SQS
+// redelivers the group from its first failed message, in order.
+func (w *worker) releaseFailedGroups(b *batch) {
+	failedGroups := map[string]bool{}
+	for i, st := range b.state {
+		if st == failed {
+			failedGroups[b.meta[i].group] = true
+		}
+	}
+	if len(failedGroups) == 0 || len(w.meta) == 0 {
+		return
+	}
+	var drop []meta
+	k := 0
+	for i, m := range w.meta {
+		if failedGroups[m.group] {
+			drop = append(drop, m)
+			w.bytes -= m.size + 1
+			continue
+		}
+		w.evs[k], w.meta[k] = w.evs[i], m
+		k++
+	}
+	clear(w.evs[k:])
+	w.evs, w.meta = w.evs[:k], w.meta[:k]
+	if len(drop) > 0 {
+		w.e.makeVisible(w.ctx, drop)
+	}
 }
