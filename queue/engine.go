@@ -291,6 +291,9 @@ func (e *Engine) Run(ctx context.Context) error {
 
 	q, err := e.inspect(runCtx)
 	if err != nil {
+		if runCtx.Err() != nil {
+			return nil // stopped during the start-up check: a stop, not a failure
+		}
 		return err
 	}
 	e.q = q

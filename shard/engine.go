@@ -264,6 +264,9 @@ func (e *Engine[R]) Run(ctx context.Context) error {
 	e.mu.Unlock()
 
 	if err := e.src.check(runCtx); err != nil {
+		if runCtx.Err() != nil {
+			return nil // stopped during the start-up check: a stop, not a failure
+		}
 		return err
 	}
 	if e.set.Disabled {

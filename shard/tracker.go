@@ -37,9 +37,10 @@ func newTracker[R any](seq func(*R) string) *tracker[R] {
 // add appends a page whose done flags may already be set (filtered records).
 func (t *tracker[R]) add(p *page[R]) {
 	t.mu.Lock()
+	before := t.inflight
 	t.inflight += len(p.recs) - p.ndone
 	t.pages = append(t.pages, p)
-	t.advance()
+	t.advance(before)
 	t.mu.Unlock()
 }
 
@@ -49,6 +50,7 @@ func (t *tracker[R]) finish(refs []ref[R]) {
 		return
 	}
 	t.mu.Lock()
+	before := t.inflight
 	for _, r := range refs {
 		if !r.p.done[r.i] {
 			r.p.done[r.i] = true
@@ -56,12 +58,14 @@ func (t *tracker[R]) finish(refs []ref[R]) {
 			t.inflight--
 		}
 	}
-	t.advance()
+	t.advance(before)
 	t.mu.Unlock()
 }
 
-// advance moves the checkpoint over finished records; t.mu is held.
-func (t *tracker[R]) advance() {
+// advance moves the checkpoint over finished records and wakes waiters when
+// the checkpoint moved or records finished since before (the in-flight count
+// then); t.mu is held.
+func (t *tracker[R]) advance(before int) {
 	moved := false
 	for len(t.pages) > 0 {
 		p := t.pages[0]
@@ -79,7 +83,10 @@ func (t *tracker[R]) advance() {
 		t.pages[0] = nil
 		t.pages = t.pages[1:]
 	}
-	if moved || t.inflight == 0 {
+	if moved || t.inflight < before {
+		// Wake the reader too when records finished without moving the
+		// checkpoint: it waits for the lanes' load to drop, not only for
+		// the checkpoint.
 		close(t.changed)
 		t.changed = make(chan struct{})
 	}
