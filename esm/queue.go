@@ -61,12 +61,12 @@ func (m *SQSMapping) Shutdown(ctx context.Context) error { return m.eng.Shutdown
 // sqsInvoker turns a handler into the engine's invoker: it builds the event,
 // recovers panics, and passes on the batchItemFailures (the engine applies
 // AWS's rules to them, or ignores them without ReportBatchItemFailures).
-func sqsInvoker(h Handler[events.SQSEvent, events.SQSEventResponse]) func(context.Context, []events.SQSMessage) queue.Outcome {
-	return func(ctx context.Context, batch []events.SQSMessage) queue.Outcome {
+func sqsInvoker(h Handler[events.SQSEvent, events.SQSEventResponse]) func(context.Context, []events.SQSMessage) queue.Result {
+	return func(ctx context.Context, batch []events.SQSMessage) queue.Result {
 		resp, err := invoke(ctx, h, events.SQSEvent{Records: batch})
 		if err != nil {
-			return queue.Outcome{Err: err}
+			return queue.Result{Err: err}
 		}
-		return queue.Outcome{FailedIDs: failureIDs(resp.BatchItemFailures, func(f events.SQSBatchItemFailure) string { return f.ItemIdentifier })}
+		return queue.Result{ItemFailures: failureIDs(resp.BatchItemFailures, func(f events.SQSBatchItemFailure) string { return f.ItemIdentifier })}
 	}
 }

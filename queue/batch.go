@@ -139,7 +139,7 @@ func (e *Engine) invoke(ctx context.Context, b *batch, lo, hi int) {
 	out := e.cb.Invoke(ictx, b.evs[lo:hi])
 	took := time.Since(start)
 	if errors.Is(ictx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
-		out = Outcome{Err: &TimeoutError{Timeout: e.set.FunctionTimeout}}
+		out = Result{Err: &TimeoutError{Timeout: e.set.FunctionTimeout}}
 	}
 	cancel()
 	if out.Err != nil && ctx.Err() != nil {
@@ -147,12 +147,12 @@ func (e *Engine) invoke(ctx context.Context, b *batch, lo, hi int) {
 			out.Err = fmt.Errorf("%w (%w)", out.Err, cause)
 		}
 	}
-	if len(out.FailedIDs) > 0 && !e.set.ReportBatchItemFailures {
+	if len(out.ItemFailures) > 0 && !e.set.ReportBatchItemFailures {
 		e.ignored.Do(func() {
 			e.log.Warn("the handler returned batchItemFailures but FunctionResponseTypes does not include ReportBatchItemFailures: " +
 				"they are ignored and the whole batch is deleted, as in Lambda")
 		})
-		out.FailedIDs = nil
+		out.ItemFailures = nil
 	}
 	nFailed, err := resolve(out, ms, b.state[lo:hi], e.q.fifo)
 	e.hook.BatchInvoked(core.Invocation{Source: e.q.src, Records: hi - lo, Attempt: max(ms[0].receives, 1), Duration: took, Err: err, Failed: nFailed})
@@ -175,7 +175,7 @@ var ErrInvalidResponse = errors.New("invalid partial batch response")
 // (the outcome's, or [ErrInvalidResponse]). On a FIFO queue a failed message
 // fails every later message of the invocation too, so that a group's order
 // holds.
-func resolve(out Outcome, ms []meta, st []state, fifo bool) (int, error) {
+func resolve(out Result, ms []meta, st []state, fifo bool) (int, error) {
 	fill := func(s state) {
 		for i := range st {
 			st[i] = s
@@ -186,7 +186,7 @@ func resolve(out Outcome, ms []meta, st []state, fifo bool) (int, error) {
 		return len(st), out.Err
 	}
 	fill(succeeded)
-	if len(out.FailedIDs) == 0 {
+	if len(out.ItemFailures) == 0 {
 		return 0, nil
 	}
 	index := func(id string) int {
@@ -210,7 +210,7 @@ func resolve(out Outcome, ms []meta, st []state, fifo bool) (int, error) {
 		}
 	}
 	lowest := len(st)
-	for _, id := range out.FailedIDs {
+	for _, id := range out.ItemFailures {
 		i := -1
 		if id != "" {
 			i = index(id)

@@ -54,11 +54,11 @@ func benchDispatch(b *testing.B, batchSize int, window time.Duration) {
 	eng, err := queue.New(q, queue.Settings{
 		QueueARN: arn, BatchSize: batchSize, BatchingWindow: window, FunctionTimeout: time.Minute,
 		Scaling: queue.Scaling{Max: maxWorkers},
-	}, queue.Callbacks{Invoke: func(_ context.Context, batch []events.SQSMessage) queue.Outcome {
+	}, queue.Callbacks{Invoke: func(_ context.Context, batch []events.SQSMessage) queue.Result {
 		if h := handled.Add(int64(len(batch))); h >= int64(n) && h-int64(len(batch)) < int64(n) {
 			close(done)
 		}
-		return queue.Outcome{}
+		return queue.Result{}
 	}})
 	if err != nil {
 		b.Fatal(err)

@@ -42,7 +42,7 @@
 // Failed receives are retried with backoff (ServiceBackoff) and never count
 // as function errors.
 //
-// # Outcome of a batch
+// # Result of a batch
 //
 //   - Success: the batch is deleted with DeleteMessageBatch, ten entries a
 //     call. Failed entries (and failed calls) are retried, three attempts in

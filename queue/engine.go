@@ -135,16 +135,16 @@ func (s Scaling) withDefaults() (Scaling, error) {
 	return s, nil
 }
 
-// Outcome is what one invocation of the function returned.
-type Outcome struct {
+// Result is what one invocation of the function returned.
+type Result struct {
 	// Err is the function error (an error, a panic, a timeout): no message
 	// of the batch is deleted.
 	Err error
-	// FailedIDs are the message IDs of the partial batch response
+	// ItemFailures are the message IDs of the partial batch response
 	// (batchItemFailures) when Err is nil. Every other message is deleted.
 	// An empty ID, or one that is not in the batch, makes the response
 	// invalid and fails the whole batch, as in Lambda.
-	FailedIDs []string
+	ItemFailures []string
 }
 
 // Callbacks are the engine's calls out to the mapping.
@@ -153,7 +153,7 @@ type Callbacks struct {
 	// FunctionTimeout; with the visibility heartbeat, ctx is also
 	// cancelled when visibility cannot be extended, with a
 	// [*HeartbeatError] as its cause. Required.
-	Invoke func(ctx context.Context, batch []events.SQSMessage) Outcome
+	Invoke func(ctx context.Context, batch []events.SQSMessage) Result
 	// Filter keeps a message when it returns true; nil keeps all.
 	// Filtered-out messages are deleted, as Lambda does.
 	Filter func(m *events.SQSMessage) bool

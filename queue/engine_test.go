@@ -146,19 +146,19 @@ func TestPayloadCapSplitsBatches(t *testing.T) {
 func TestFunctionErrorDeletesNothing(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		fn   func(ctx context.Context, batch []events.SQSMessage) queue.Outcome
+		fn   func(ctx context.Context, batch []events.SQSMessage) queue.Result
 		want string
 	}{
-		{"error", func(context.Context, []events.SQSMessage) queue.Outcome { return queue.Outcome{Err: errBoom} }, "boom"},
-		{"timeout", func(ctx context.Context, _ []events.SQSMessage) queue.Outcome {
+		{"error", func(context.Context, []events.SQSMessage) queue.Result { return queue.Result{Err: errBoom} }, "boom"},
+		{"timeout", func(ctx context.Context, _ []events.SQSMessage) queue.Result {
 			<-ctx.Done()
-			return queue.Outcome{}
+			return queue.Result{}
 		}, "Task timed out after 3.00 seconds"},
-		{"empty itemIdentifier", func(context.Context, []events.SQSMessage) queue.Outcome {
-			return queue.Outcome{FailedIDs: []string{""}}
+		{"empty itemIdentifier", func(context.Context, []events.SQSMessage) queue.Result {
+			return queue.Result{ItemFailures: []string{""}}
 		}, "itemIdentifier is empty"},
-		{"unknown itemIdentifier", func(context.Context, []events.SQSMessage) queue.Outcome {
-			return queue.Outcome{FailedIDs: []string{"not-a-message"}}
+		{"unknown itemIdentifier", func(context.Context, []events.SQSMessage) queue.Result {
+			return queue.Result{ItemFailures: []string{"not-a-message"}}
 		}, `itemIdentifier "not-a-message" is not a message of the batch`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -166,7 +166,7 @@ func TestFunctionErrorDeletesNothing(t *testing.T) {
 				q, url, arn := newQueue(t, "fails", map[string]string{"VisibilityTimeout": "30"}, 3)
 				var calls atomic.Int32
 				hk := &hooks{}
-				r := start(t, q, queue.Settings{QueueARN: arn, Hooks: hk, ReportBatchItemFailures: true}, queue.Callbacks{Invoke: func(ctx context.Context, b []events.SQSMessage) queue.Outcome {
+				r := start(t, q, queue.Settings{QueueARN: arn, Hooks: hk, ReportBatchItemFailures: true}, queue.Callbacks{Invoke: func(ctx context.Context, b []events.SQSMessage) queue.Result {
 					calls.Add(1)
 					return tc.fn(ctx, b)
 				}})
@@ -195,11 +195,11 @@ func TestPartialBatchResponseDeletesAllButTheListed(t *testing.T) {
 		for i := range ids {
 			ids[i] = q.Send(t, url, strconv.Itoa(i))
 		}
-		h := &handler{fn: func(_ context.Context, b []events.SQSMessage) queue.Outcome {
+		h := &handler{fn: func(_ context.Context, b []events.SQSMessage) queue.Result {
 			if b[0].Attributes["ApproximateReceiveCount"] != "1" {
-				return queue.Outcome{}
+				return queue.Result{}
 			}
-			return queue.Outcome{FailedIDs: []string{ids[1], ids[4]}}
+			return queue.Result{ItemFailures: []string{ids[1], ids[4]}}
 		}}
 		r := start(t, q, queue.Settings{QueueARN: arn, ReportBatchItemFailures: true, Scaling: queue.Scaling{Initial: 1, Min: 1}}, queue.Callbacks{Invoke: h.invoke})
 		waitFor(t, time.Minute, func() bool { return len(q.deletedIDs()) == 4 }, "four deletions")
@@ -224,7 +224,7 @@ func TestFIFOGroupsFanOutAndAFailureKeepsTheRestOfItsGroup(t *testing.T) {
 		}
 		// All three groups are in the handler at the same time.
 		var inFlight, most atomic.Int32
-		h := &handler{fn: func(_ context.Context, b []events.SQSMessage) queue.Outcome {
+		h := &handler{fn: func(_ context.Context, b []events.SQSMessage) queue.Result {
 			n := inFlight.Add(1)
 			defer inFlight.Add(-1)
 			for {
@@ -237,10 +237,10 @@ func TestFIFOGroupsFanOutAndAFailureKeepsTheRestOfItsGroup(t *testing.T) {
 			for _, m := range b {
 				if m.Body == "A1" && m.Attributes["ApproximateReceiveCount"] == "1" {
 					// Only A1 is reported; A2 and A3 must stay too.
-					return queue.Outcome{FailedIDs: []string{ids["A1"]}}
+					return queue.Result{ItemFailures: []string{ids["A1"]}}
 				}
 			}
-			return queue.Outcome{}
+			return queue.Result{}
 		}}
 		r := start(t, q, queue.Settings{QueueARN: arn, ReportBatchItemFailures: true, Scaling: queue.Scaling{Initial: 1, Min: 1}}, queue.Callbacks{Invoke: h.invoke})
 		waitFor(t, time.Minute, func() bool { return len(q.deletedIDs()) == 9 }, "all but group A's last three to be deleted")
@@ -347,12 +347,12 @@ func TestFailureBackoffBringsFailedMessagesBackSooner(t *testing.T) {
 		url, arn := q.MustCreateQueue(t, "backoff", map[string]string{"VisibilityTimeout": "300"})
 		q.Send(t, url, "x")
 		var at []time.Time
-		h := &handler{fn: func(context.Context, []events.SQSMessage) queue.Outcome {
+		h := &handler{fn: func(context.Context, []events.SQSMessage) queue.Result {
 			at = append(at, time.Now())
 			if len(at) < 3 {
-				return queue.Outcome{Err: errBoom}
+				return queue.Result{Err: errBoom}
 			}
-			return queue.Outcome{}
+			return queue.Result{}
 		}}
 		r := start(t, q, queue.Settings{QueueARN: arn, Scaling: queue.Scaling{Initial: 1, Min: 1},
 			FailureBackoff: &retry.Backoff{Initial: 2 * time.Second, Max: time.Minute, Multiplier: 3}},

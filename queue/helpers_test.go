@@ -121,10 +121,10 @@ func (r *recorder) visibilityChanges() []sqs.ChangeMessageVisibilityBatchInput {
 type handler struct {
 	mu      sync.Mutex
 	batches [][]events.SQSMessage
-	fn      func(ctx context.Context, batch []events.SQSMessage) queue.Outcome
+	fn      func(ctx context.Context, batch []events.SQSMessage) queue.Result
 }
 
-func (h *handler) invoke(ctx context.Context, batch []events.SQSMessage) queue.Outcome {
+func (h *handler) invoke(ctx context.Context, batch []events.SQSMessage) queue.Result {
 	h.mu.Lock()
 	h.batches = append(h.batches, append([]events.SQSMessage(nil), batch...))
 	fn := h.fn
@@ -132,7 +132,7 @@ func (h *handler) invoke(ctx context.Context, batch []events.SQSMessage) queue.O
 	if fn != nil {
 		return fn(ctx, batch)
 	}
-	return queue.Outcome{}
+	return queue.Result{}
 }
 
 func (h *handler) calls() [][]events.SQSMessage {

@@ -116,10 +116,10 @@ func TestShutdownLetsInFlightBatchesFinish(t *testing.T) {
 		q, url, arn := newQueue(t, "inflight", map[string]string{"VisibilityTimeout": "600"}, 3)
 		entered := make(chan struct{})
 		var once sync.Once
-		h := &handler{fn: func(ctx context.Context, _ []events.SQSMessage) queue.Outcome {
+		h := &handler{fn: func(ctx context.Context, _ []events.SQSMessage) queue.Result {
 			once.Do(func() { close(entered) })
 			time.Sleep(30 * time.Second)
-			return queue.Outcome{Err: ctx.Err()}
+			return queue.Result{Err: ctx.Err()}
 		}}
 		r := start(t, q, queue.Settings{QueueARN: arn, FunctionTimeout: time.Minute}, queue.Callbacks{Invoke: h.invoke})
 		<-entered
@@ -135,10 +135,10 @@ func TestShutdownLetsInFlightBatchesFinish(t *testing.T) {
 		url, arn = q.MustCreateQueue(t, "hard", map[string]string{"VisibilityTimeout": "600"})
 		q.Send(t, url, "x")
 		var cancelled atomic.Bool
-		h2 := &handler{fn: func(ctx context.Context, _ []events.SQSMessage) queue.Outcome {
+		h2 := &handler{fn: func(ctx context.Context, _ []events.SQSMessage) queue.Result {
 			<-ctx.Done()
 			cancelled.Store(true)
-			return queue.Outcome{Err: ctx.Err()}
+			return queue.Result{Err: ctx.Err()}
 		}}
 		r = start(t, q, queue.Settings{QueueARN: arn, FunctionTimeout: time.Minute}, queue.Callbacks{Invoke: h2.invoke})
 		waitFor(t, time.Minute, func() bool { return len(h2.calls()) == 1 }, "the invocation")
@@ -189,13 +189,13 @@ func TestHeartbeatKeepsALongHandlerFromRedelivery(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		q, url, arn := newQueue(t, "long", map[string]string{"VisibilityTimeout": "10"}, 12)
 		var calls atomic.Int32
-		h := &handler{fn: func(ctx context.Context, b []events.SQSMessage) queue.Outcome {
+		h := &handler{fn: func(ctx context.Context, b []events.SQSMessage) queue.Result {
 			calls.Add(1)
 			select {
 			case <-time.After(30 * time.Second): // three visibility timeouts
-				return queue.Outcome{}
+				return queue.Result{}
 			case <-ctx.Done():
-				return queue.Outcome{Err: context.Cause(ctx)}
+				return queue.Result{Err: context.Cause(ctx)}
 			}
 		}}
 		r := start(t, q, queue.Settings{QueueARN: arn, FunctionTimeout: time.Minute, VisibilityHeartbeat: true, Scaling: queue.Scaling{Initial: 2, Min: 2}},
@@ -223,10 +223,10 @@ func TestHeartbeatFailureCancelsTheHandler(t *testing.T) {
 		q.Send(t, url, "x")
 		q.Faults.FailAlways("ChangeMessageVisibilityBatch", esmtest.APIError("AccessDenied", "no"))
 		causes := make(chan error, 1)
-		h := &handler{fn: func(ctx context.Context, b []events.SQSMessage) queue.Outcome {
+		h := &handler{fn: func(ctx context.Context, b []events.SQSMessage) queue.Result {
 			<-ctx.Done()
 			causes <- context.Cause(ctx)
-			return queue.Outcome{Err: ctx.Err()}
+			return queue.Result{Err: ctx.Err()}
 		}}
 		start0 := time.Now()
 		r := start(t, q, queue.Settings{QueueARN: arn, FunctionTimeout: time.Minute, VisibilityHeartbeat: true, Scaling: queue.Scaling{Initial: 1, Min: 1, Max: 1}},

@@ -31,10 +31,10 @@ func TestReviewFIFOPayloadOverflowBreaksGroupOrder(t *testing.T) {
 		var mu sync.Mutex
 		var order []string // first successful handling of each message
 		seen := map[string]bool{}
-		h := &handler{fn: func(_ context.Context, b []events.SQSMessage) queue.Outcome {
+		h := &handler{fn: func(_ context.Context, b []events.SQSMessage) queue.Result {
 			for _, m := range b {
 				if m.Body[:2] == "A1" && m.Attributes["ApproximateReceiveCount"] == "1" {
-					return queue.Outcome{Err: errBoom}
+					return queue.Result{Err: errBoom}
 				}
 			}
 			mu.Lock()
@@ -45,7 +45,7 @@ func TestReviewFIFOPayloadOverflowBreaksGroupOrder(t *testing.T) {
 					order = append(order, m.Body[:2])
 				}
 			}
-			return queue.Outcome{}
+			return queue.Result{}
 		}}
 		r := start(t, q, queue.Settings{QueueARN: arn, MaxPayload: 25_000, Scaling: queue.Scaling{Initial: 1, Min: 1}}, queue.Callbacks{Invoke: h.invoke})
 		waitFor(t, 5*time.Minute, func() bool { return len(q.Messages(url)) == 0 }, "every message handled")

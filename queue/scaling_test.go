@@ -30,14 +30,14 @@ func TestEngineScalesFromFiveUpToTheCapAndBackDown(t *testing.T) {
 		}
 		const capped = 40
 		var inFlight, most, handled atomic.Int32
-		h := func(_ context.Context, b []events.SQSMessage) queue.Outcome {
+		h := func(_ context.Context, b []events.SQSMessage) queue.Result {
 			n := inFlight.Add(1)
 			for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
 			}
 			time.Sleep(time.Second)
 			inFlight.Add(-1)
 			handled.Add(int32(len(b)))
-			return queue.Outcome{}
+			return queue.Result{}
 		}
 		t0 := time.Now()
 		r := start(t, q, queue.Settings{QueueARN: arn, FunctionTimeout: 10 * time.Second, Scaling: queue.Scaling{Max: capped}}, queue.Callbacks{Invoke: h})
@@ -101,7 +101,7 @@ func fifoProperty(t *testing.T, seed uint64) {
 	var mu sync.Mutex
 	firstOK := map[string][]string{} // group -> IDs in order of first success
 	ok := map[string]bool{}
-	invoke := func(_ context.Context, b []events.SQSMessage) queue.Outcome {
+	invoke := func(_ context.Context, b []events.SQSMessage) queue.Result {
 		mu.Lock()
 		defer mu.Unlock()
 		for i, m := range b {
@@ -109,15 +109,15 @@ func fifoProperty(t *testing.T, seed uint64) {
 			if rng.IntN(5) == 0 {
 				switch rng.IntN(3) {
 				case 0:
-					return queue.Outcome{Err: errBoom}
+					return queue.Result{Err: errBoom}
 				case 1: // only the failed one: the engine must keep the rest
-					return queue.Outcome{FailedIDs: []string{m.MessageId}}
+					return queue.Result{ItemFailures: []string{m.MessageId}}
 				default: // AWS's advice for FIFO: it and the rest
 					var ids []string
 					for _, r := range b[i:] {
 						ids = append(ids, r.MessageId)
 					}
-					return queue.Outcome{FailedIDs: ids}
+					return queue.Result{ItemFailures: ids}
 				}
 			}
 			if !ok[m.MessageId] {
@@ -126,7 +126,7 @@ func fifoProperty(t *testing.T, seed uint64) {
 				firstOK[g] = append(firstOK[g], m.MessageId)
 			}
 		}
-		return queue.Outcome{}
+		return queue.Result{}
 	}
 	set := queue.Settings{ReportBatchItemFailures: true, QueueARN: arn, BatchSize: 1 + rng.IntN(10), Scaling: queue.Scaling{Initial: 1 + rng.IntN(4), Min: 1}}
 	if rng.IntN(2) == 0 {
