@@ -42,3 +42,9 @@ var ErrClosed = core.ErrClosed
 // FunctionTimeout ("Task timed out after N seconds"); its Timeout field holds
 // the timeout. Get it with errors.As.
 type TimeoutError = core.TimeoutError
+
+// NotInvokedError wraps the error of a call that never reached the function
+// (a throttle or a service error of the Lambda service, from invoke.Function):
+// stream mappings retry it without counting an attempt, as Lambda does. A
+// handler may return one too.
+type NotInvokedError = core.NotInvokedError

@@ -307,3 +307,34 @@ func TestIntegrationPoisonRecordToSQSDestination(t *testing.T) {
 	require.Equal(t, arn, f.KinesisBatchInfo.StreamArn)
 	require.Regexp(t, `^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$`, f.KinesisBatchInfo.ApproximateArrivalOfFirstRecord)
 }
+
+// A call that never reached the function (a throttle of the Lambda service)
+// is retried without using MaximumRetryAttempts, as Lambda does.
+func TestNotInvokedDoesNotCountAsAnAttempt(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		k := esmtest.NewKinesis()
+		arn := k.MustCreateStream(t, "s", 1)
+		k.Put(t, arn, "key", []byte("r"))
+		var mu sync.Mutex
+		calls, handled := 0, 0
+		h := esm.HandleKinesis(func(_ context.Context, ev events.KinesisEvent) error {
+			mu.Lock()
+			defer mu.Unlock()
+			calls++
+			if calls <= 3 {
+				return &esm.NotInvokedError{Err: errors.New("TooManyRequestsException: Rate Exceeded")}
+			}
+			handled += len(ev.Records)
+			return nil
+		})
+		dest := &destination.Memory{}
+		cfg := esm.Config{EventSourceArn: arn, StartingPosition: esm.TrimHorizon, MaximumRetryAttempts: new(0)}
+		m, err := esm.NewKinesisMapping(cfg, k, h, esm.WithStore(shard.NewMemoryStore()), esm.WithOnFailure(dest))
+		require.NoError(t, err)
+		stop := start(t, m)
+		waitFor(t, "the record", func() bool { mu.Lock(); defer mu.Unlock(); return handled == 1 })
+		stop()
+		require.Empty(t, dest.Messages(), "throttles are not attempts: nothing discarded")
+		require.Equal(t, 4, calls)
+	})
+}

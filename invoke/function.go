@@ -4,11 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net/http"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/lambdaesm/lambdaesm/destination"
 	"github.com/lambdaesm/lambdaesm/esm"
@@ -107,7 +111,11 @@ func Function[E, R any](client LambdaAPI, functionName string, opts *FunctionOpt
 		}
 		out, err := client.Invoke(ctx, in)
 		if err != nil {
-			return zero, fmt.Errorf("invoke: function %s: %w", functionName, err)
+			err = fmt.Errorf("invoke: function %s: %w", functionName, err)
+			if notInvoked(err) {
+				err = &esm.NotInvokedError{Err: err}
+			}
+			return zero, err
 		}
 		if out.FunctionError != nil {
 			return zero, newFunctionError(*out.FunctionError, out.Payload)
@@ -177,4 +185,23 @@ func decodeResponse[R any](payload []byte) (R, error) {
 		return zero, &ResponseError{Payload: bytes.Clone(payload), Err: err}
 	}
 	return r, nil
+}
+
+// notInvoked tells whether the Lambda service refused or failed the call
+// before the function ran: throttling (429, TooManyRequestsException and its
+// kin) or a service error (5xx).
+func notInvoked(err error) bool {
+	var re *smithyhttp.ResponseError
+	if errors.As(err, &re) && (re.HTTPStatusCode() == http.StatusTooManyRequests || re.HTTPStatusCode() >= 500) {
+		return true
+	}
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		switch ae.ErrorCode() {
+		case "TooManyRequestsException", "ThrottlingException", "ServiceException", "EC2ThrottledException",
+			"ResourceNotReadyException", "ResourceConflictException":
+			return true
+		}
+	}
+	return false
 }

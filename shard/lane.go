@@ -155,6 +155,17 @@ func (l *lane[R]) invoke(ctx context.Context, refs []ref[R]) bool {
 		if out.Err != nil {
 			e.log.Warn("function error", "shardId", p.id, "records", r.Len(), "attempt", r.Attempts+1, "err", out.Err)
 		}
+		var notInvoked *core.NotInvokedError
+		if errors.As(out.Err, &notInvoked) {
+			// Throttled or failed before reaching the function: not an
+			// attempt. Retry the same run after a backoff.
+			e.log.Warn("function not invoked (throttled or service error); retrying", "shardId", p.id, "err", out.Err)
+			if !p.wait(ctx, e.backoff(r.Attempts+1)) {
+				return false
+			}
+			runs = append([]retry.Run{r}, runs...)
+			continue
+		}
 		if out.Err != nil && (p.halted() || ctx.Err() != nil) {
 			// Stopping, not the function's fault (or no time to retry):
 			// leave the records unfinished, behind the checkpoint, for
