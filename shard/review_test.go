@@ -209,7 +209,7 @@ func TestReviewExpiredLatestIteratorSkipsRecords(t *testing.T) {
 		k.Put(t, "s", "pk", []byte("after the iterator was taken"))
 		time.Sleep(6 * time.Minute) // the iterator expires while reads are throttled
 		k.Faults.Clear("GetRecords")
-		time.Sleep(10 * time.Second)
+		time.Sleep(time.Minute) // longer than the longest service backoff (30s)
 		require.NoError(t, eng.Shutdown(t.Context()))
 		require.NoError(t, <-done)
 		require.Equal(t, int32(1), got.Load(), "the record put while reads were throttled was skipped")
