@@ -109,6 +109,9 @@ type sqsQueue struct {
 	modified       time.Time
 
 	msgs   sqsList              // every stored message, in send order
+	fresh  []*sqsMessage        // standard only: see sqs_index.go
+	again  sqsHeap              // standard only
+	parked sqsHeap              // standard only
 	groups map[string]*sqsGroup // FIFO only
 	epoch  uint64               // receive counter, marks groups visited by one receive
 	seq    uint64               // send counter (SequenceNumber of FIFO queues)
@@ -278,6 +281,8 @@ func (s *SQS) createQueue(name string, attrs map[string]string) (*sqsQueue, erro
 		cfg:      cfg,
 		created:  now,
 		modified: now,
+		again:    sqsHeap{before: sqsSentBefore},
+		parked:   sqsHeap{before: sqsVisibleBefore},
 	}
 	if fifo {
 		q.groups = map[string]*sqsGroup{}

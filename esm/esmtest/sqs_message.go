@@ -40,6 +40,10 @@ type sqsMessage struct {
 	handle       string // latest receipt handle
 	attempt      *sqsAttempt
 	deleted      bool
+
+	pos  uint64   // place in the queue's send order
+	heap *sqsHeap // standard queues: the heap m is in (see sqs_index.go)
+	hi   int      // m's index in heap
 }
 
 // inflight reports whether m has been received and is still invisible.
@@ -96,9 +100,10 @@ func (l *sqsList) each(f func(*sqsMessage) bool) {
 const sqsSeqBase = 18_000_000_000_000_000_000
 
 // add appends m to q. The caller holds the fake's lock.
-func (q *sqsQueue) add(m *sqsMessage) {
+func (q *sqsQueue) add(m *sqsMessage, now time.Time) {
 	m.q = q
 	q.seq++
+	m.pos = q.seq
 	if q.cfg.fifo {
 		m.seqNum = strconv.FormatUint(sqsSeqBase+q.seq, 10)
 		g := q.groups[m.group]
@@ -110,6 +115,7 @@ func (q *sqsQueue) add(m *sqsMessage) {
 		g.msgs.push(m)
 	}
 	q.msgs.push(m)
+	q.file(m, now)
 	q.notify()
 }
 
@@ -119,6 +125,7 @@ func (s *SQS) drop(m *sqsMessage) {
 		return
 	}
 	m.deleted = true
+	m.unindex()
 	m.q.msgs.dead++
 	if m.handle != "" {
 		delete(s.handles, m.handle)
@@ -248,7 +255,7 @@ func (s *SQS) send(q *sqsQueue, in sqsSend, now time.Time) (sqsSent, error) {
 		s.ids++
 		m.id = new(sqsUUID(s.ids))
 		m.visibleAt = now.Add(delay)
-		q.add(m)
+		q.add(m, now)
 		until := now.Add(sqsAttemptWindow)
 		q.dedup[key] = sqsDedup{id: *m.id, seq: m.seqNum, until: until}
 		q.dedupOrder = append(q.dedupOrder, sqsDedupKey{key: key, until: until})
@@ -261,7 +268,7 @@ func (s *SQS) send(q *sqsQueue, in sqsSend, now time.Time) (sqsSent, error) {
 	s.ids++
 	m.id = new(sqsUUID(s.ids))
 	m.visibleAt = now.Add(delay)
-	q.add(m)
+	q.add(m, now)
 	out.id = m.id
 	return out, nil
 }

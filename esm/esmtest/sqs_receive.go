@@ -211,8 +211,8 @@ func (s *SQS) receive(q *sqsQueue, in *sqs.ReceiveMessageInput, max int, v *sqsV
 	var buf [10]*sqsMessage
 	picked := buf[:0]
 	var wake time.Time
-	q.msgs.tidy()
 	if q.cfg.fifo {
+		q.msgs.tidy()
 		picked, wake = s.pickFIFO(q, picked, max, now)
 	} else {
 		picked, wake = s.pickStandard(q, picked, max, now)
@@ -241,13 +241,6 @@ func (s *SQS) receive(q *sqsQueue, in *sqs.ReceiveMessageInput, max int, v *sqsV
 	return out, time.Time{}
 }
 
-// pickStandard chooses the oldest visible messages of a standard queue.
-func (s *SQS) pickStandard(q *sqsQueue, picked []*sqsMessage, max int, now time.Time) ([]*sqsMessage, time.Time) {
-	var wake time.Time
-	picked = s.take(q.msgs.s[q.msgs.head:], picked, max, now, false, &wake)
-	return picked, wake
-}
-
 // pickFIFO chooses consecutive messages of unlocked groups, the group with
 // the oldest message first.
 func (s *SQS) pickFIFO(q *sqsQueue, picked []*sqsMessage, max int, now time.Time) ([]*sqsMessage, time.Time) {
@@ -267,16 +260,16 @@ func (s *SQS) pickFIFO(q *sqsQueue, picked []*sqsMessage, max int, now time.Time
 			continue
 		}
 		g.msgs.tidy()
-		picked = s.take(g.msgs.s[g.msgs.head:], picked, max, now, true, &wake)
+		picked = s.take(g.msgs.s[g.msgs.head:], picked, max, now, &wake)
 	}
 	return picked, wake
 }
 
-// take appends to picked the visible messages of list, up to max. It skips
-// an invisible message, or stops at it when inOrder (a FIFO group), and
-// lowers wake to when that message becomes visible. It drops expired
-// messages and redrives those past maxReceiveCount on the way.
-func (s *SQS) take(list, picked []*sqsMessage, max int, now time.Time, inOrder bool, wake *time.Time) []*sqsMessage {
+// take appends to picked the visible messages of list (a FIFO group), in
+// order and up to max. It stops at an invisible message and lowers wake to
+// when that message becomes visible. It drops expired messages and redrives
+// those past maxReceiveCount on the way.
+func (s *SQS) take(list, picked []*sqsMessage, max int, now time.Time, wake *time.Time) []*sqsMessage {
 	for _, m := range list {
 		if len(picked) == max {
 			break
@@ -286,10 +279,7 @@ func (s *SQS) take(list, picked []*sqsMessage, max int, now time.Time, inOrder b
 		}
 		if m.visibleAt.After(now) {
 			*wake = sqsEarlier(*wake, m.visibleAt)
-			if inOrder {
-				break
-			}
-			continue
+			break
 		}
 		if s.redriven(m, now) {
 			continue
@@ -329,11 +319,11 @@ func (s *SQS) redriven(m *sqsMessage, now time.Time) bool {
 	}
 	c := *m
 	s.drop(m)
-	c.q, c.g, c.handle, c.attempt, c.deleted = nil, nil, "", nil, false
+	c.q, c.g, c.handle, c.attempt, c.deleted, c.heap = nil, nil, "", nil, false, nil
 	c.receiveCount++
 	c.dlqSource = m.q.arn
 	c.visibleAt = now
-	dlq.add(&c)
+	dlq.add(&c, now)
 	return true
 }
 
@@ -355,6 +345,7 @@ func (s *SQS) deliver(m *sqsMessage, vt time.Duration, now time.Time) *string {
 	s.handles[m.handle] = m
 	m.receivedAt = now
 	m.visibleAt = now.Add(vt)
+	m.q.park(m)
 	if g := m.g; g != nil && m.visibleAt.After(g.lockUntil) {
 		g.lockUntil = m.visibleAt
 	}
@@ -401,6 +392,7 @@ func (s *SQS) changeVisibility(q *sqsQueue, handle *string, secs int32, now time
 		return sqsInvalidParameter("Value " + strconv.Itoa(int(secs)) + " for parameter VisibilityTimeout is invalid. Reason: Total VisibilityTimeout for the message is beyond the limit [43200 seconds]")
 	}
 	m.visibleAt = now.Add(vt)
+	q.park(m)
 	if m.attempt != nil {
 		m.attempt.spoiled = true
 		m.attempt = nil

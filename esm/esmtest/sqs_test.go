@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strconv"
 	"sync"
 	"testing"
@@ -615,4 +616,228 @@ func TestSQSLongPollWithManualClock(t *testing.T) {
 		require.Equal(t, []string{"m", "n"}, bodies(msgs))
 		require.Equal(t, 2*time.Second, time.Since(start), "the wait itself runs on (the bubble's) real time")
 	})
+}
+
+// sqsModelMsg is one message of sqsModel.
+type sqsModelMsg struct {
+	body      string
+	sentAt    time.Time
+	visibleAt time.Time
+	count     int
+	handle    string // latest receipt handle
+	gone      bool   // deleted, expired or redriven
+}
+
+// sqsModel is the plainest statement of a standard queue's receive: scan
+// every message in send order, take the visible ones.
+type sqsModel struct {
+	msgs          []*sqsModelMsg
+	retention, vt time.Duration
+	maxReceive    int
+	dlq           []string // bodies redriven, in order
+}
+
+func (m *sqsModel) expired(x *sqsModelMsg, now time.Time) bool {
+	return now.Sub(x.sentAt) >= m.retention
+}
+
+// receive returns the messages a receive delivers, updating the model.
+func (m *sqsModel) receive(max int, vt time.Duration, now time.Time) []*sqsModelMsg {
+	var out []*sqsModelMsg
+	for _, x := range m.msgs {
+		if len(out) == max {
+			break
+		}
+		switch {
+		case x.gone:
+		case m.expired(x, now):
+			x.gone = true
+		case x.visibleAt.After(now):
+		case x.count >= m.maxReceive:
+			x.gone = true
+			m.dlq = append(m.dlq, x.body)
+		default:
+			out = append(out, x)
+		}
+	}
+	if vt == 0 {
+		vt = m.vt
+	}
+	for _, x := range out {
+		x.count++
+		x.visibleAt = now.Add(vt)
+	}
+	return out
+}
+
+// live returns the bodies Bodies reports.
+func (m *sqsModel) live(now time.Time) []string {
+	out := []string{}
+	for _, x := range m.msgs {
+		if !x.gone && !m.expired(x, now) {
+			out = append(out, x.body)
+		}
+	}
+	return out
+}
+
+// TestSQSStandardReceiveMatchesModel runs random sends (some delayed),
+// receives (with and without a visibility timeout), deletes and visibility
+// changes (with current and stale receipt handles), clock advances and
+// setbacks against a standard queue with a retention period and a redrive
+// policy, and checks every answer against sqsModel.
+func TestSQSStandardReceiveMatchesModel(t *testing.T) {
+	for seed := range uint64(8) {
+		t.Run(strconv.FormatUint(seed, 10), func(t *testing.T) {
+			rnd := rand.New(rand.NewPCG(seed, 1))
+			clk := esmtest.NewManualClock(sqsT0)
+			q := esmtest.NewSQS(esmtest.WithSQSClock(clk))
+			dlqURL, dlqARN := q.MustCreateQueue(t, "dlq", nil)
+			url, _ := q.MustCreateQueue(t, "q", map[string]string{
+				"VisibilityTimeout":      "4",
+				"MessageRetentionPeriod": "60",
+				"RedrivePolicy":          `{"deadLetterTargetArn":"` + dlqARN + `","maxReceiveCount":3}`,
+			})
+			model := &sqsModel{dlq: []string{}, retention: time.Minute, vt: 4 * time.Second, maxReceive: 3}
+			var handles []*string              // every receipt handle handed out
+			owner := map[string]*sqsModelMsg{} // by receipt handle
+			sent := 0
+			for step := range 1500 {
+				now := clk.Now()
+				switch op := rnd.IntN(100); {
+				case op < 30:
+					body := "m" + strconv.Itoa(sent)
+					sent++
+					delay := int32(0)
+					if rnd.IntN(4) == 0 {
+						delay = rnd.Int32N(4)
+					}
+					_, err := q.SendMessage(t.Context(), &sqs.SendMessageInput{QueueUrl: &url, MessageBody: &body, DelaySeconds: delay})
+					require.NoError(t, err)
+					x := &sqsModelMsg{body: body, sentAt: now, visibleAt: now.Add(time.Duration(delay) * time.Second)}
+					model.msgs = append(model.msgs, x)
+				case op < 55:
+					max := 1 + rnd.IntN(10)
+					vt := int32(rnd.IntN(3) * 2) // 0: the queue's
+					got := receive(t, q, url, int32(max), func(in *sqs.ReceiveMessageInput) { in.VisibilityTimeout = vt })
+					want := model.receive(max, time.Duration(vt)*time.Second, now)
+					require.Len(t, got, len(want), "step %d", step)
+					for i, w := range want {
+						require.Equal(t, w.body, *got[i].Body, "step %d", step)
+						require.Equal(t, strconv.Itoa(w.count), got[i].Attributes["ApproximateReceiveCount"], "step %d", step)
+						w.handle = *got[i].ReceiptHandle
+						handles = append(handles, got[i].ReceiptHandle)
+						owner[w.handle] = w
+					}
+				case op < 70 && len(handles) > 0:
+					h := handles[rnd.IntN(len(handles))]
+					x := owner[*h]
+					if model.expired(x, now) {
+						continue // when an expired message goes is not specified
+					}
+					_, err := q.DeleteMessage(t.Context(), &sqs.DeleteMessageInput{QueueUrl: &url, ReceiptHandle: h})
+					if x.gone || x.handle != *h {
+						require.ErrorAs(t, err, new(*types.ReceiptHandleIsInvalid), "step %d", step)
+						continue
+					}
+					require.NoError(t, err, "step %d", step)
+					x.gone = true
+				case op < 85 && len(handles) > 0:
+					h := handles[rnd.IntN(len(handles))]
+					x := owner[*h]
+					if model.expired(x, now) {
+						continue
+					}
+					secs := int32(rnd.IntN(3) * 3)
+					_, err := q.ChangeMessageVisibility(t.Context(), &sqs.ChangeMessageVisibilityInput{QueueUrl: &url, ReceiptHandle: h, VisibilityTimeout: secs})
+					switch {
+					case x.gone || x.handle != *h:
+						require.ErrorAs(t, err, new(*types.ReceiptHandleIsInvalid), "step %d", step)
+					case !x.visibleAt.After(now):
+						require.ErrorAs(t, err, new(*types.MessageNotInflight), "step %d", step)
+					default:
+						require.NoError(t, err, "step %d", step)
+						x.visibleAt = now.Add(time.Duration(secs) * time.Second)
+					}
+				case op < 98:
+					clk.Advance(time.Duration(rnd.IntN(5)) * 500 * time.Millisecond)
+				default:
+					clk.Advance(-time.Duration(rnd.IntN(5)) * time.Second)
+				}
+				require.Equal(t, model.live(clk.Now()), q.Bodies(url), "step %d", step)
+			}
+			require.NotEmpty(t, model.dlq, "the run redrives")
+			require.Equal(t, model.dlq, q.Bodies(dlqURL))
+		})
+	}
+}
+
+// TestSQSLongPollWakesAtEarliestVisibility keeps several messages in flight
+// with different timeouts: a long poll returns when the earliest one is
+// visible again, and at once when a visibility change makes one visible.
+func TestSQSLongPollWakesAtEarliestVisibility(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		q := esmtest.NewSQS()
+		url, _ := q.MustCreateQueue(t, "q", nil)
+		timeouts := []int32{50, 9, 40, 4, 30}
+		for i := range timeouts {
+			q.Send(t, url, strconv.Itoa(i))
+		}
+		hide := func(in *sqs.ReceiveMessageInput) { in.VisibilityTimeout = 60 }
+		msgs := receive(t, q, url, 10, hide)
+		require.Len(t, msgs, len(timeouts))
+		for i, secs := range timeouts {
+			_, err := q.ChangeMessageVisibility(t.Context(), &sqs.ChangeMessageVisibilityInput{
+				QueueUrl: &url, ReceiptHandle: msgs[i].ReceiptHandle, VisibilityTimeout: secs,
+			})
+			require.NoError(t, err)
+		}
+		poll := func() []string {
+			return bodies(receive(t, q, url, 10, hide, func(in *sqs.ReceiveMessageInput) { in.WaitTimeSeconds = 20 }))
+		}
+		start := time.Now()
+		require.Equal(t, []string{"3"}, poll())
+		require.Equal(t, 4*time.Second, time.Since(start))
+		require.Equal(t, []string{"1"}, poll())
+		require.Equal(t, 9*time.Second, time.Since(start))
+
+		go func() {
+			time.Sleep(time.Second)
+			_, err := q.ChangeMessageVisibilityBatch(t.Context(), &sqs.ChangeMessageVisibilityBatchInput{
+				QueueUrl: &url, Entries: []types.ChangeMessageVisibilityBatchRequestEntry{
+					{Id: aws.String("a"), ReceiptHandle: msgs[4].ReceiptHandle, VisibilityTimeout: 0},
+					{Id: aws.String("b"), ReceiptHandle: msgs[0].ReceiptHandle, VisibilityTimeout: 0},
+				},
+			})
+			assert.NoError(t, err)
+		}()
+		require.Equal(t, []string{"0", "4"}, poll(), "oldest first")
+		require.Equal(t, 10*time.Second, time.Since(start))
+		require.Empty(t, poll(), "the wait ends first")
+		require.Equal(t, 30*time.Second, time.Since(start))
+		require.Equal(t, []string{"2"}, poll())
+		require.Equal(t, 40*time.Second, time.Since(start))
+	})
+}
+
+// TestSQSRetentionDropsInFlightMessages: a receive drops the messages that
+// outlived the retention period even while they are in flight, so that they
+// leave the counts and their receipt handles stop working.
+func TestSQSRetentionDropsInFlightMessages(t *testing.T) {
+	clk := esmtest.NewManualClock(sqsT0)
+	q := esmtest.NewSQS(esmtest.WithSQSClock(clk))
+	url, _ := q.MustCreateQueue(t, "q", map[string]string{"MessageRetentionPeriod": "60"})
+	q.Send(t, url, "old")
+	msgs := receive(t, q, url, 1, func(in *sqs.ReceiveMessageInput) { in.VisibilityTimeout = 3600 })
+	require.Len(t, msgs, 1)
+	clk.Advance(time.Minute)
+	q.Send(t, url, "new")
+	require.Equal(t, []string{"new"}, bodies(receive(t, q, url, 10)))
+	out, err := q.GetQueueAttributes(t.Context(), &sqs.GetQueueAttributesInput{QueueUrl: &url, AttributeNames: []types.QueueAttributeName{
+		types.QueueAttributeNameApproximateNumberOfMessagesNotVisible,
+	}})
+	require.NoError(t, err)
+	require.Equal(t, "1", out.Attributes["ApproximateNumberOfMessagesNotVisible"], "only the new one")
+	_, err = q.DeleteMessage(t.Context(), &sqs.DeleteMessageInput{QueueUrl: &url, ReceiptHandle: msgs[0].ReceiptHandle})
+	require.ErrorAs(t, err, new(*types.ReceiptHandleIsInvalid))
 }
