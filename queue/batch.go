@@ -129,7 +129,7 @@ func (e *Engine) invoke(ctx context.Context, b *batch, lo, hi int) {
 	case e.slots <- struct{}{}:
 	case <-ctx.Done():
 		return
-	case <-e.stopping:
+	case <-e.lc.Stopping():
 		return
 	}
 	defer func() { <-e.slots }()

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -181,12 +180,7 @@ type Engine struct {
 	// Known once Run has checked the queue.
 	q queueInfo
 
-	started  atomic.Bool
-	stopOnce sync.Once
-	stopping chan struct{} // closed when receiving must stop
-	done     chan struct{} // closed when Run returned
-	hardStop context.CancelFunc
-	mu       sync.Mutex // guards hardStop
+	lc *core.Lifecycle
 
 	scaleMu sync.Mutex
 	sc      scaler
@@ -258,11 +252,10 @@ func New(c SQSAPI, set Settings, cb Callbacks) (*Engine, error) {
 	}
 	return &Engine{
 		c: c, set: set, cb: cb,
-		log:      set.Logger,
-		hook:     set.Hooks,
-		stopping: make(chan struct{}),
-		done:     make(chan struct{}),
-		slots:    make(chan struct{}, sc.Max),
+		log:   set.Logger,
+		hook:  set.Hooks,
+		lc:    core.NewLifecycle(),
+		slots: make(chan struct{}, sc.Max),
 	}, nil
 }
 
@@ -276,18 +269,11 @@ func New(c SQSAPI, set Settings, cb Callbacks) (*Engine, error) {
 // their context cancelled, and the messages received but not handed to the
 // function are made visible again at once.
 func (e *Engine) Run(ctx context.Context) error {
-	if !e.started.CompareAndSwap(false, true) {
-		return core.ErrClosed
+	runCtx, end, err := e.lc.Begin(ctx)
+	if err != nil {
+		return err
 	}
-	defer close(e.done)
-	if e.stopped() {
-		return core.ErrClosed
-	}
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	e.mu.Lock()
-	e.hardStop = cancel
-	e.mu.Unlock()
+	defer end()
 
 	q, err := e.inspect(runCtx)
 	if err != nil {
@@ -300,21 +286,10 @@ func (e *Engine) Run(ctx context.Context) error {
 	e.log = e.set.Logger.With("eventSourceArn", q.arn)
 	if e.set.Disabled {
 		e.log.Info("mapping disabled (Enabled=false): not receiving")
-		select {
-		case <-runCtx.Done():
-		case <-e.stopping:
-		}
+		<-e.lc.Stopping() // Run's context ending stops too
 		return nil
 	}
 	var wg sync.WaitGroup
-	// Stop receiving when ctx ends. This goroutine ends with Run.
-	wg.Go(func() {
-		select {
-		case <-runCtx.Done():
-			e.stop()
-		case <-e.stopping:
-		}
-	})
 	e.scaleMu.Lock()
 	e.wg = &wg
 	e.sc = newScaler(e.set.Scaling, time.Now())
@@ -337,21 +312,10 @@ func (e *Engine) Run(ctx context.Context) error {
 // deleted (they will be delivered again). Shutdown is idempotent and safe to
 // call concurrently; before Run it makes Run return ErrClosed (esm.ErrClosed).
 func (e *Engine) Shutdown(ctx context.Context) error {
-	e.stop()
-	if !e.started.Load() {
-		return nil
+	if err := e.lc.Shutdown(ctx); err != nil {
+		return err
 	}
-	select {
-	case <-e.done:
-		return e.deferred()
-	case <-ctx.Done():
-		e.mu.Lock()
-		if e.hardStop != nil {
-			e.hardStop()
-		}
-		e.mu.Unlock()
-		return ctx.Err()
-	}
+	return e.deferred()
 }
 
 // Concurrency reports the number of concurrent batches the scaler aims at
@@ -362,16 +326,9 @@ func (e *Engine) Concurrency() (target, running int) {
 	return e.sc.target, e.running
 }
 
-func (e *Engine) stop() { e.stopOnce.Do(func() { close(e.stopping) }) }
+func (e *Engine) stop() { e.lc.Stop() }
 
-func (e *Engine) stopped() bool {
-	select {
-	case <-e.stopping:
-		return true
-	default:
-		return false
-	}
-}
+func (e *Engine) stopped() bool { return e.lc.Stopped() }
 
 // wait sleeps d unless receiving stops or ctx ends first; it reports whether
 // the full wait happened.
@@ -384,7 +341,7 @@ func (e *Engine) wait(ctx context.Context, d time.Duration) bool {
 	select {
 	case <-t.C:
 		return true
-	case <-e.stopping:
+	case <-e.lc.Stopping():
 		return false
 	case <-ctx.Done():
 		return false

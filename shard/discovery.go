@@ -50,7 +50,7 @@ func (d *discovery[R]) loop() error {
 		case <-e.kick:
 		case <-leaseTick:
 			list = false
-		case <-e.stopping:
+		case <-e.lc.Stopping():
 			return nil
 		}
 		err := d.discover(list)
@@ -61,7 +61,7 @@ func (d *discovery[R]) loop() error {
 				t.Reset(e.set.DiscoveryInterval)
 			}
 		case first && permanent(err):
-			e.stop()
+			e.lc.Stop()
 			return err
 		default:
 			failures++

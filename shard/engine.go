@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -135,16 +134,9 @@ type Engine[R any] struct {
 	log  *slog.Logger
 	hook core.Hooks
 
-	started  atomic.Bool
-	stopOnce sync.Once
-	stopping chan struct{}   // closed when reading must stop
-	stopCtx  context.Context // done when reading must stop
-	stopFn   context.CancelFunc
-	done     chan struct{} // closed when Run returned
-	kick     chan struct{} // a shard ended: discover now
-	hardStop context.CancelFunc
-	mu       sync.Mutex // guards hardStop
-	ignored  sync.Once  // warned that batchItemFailures are ignored
+	lc      *core.Lifecycle
+	kick    chan struct{} // a shard ended: discover now
+	ignored sync.Once     // warned that batchItemFailures are ignored
 }
 
 // NewKinesis returns an engine for the Kinesis stream streamARN.
@@ -228,15 +220,12 @@ func newEngine[R any](src source[R], arn string, set Settings, cb Callbacks[R]) 
 	if set.Logger == nil {
 		set.Logger = slog.New(slog.DiscardHandler)
 	}
-	stopCtx, stopFn := context.WithCancel(context.Background())
 	return &Engine[R]{
 		src: src, set: set, cb: cb, arn: arn,
-		stopCtx: stopCtx, stopFn: stopFn,
-		log:      set.Logger.With("eventSourceArn", arn),
-		hook:     set.Hooks,
-		stopping: make(chan struct{}),
-		done:     make(chan struct{}),
-		kick:     make(chan struct{}, 1),
+		lc:   core.NewLifecycle(),
+		log:  set.Logger.With("eventSourceArn", arn),
+		hook: set.Hooks,
+		kick: make(chan struct{}, 1),
 	}, nil
 }
 
@@ -248,21 +237,11 @@ func newEngine[R any](src source[R], arn string, set Settings, cb Callbacks[R]) 
 // When ctx ends, reading stops, in-flight invocations see their context
 // cancelled, and the checkpoints of finished records are written.
 func (e *Engine[R]) Run(ctx context.Context) error {
-	if !e.started.CompareAndSwap(false, true) {
-		return core.ErrClosed
+	runCtx, end, err := e.lc.Begin(ctx)
+	if err != nil {
+		return err
 	}
-	defer close(e.done)
-	select {
-	case <-e.stopping:
-		return core.ErrClosed
-	default:
-	}
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	e.mu.Lock()
-	e.hardStop = cancel
-	e.mu.Unlock()
-
+	defer end()
 	if err := e.src.check(runCtx); err != nil {
 		if runCtx.Err() != nil {
 			return nil // stopped during the start-up check: a stop, not a failure
@@ -271,24 +250,13 @@ func (e *Engine[R]) Run(ctx context.Context) error {
 	}
 	if e.set.Disabled {
 		e.log.Info("mapping disabled (Enabled=false): not reading")
-		select {
-		case <-runCtx.Done():
-		case <-e.stopping:
-		}
+		<-e.lc.Stopping() // Run's context ending stops too
 		return nil
 	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	// Stop reading when ctx ends; this goroutine ends with Run.
-	wg.Go(func() {
-		select {
-		case <-runCtx.Done():
-			e.stop()
-		case <-e.stopping:
-		}
-	})
 	d := &discovery[R]{e: e, runCtx: runCtx, wg: &wg, state: map[string]*shardState{}}
-	err := d.loop()
+	err = d.loop()
 	wg.Wait() // every shard stopped and released its lease
 	d.retire()
 	return err
@@ -299,30 +267,7 @@ func (e *Engine[R]) Run(ctx context.Context) error {
 // invocations are cancelled and ctx's error is returned. Shutdown is
 // idempotent and safe to call concurrently; before Run it makes Run return
 // ErrClosed (esm.ErrClosed).
-func (e *Engine[R]) Shutdown(ctx context.Context) error {
-	e.stop()
-	if !e.started.Load() {
-		return nil
-	}
-	select {
-	case <-e.done:
-		return nil
-	case <-ctx.Done():
-		e.mu.Lock()
-		if e.hardStop != nil {
-			e.hardStop()
-		}
-		e.mu.Unlock()
-		return ctx.Err()
-	}
-}
-
-func (e *Engine[R]) stop() {
-	e.stopOnce.Do(func() {
-		close(e.stopping)
-		e.stopFn()
-	})
-}
+func (e *Engine[R]) Shutdown(ctx context.Context) error { return e.lc.Shutdown(ctx) }
 
 func (e *Engine[R]) backoff(retryN int) time.Duration {
 	return e.set.ServiceBackoff.Delay(retryN, rand.Float64())

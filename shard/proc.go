@@ -36,7 +36,7 @@ func newProc[R any](e *Engine[R], id string, pos position, d *discovery[R]) *pro
 		cpReq: make(chan struct{}, 1),
 		quit:  make(chan struct{}),
 	}
-	p.halt, p.haltFn = context.WithCancel(e.stopCtx)
+	p.halt, p.haltFn = context.WithCancel(e.lc.StopContext())
 	p.lanes = make([]*lane[R], e.set.ParallelizationFactor)
 	for i := range p.lanes {
 		p.lanes[i] = &lane[R]{p: p, wake: make(chan struct{}, 1)}
