@@ -26,7 +26,7 @@ func ExampleNewKinesisMapping() {
 	for _, order := range []string{"apple", "pear", "plum"} {
 		_, _ = k.PutRecord(ctx, &kinesis.PutRecordInput{StreamName: aws.String("orders"), PartitionKey: aws.String("customer-1"), Data: []byte(order)})
 	}
-	arn := "arn:aws:kinesis:us-east-1:000000000000:stream/orders"
+	arn := k.StreamARN("orders")
 
 	var wg sync.WaitGroup
 	wg.Add(3)

@@ -117,3 +117,14 @@ func (k *Kinesis) Records(t testing.TB, stream, shardID string) []types.Record {
 	}
 	return append([]types.Record{}, sh.recs...)
 }
+
+// StreamARN returns the ARN of the stream called name, or "" when there is
+// none.
+func (k *Kinesis) StreamARN(name string) string {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if s := k.streams[name]; s != nil {
+		return s.arn
+	}
+	return ""
+}
