@@ -4,8 +4,10 @@ import "github.com/lambdaesm/lambdaesm/internal/core"
 
 // Hooks receives what a mapping does, for metrics. Implementations must be
 // safe for concurrent use and fast (they run on the mapping's hot path).
-// Embed [NopHooks] to implement a subset. The methods, named after Lambda's
-// EventCount metrics and IteratorAge:
+// Embed [NopHooks] to implement a subset — and do embed it: methods may be
+// added to Hooks in later versions, and an implementation that embeds
+// NopHooks keeps compiling. The methods, named after Lambda's EventCount
+// metrics and IteratorAge:
 //
 //	RecordsPolled(src HookSource, n int)          read from the source, before filtering
 //	RecordsFilteredOut(src HookSource, n int)     matched no filter
