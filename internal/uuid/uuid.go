@@ -1,5 +1,3 @@
-// Package uuid makes the random identifiers AWS services use for request
-// and event IDs.
 package uuid
 
 import (
