@@ -28,6 +28,9 @@ type batch struct {
 	evs   []events.SQSMessage // handed to the function
 	meta  []meta              // parallel to evs
 	state []state             // parallel to evs
+	// held are the messages the worker keeps for its next batch (cut by
+	// the payload cap): the heartbeat extends them too, best effort.
+	held []meta
 }
 
 // process invokes the function with b (one invocation per message group on

@@ -29,11 +29,21 @@ func (e *Engine) startHeartbeat(ctx context.Context, cancel context.CancelCauseF
 func (e *Engine) heartbeat(ctx context.Context, cancel context.CancelCauseFunc, b *batch, quit <-chan struct{}) {
 	ext := e.q.visibility
 	lead := ext - e.q.heartbeat
-	ents := make([]visEntry, 0, len(b.meta))
+	// The batch's messages first, then the held-over ones (whose extension
+	// is best effort: a failure there does not fail the handler).
+	all := make([]*meta, 0, len(b.meta)+len(b.held))
+	for i := range b.meta {
+		all = append(all, &b.meta[i])
+	}
+	nb := len(all)
+	for i := range b.held {
+		all = append(all, &b.held[i])
+	}
+	ents := make([]visEntry, 0, len(all))
 	for {
 		var next time.Time
-		for i := range b.meta {
-			if m := &b.meta[i]; !m.capped && (next.IsZero() || m.deadline.Before(next)) {
+		for _, m := range all {
+			if !m.capped && (next.IsZero() || m.deadline.Before(next)) {
 				next = m.deadline
 			}
 		}
@@ -52,8 +62,11 @@ func (e *Engine) heartbeat(ctx context.Context, cancel context.CancelCauseFunc, 
 		}
 		now := time.Now()
 		ents = ents[:0]
-		for i := range b.meta {
-			m := &b.meta[i]
+		split := 0 // ents[:split] are the batch's
+		for i, m := range all {
+			if i == nb {
+				split = len(ents)
+			}
 			if m.capped {
 				continue
 			}
@@ -65,16 +78,27 @@ func (e *Engine) heartbeat(ctx context.Context, cancel context.CancelCauseFunc, 
 			}
 			ents = append(ents, visEntry{m: m, vt: int32(vt / time.Second)})
 		}
-		if len(ents) == 0 {
-			continue
+		if nb == len(all) {
+			split = len(ents)
 		}
-		if err := e.changeVisibility(ctx, ents); err != nil {
-			if ctx.Err() != nil {
-				return // the batch is over
+		if split > 0 {
+			if err := e.changeVisibility(ctx, ents[:split]); err != nil {
+				if ctx.Err() != nil {
+					return // the batch is over
+				}
+				e.log.Warn("visibility heartbeat failed: cancelling the handler's context", "err", err)
+				cancel(&HeartbeatError{Err: err})
+				return
 			}
-			e.log.Warn("visibility heartbeat failed: cancelling the handler's context", "err", err)
-			cancel(&HeartbeatError{Err: err})
-			return
+		}
+		if held := ents[split:]; len(held) > 0 {
+			if err := e.changeVisibility(ctx, held); err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				e.log.Warn("visibility heartbeat failed for messages held for the next batch; they may be delivered again", "err", err)
+				ents = ents[:split]
+			}
 		}
 		for _, v := range ents {
 			v.m.deadline = now.Add(time.Duration(v.vt) * time.Second)

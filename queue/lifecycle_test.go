@@ -3,6 +3,7 @@ package queue_test
 import (
 	"context"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -250,4 +251,41 @@ func notVisible(t *testing.T, q *esmtest.SQS, url string) int {
 	require.NoError(t, err)
 	n, _ := strconv.Atoi(out.Attributes["ApproximateNumberOfMessagesNotVisible"])
 	return n
+}
+
+// Messages held for the next batch (the payload cap cut the receive) are
+// extended by the heartbeat too, so a long first batch does not let them be
+// delivered again while the worker holds them.
+func TestHeartbeatExtendsHeldOverMessages(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		q := newRecorder()
+		url, arn := q.MustCreateQueue(t, "held", map[string]string{"VisibilityTimeout": "10"})
+		pad := strings.Repeat("x", 3000)
+		for i := range 4 {
+			q.Send(t, url, strconv.Itoa(i)+pad)
+		}
+		var mu sync.Mutex
+		receives := map[string]string{}
+		h := &handler{fn: func(ctx context.Context, b []events.SQSMessage) queue.Result {
+			mu.Lock()
+			for _, m := range b {
+				receives[m.Body[:1]] = m.Attributes["ApproximateReceiveCount"]
+			}
+			mu.Unlock()
+			select {
+			case <-time.After(30 * time.Second): // three visibility timeouts
+				return queue.Result{}
+			case <-ctx.Done():
+				return queue.Result{Err: context.Cause(ctx)}
+			}
+		}}
+		// A payload cap of about two messages: each receive of four is cut
+		// in two batches, the second held while the first runs.
+		r := start(t, q, queue.Settings{QueueARN: arn, FunctionTimeout: time.Minute, VisibilityHeartbeat: true,
+			MaxPayload: 8000, Scaling: queue.Scaling{Initial: 1, Min: 1, Max: 1}}, queue.Callbacks{Invoke: h.invoke})
+		waitFor(t, 3*time.Minute, func() bool { return len(q.Messages(url)) == 0 }, "every message deleted")
+		_, runErr := r.stop(t)
+		require.NoError(t, runErr)
+		require.Equal(t, map[string]string{"0": "1", "1": "1", "2": "1", "3": "1"}, receives, "no message was delivered twice")
+	})
 }

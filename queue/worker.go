@@ -60,6 +60,7 @@ func (e *Engine) work(ctx context.Context) {
 	for {
 		b, stopped := w.collect()
 		if b != nil {
+			b.held = w.meta // extended by the heartbeat while b runs
 			e.process(ctx, b)
 			w.windowStart = time.Now()
 			if e.q.fifo {
