@@ -226,11 +226,13 @@ func TestSNSSenderSizeLimit(t *testing.T) {
 	require.NoError(t, s.Send(ctx, m))
 	require.Equal(t, string(m.Reduced), aws.ToString(f.published[0].Message))
 	require.NotContains(t, aws.ToString(f.published[0].Message), "Payload")
+	require.Equal(t, "true", aws.ToString(f.published[0].MessageAttributes[PayloadDroppedAttribute].StringValue), "the drop is said beside the record")
 
 	// Exactly at the limit: sent whole.
 	exact := Message{Record: json.RawMessage(`"` + strings.Repeat("y", SNSMaxMessageBytes-2) + `"`)}
 	require.NoError(t, s.Send(ctx, exact))
 	require.Equal(t, string(exact.Record), aws.ToString(f.published[1].Message))
+	require.Empty(t, f.published[1].MessageAttributes)
 
 	// Over the limit with no smaller form: refused without calling SNS.
 	m.Reduced = nil

@@ -4,8 +4,16 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
+	snstypes "github.com/aws/aws-sdk-go-v2/service/sns/types"
 )
+
+// PayloadDroppedAttribute is the SNS message attribute set ("true") on a
+// record whose payloads were dropped to fit SNS's size limit. The record JSON
+// itself stays exactly AWS's (AWS documents no marker inside it), so the drop
+// is said beside it.
+const PayloadDroppedAttribute = "lambdaesm.payloadDropped"
 
 // SNSMaxMessageBytes is the largest message an SNS topic accepts (256 KiB).
 const SNSMaxMessageBytes = 256 * 1024
@@ -30,18 +38,23 @@ func (s *SNSSender) ARN() string { return s.arn }
 
 // Send publishes m.Record. When it is over [SNSMaxMessageBytes], it publishes
 // m.Reduced (the record without its payloads) instead, as Lambda drops the
-// payload for SNS destinations; with no Reduced form small enough it fails
+// payload for SNS destinations, and says so in the message attribute
+// [PayloadDroppedAttribute]; with no Reduced form small enough it fails
 // without calling SNS.
 func (s *SNSSender) Send(ctx context.Context, m Message) error {
 	body := m.Record
+	in := &sns.PublishInput{TopicArn: &s.arn}
 	if len(body) > SNSMaxMessageBytes {
 		if len(m.Reduced) == 0 || len(m.Reduced) > SNSMaxMessageBytes {
 			return &SendError{Destination: s.arn, Err: fmt.Errorf("record of %d bytes is over SNS's limit of %d bytes", len(body), SNSMaxMessageBytes)}
 		}
 		body = m.Reduced
+		in.MessageAttributes = map[string]snstypes.MessageAttributeValue{
+			PayloadDroppedAttribute: {DataType: aws.String("String"), StringValue: aws.String("true")},
+		}
 	}
-	msg := string(body)
-	if _, err := s.client.Publish(ctx, &sns.PublishInput{TopicArn: &s.arn, Message: &msg}); err != nil {
+	in.Message = aws.String(string(body))
+	if _, err := s.client.Publish(ctx, in); err != nil {
 		return &SendError{Destination: s.arn, Err: err}
 	}
 	return nil
