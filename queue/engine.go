@@ -333,19 +333,7 @@ func (e *Engine) stopped() bool { return e.lc.Stopped() }
 // wait sleeps d unless receiving stops or ctx ends first; it reports whether
 // the full wait happened.
 func (e *Engine) wait(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return !e.stopped() && ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-e.lc.Stopping():
-		return false
-	case <-ctx.Done():
-		return false
-	}
+	return core.Sleep(ctx, e.lc.Stopping(), d)
 }
 
 func (e *Engine) backoff(retryN int) time.Duration {

@@ -107,19 +107,7 @@ func (p *proc[R]) halted() bool { return p.halt.Err() != nil }
 // wait sleeps d unless the shard halts or ctx ends first; it reports whether
 // the full wait happened.
 func (p *proc[R]) wait(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return !p.halted() && ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-p.halt.Done():
-		return false
-	case <-ctx.Done():
-		return false
-	}
+	return core.Sleep(ctx, p.halt.Done(), d)
 }
 
 // read hands the shard's records to the lanes until the shard ends (true)

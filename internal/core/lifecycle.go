@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Lifecycle is the Run/Shutdown contract every engine shares: Run runs once;
@@ -88,3 +89,26 @@ func (l *Lifecycle) StopContext() context.Context { return l.stopCtx }
 
 // Stopped reports whether reading must stop.
 func (l *Lifecycle) Stopped() bool { return l.stopCtx.Err() != nil }
+
+// Sleep waits d unless stop is closed or ctx ends first, and reports whether
+// the full wait happened. With d <= 0 it only reports whether neither has.
+func Sleep(ctx context.Context, stop <-chan struct{}, d time.Duration) bool {
+	if d <= 0 {
+		select {
+		case <-stop:
+			return false
+		default:
+			return ctx.Err() == nil
+		}
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-stop:
+		return false
+	case <-ctx.Done():
+		return false
+	}
+}
