@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/lambdaesm/lambdaesm/internal/uuid"
+	"github.com/lambdaesm/lambdaesm/retry"
 )
 
 // Kind is the stream a failure record describes. It decides the name of the
@@ -25,10 +26,11 @@ const (
 // requestContext.condition says.
 type Condition string
 
-// Conditions of stream failure records (event source mappings).
+// Conditions of stream failure records (event source mappings): the retry
+// policy's, which decides them.
 const (
-	RetryAttemptsExhausted Condition = "RetryAttemptsExhausted"
-	RecordAgeExceeded      Condition = "RecordAgeExceeded"
+	RetryAttemptsExhausted = Condition(retry.RetryAttemptsExhausted)
+	RecordAgeExceeded      = Condition(retry.RecordAgeExceeded)
 )
 
 // Conditions of asynchronous invocation records.

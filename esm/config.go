@@ -1,12 +1,16 @@
 package esm
 
-import "time"
+import (
+	"time"
+
+	"github.com/lambdaesm/lambdaesm/retry"
+)
 
 // Infinite is AWS's −1: "no limit". Use it for [Config.MaximumRecordAge]
 // (MaximumRecordAge: esm.Infinite) and [Config.MaximumRetryAttempts]
 // (MaximumRetryAttempts: new(esm.Infinite)). It is untyped so that it fits
 // both a time.Duration and an int.
-const Infinite = -1
+const Infinite = retry.Infinite
 
 // StartingPosition is where a stream mapping starts reading a shard that has
 // no checkpoint yet. It corresponds to the CreateEventSourceMapping parameter
