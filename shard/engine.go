@@ -63,6 +63,14 @@ type Settings struct {
 	// Store keeps checkpoints. Default an in-memory store. A [LeaseStore]
 	// shares the stream's shards among processes.
 	Store Store
+	// CheckpointInterval is the least time between two checkpoint writes of
+	// one shard: a checkpoint that moves sooner is written when the interval
+	// has passed, coalesced with what finished meanwhile. The final
+	// checkpoint is always written at once when a shard stops (shutdown,
+	// lease hand-off, shard end). After a crash, records finished within
+	// the last interval are delivered again. Default 1s; a negative value
+	// writes after every batch.
+	CheckpointInterval time.Duration
 	// LeaseInterval is how often a LeaseStore is asked for the leases.
 	// Each round also renews this process's leases (package dynamolease
 	// writes one heartbeat per round), so it should be at most a third of
