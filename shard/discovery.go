@@ -2,9 +2,18 @@ package shard
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
+
+	"github.com/lambdaesm/lambdaesm/internal/core"
 )
+
+// clockSkew is how far this process's clock may run ahead of the stream
+// service's: a LATEST position is kept as the time the shard was first read
+// less this much, so no record written after that read is missed when
+// reading resumes from the time.
+const clockSkew = time.Second
 
 // shardState is what discovery knows of one shard.
 type shardState struct {
@@ -60,11 +69,12 @@ func (d *discovery[R]) loop() error {
 			if list {
 				t.Reset(e.set.DiscoveryInterval)
 			}
-		case first && permanent(err):
-			e.lc.Stop()
-			return err
+		case first && permanent(err), errors.Is(err, ErrStoreUnusable):
+			e.fail(err)
+			return nil // Run returns the error once every shard stopped
 		default:
 			failures++
+			e.health.Failed("", err)
 			e.log.Warn("discovering shards failed; retrying", "err", err)
 			if list {
 				t.Reset(min(e.backoff(failures), e.set.DiscoveryInterval))
@@ -160,6 +170,8 @@ func (d *discovery[R]) consider(id string, listed map[string]bool) (bool, error)
 		return true, nil
 	case ok && cp.SequenceNumber != "":
 		pos = position{Type: "AFTER_SEQUENCE_NUMBER", Seq: cp.SequenceNumber}
+	case ok && cp.started():
+		pos = e.resume(cp.Start)
 	case anyProcessed:
 		pos = position{Type: "TRIM_HORIZON"}
 	case st.info.Closed && e.set.StartingPosition == "LATEST":
@@ -167,8 +179,25 @@ func (d *discovery[R]) consider(id string, listed map[string]bool) (bool, error)
 		// newer than LATEST: skip it, as Lambda starts only open shards.
 		d.finish(id, false)
 		return true, nil
+	case e.set.StartingPosition == "TRIM_HORIZON":
+		pos = position{Type: "TRIM_HORIZON"}
 	default:
-		pos = position{Type: e.set.StartingPosition, Time: e.set.StartingTimestamp}
+		// Fix LATEST or AT_TIMESTAMP before the first read, so a restart
+		// or another replica resumes there rather than at a new LATEST.
+		start := e.set.StartingTimestamp
+		if e.set.StartingPosition == "LATEST" {
+			start = time.Now().Add(-clockSkew)
+		}
+		start = start.UTC().Round(0)
+		if err := e.set.Store.Save(d.runCtx, e.set.Mapping, id, Checkpoint{Start: start}); err != nil {
+			if errors.Is(err, ErrLeaseLost) {
+				return false, nil // the next lease round sorts it out
+			}
+			e.hook.CheckpointFailed(core.Source{EventSourceARN: e.arn, ShardID: id}, err)
+			e.health.Failed(id, err)
+			return false, err
+		}
+		pos = position{Type: e.set.StartingPosition, Time: start}
 	}
 	p := newProc(e, id, pos, d)
 	d.mu.Lock()

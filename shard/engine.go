@@ -145,6 +145,10 @@ type Engine[R any] struct {
 	lc      *core.Lifecycle
 	kick    chan struct{} // a shard ended: discover now
 	ignored sync.Once     // warned that batchItemFailures are ignored
+	health  core.Health
+
+	fatalMu  sync.Mutex
+	fatalErr error // what stopped the mapping from inside; Run returns it
 }
 
 // NewKinesis returns an engine for the Kinesis stream streamARN.
@@ -219,6 +223,9 @@ func newEngine[R any](src source[R], arn string, set Settings, cb Callbacks[R]) 
 	if set.LeaseInterval <= 0 {
 		set.LeaseInterval = time.Second
 	}
+	if set.CheckpointInterval == 0 {
+		set.CheckpointInterval = time.Second
+	}
 	if set.LeaseTimeout <= 0 {
 		set.LeaseTimeout = 10 * time.Second
 	}
@@ -250,10 +257,9 @@ func (e *Engine[R]) Run(ctx context.Context) error {
 		return err
 	}
 	defer end()
-	if err := e.src.check(runCtx); err != nil {
-		if runCtx.Err() != nil {
-			return nil // stopped during the start-up check: a stop, not a failure
-		}
+	e.health.SetRunning(true)
+	defer e.health.SetRunning(false)
+	if err := e.startupCheck(runCtx); err != nil {
 		return err
 	}
 	if e.set.Disabled {
@@ -267,8 +273,68 @@ func (e *Engine[R]) Run(ctx context.Context) error {
 	err = d.loop()
 	wg.Wait() // every shard stopped and released its lease
 	d.retire()
+	if err == nil {
+		err = e.fatal()
+	}
 	return err
 }
+
+// startupCheck checks that the stream can be read, retrying transient
+// errors with backoff; only not-found and access-denied end Run. A stop
+// during the check is not a failure: it returns nil.
+func (e *Engine[R]) startupCheck(ctx context.Context) error {
+	for failures := 1; ; failures++ {
+		err := e.src.check(ctx)
+		switch {
+		case err == nil:
+			return nil
+		case ctx.Err() != nil || e.lc.Stopped():
+			return nil
+		case permanent(err):
+			return err
+		}
+		e.health.Failed("", err)
+		e.log.Warn("checking the stream failed; retrying", "err", err)
+		if !core.Sleep(ctx, e.lc.Stopping(), e.backoff(failures)) {
+			return nil
+		}
+	}
+}
+
+// fail stops the mapping because of an error no retry heals; Run returns the
+// first such error once every shard has stopped.
+func (e *Engine[R]) fail(err error) {
+	e.fatalMu.Lock()
+	if e.fatalErr == nil {
+		e.fatalErr = err
+		e.log.Error("stopping the mapping", "err", err)
+	}
+	e.fatalMu.Unlock()
+	e.health.Failed("", err)
+	e.lc.Stop()
+}
+
+func (e *Engine[R]) fatal() error {
+	e.fatalMu.Lock()
+	defer e.fatalMu.Unlock()
+	return e.fatalErr
+}
+
+// resume is the position of a start marker: AT_TIMESTAMP its time where the
+// service has such iterators (Kinesis); elsewhere (DynamoDB Streams) the
+// oldest record, skipping those created before the marker's minute, as
+// ApproximateCreationDateTime may be cut to the minute (DynamoDB Local) or
+// second. At most a minute of records older than the marker is delivered;
+// none newer is skipped.
+func (e *Engine[R]) resume(start time.Time) position {
+	if e.src.timestamps() {
+		return position{Type: "AT_TIMESTAMP", Time: start}
+	}
+	return position{Type: "TRIM_HORIZON", NotBefore: start.Truncate(time.Minute)}
+}
+
+// Health returns the engine's current health.
+func (e *Engine[R]) Health() core.HealthSnapshot { return e.health.Snapshot() }
 
 // Shutdown stops reading, lets in-flight invocations finish, writes final
 // checkpoints and waits for Run to return. If ctx ends first, in-flight

@@ -3,6 +3,8 @@ package shard
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/lambdaesm/lambdaesm/internal/core"
@@ -21,7 +23,12 @@ type proc[R any] struct {
 	quit  chan struct{} // closed when the lanes must stop once idle
 	saved string        // last checkpoint written
 	lost  bool          // the lease is lost: never write again
-	stop  context.CancelFunc
+	// failing is set while the last checkpoint write failed: the reader
+	// takes no new records until a write succeeds.
+	failing atomic.Bool
+	// notBefore skips records that arrived before it (see position).
+	notBefore time.Time
+	stop      context.CancelFunc
 	// halt is done when the shard must stop gracefully: the engine stops,
 	// or the shard's lease goes to another process.
 	halt   context.Context
@@ -84,6 +91,10 @@ func (p *proc[R]) run(ctx context.Context) {
 		fcancel()
 		if err != nil {
 			p.e.log.Error("writing the shard-end checkpoint failed; the shard will be read again", "shardId", p.id, "err", err)
+			if !errors.Is(err, ErrLeaseLost) {
+				p.e.hook.CheckpointFailed(p.src, err)
+				p.e.health.Failed(p.id, err)
+			}
 			ended = false
 		} else {
 			p.e.hook.Checkpointed(p.src, "SHARD_END")
@@ -125,17 +136,12 @@ func (p *proc[R]) read(ctx context.Context) bool {
 	iter := ""
 	failures := 0
 	lastSeq := ""
-	var latestAt time.Time
 	capacity := e.set.BatchSize * e.set.ParallelizationFactor
 	perLane := make([][]ref[R], len(p.lanes))
 	var next time.Time
 	for {
 		if iter == "" {
-			if pos.Type == "LATEST" {
-				// Remember where LATEST was, in case the iterator
-				// expires before the first record is read.
-				latestAt = time.Now()
-			}
+			p.notBefore = pos.NotBefore
 			it, err := e.src.iterator(rctx, p.id, pos)
 			if err != nil {
 				if rctx.Err() != nil || p.halted() {
@@ -158,10 +164,11 @@ func (p *proc[R]) read(ctx context.Context) bool {
 			}
 			iter = it
 		}
-		// Bounded memory: wait while the lanes hold a full load.
+		// Bounded memory: wait while the lanes hold a full load, and
+		// take nothing new while checkpoints cannot be written.
 		for {
 			_, inflight, changed := p.tr.state()
-			if inflight <= capacity {
+			if inflight <= capacity && !p.failing.Load() {
 				break
 			}
 			select {
@@ -185,12 +192,11 @@ func (p *proc[R]) read(ctx context.Context) bool {
 				iter = ""
 				switch {
 				case lastSeq != "":
-					pos = position{Type: "AFTER_SEQUENCE_NUMBER", Seq: lastSeq}
-				case pos.Type == "LATEST" && e.src.timestamps():
-					// A new LATEST would skip what arrived meanwhile.
-					pos = position{Type: "AT_TIMESTAMP", Time: latestAt}
+					pos = position{Type: "AFTER_SEQUENCE_NUMBER", Seq: lastSeq, NotBefore: p.notBefore}
 				case pos.Type == "LATEST":
-					e.log.Warn("the LATEST iterator expired before any record was read; records written meanwhile may be skipped (DynamoDB Streams has no AT_TIMESTAMP)", "shardId", p.id)
+					// A new LATEST would skip what arrived meanwhile:
+					// resume from the time LATEST was fixed.
+					pos = e.resume(pos.Time)
 				}
 				continue
 			case errTrimmed:
@@ -208,6 +214,7 @@ func (p *proc[R]) read(ctx context.Context) bool {
 			continue
 		}
 		failures = 0
+		e.health.Polled()
 		e.hook.RecordsPolled(p.src, len(recs))
 		if len(recs) > 0 {
 			lastSeq = e.src.seq(&recs[len(recs)-1])
@@ -226,9 +233,20 @@ func (p *proc[R]) read(ctx context.Context) bool {
 func (p *proc[R]) dispatch(recs []R, perLane [][]ref[R]) {
 	e := p.e
 	pg := &page[R]{recs: recs, done: make([]bool, len(recs))}
+	// Records from before a resumed start marker were never the mapping's.
+	skipped := 0
+	if !p.notBefore.IsZero() {
+		for skipped < len(recs) && e.src.arrival(&recs[skipped]).Before(p.notBefore) {
+			pg.done[skipped] = true
+			skipped++
+		}
+		if skipped < len(recs) {
+			p.notBefore = time.Time{}
+		}
+	}
 	filtered := 0
 	nl := uint32(len(p.lanes))
-	for i := range recs {
+	for i := skipped; i < len(recs); i++ {
 		if e.cb.Filter != nil && !e.cb.Filter(&recs[i]) {
 			pg.done[i] = true
 			filtered++
@@ -240,12 +258,12 @@ func (p *proc[R]) dispatch(recs []R, perLane [][]ref[R]) {
 		}
 		perLane[l] = append(perLane[l], ref[R]{p: pg, i: int32(i)})
 	}
-	pg.ndone = filtered
+	pg.ndone = filtered + skipped
 	if filtered > 0 {
 		e.hook.RecordsFilteredOut(p.src, filtered)
 	}
 	p.tr.add(pg)
-	if filtered > 0 {
+	if pg.ndone > 0 {
 		p.checkpointSoon()
 	}
 	for l, refs := range perLane {
@@ -281,38 +299,77 @@ func (p *proc[R]) checkpointSoon() {
 	}
 }
 
-// checkpointer writes checkpoints as they move, coalescing bursts, and a
-// final one once the lanes have stopped.
+// checkpointer writes checkpoints as they move, at most one per
+// CheckpointInterval (what finished meanwhile is coalesced), retries failed
+// writes with backoff, and writes a final one at once when the lanes have
+// stopped.
 func (p *proc[R]) checkpointer(ctx context.Context, lanesDone <-chan struct{}) {
+	interval := p.e.set.CheckpointInterval
+	var due <-chan time.Time // the next write may not happen before
+	pending := false
+	failures := 0
 	for {
 		select {
 		case <-p.cpReq:
-			p.save(ctx)
+			pending = true
+		case <-due:
+			due = nil
 		case <-lanesDone:
 			fctx, cancel := finalCtx(ctx)
 			p.save(fctx)
 			cancel()
 			return
 		}
+		if !pending || due != nil {
+			continue
+		}
+		pending = false
+		if err := p.save(ctx); err != nil {
+			failures++
+			pending = true
+			due = time.After(p.e.backoff(failures))
+			continue
+		}
+		failures = 0
+		if interval > 0 {
+			due = time.After(interval)
+		}
 	}
 }
 
-func (p *proc[R]) save(ctx context.Context) {
+// save writes the current checkpoint. It returns an error only for a write
+// worth retrying; a lost lease stops the shard and an unusable store stops
+// the mapping.
+func (p *proc[R]) save(ctx context.Context) error {
 	cp, _, _ := p.tr.state()
 	if cp == "" || cp == p.saved || p.lost {
-		return
+		return nil
 	}
-	err := p.e.set.Store.Save(ctx, p.e.set.Mapping, p.id, Checkpoint{SequenceNumber: cp})
+	e := p.e
+	err := e.set.Store.Save(ctx, e.set.Mapping, p.id, Checkpoint{SequenceNumber: cp})
 	switch {
 	case err == nil:
 		p.saved = cp
-		p.e.hook.Checkpointed(p.src, cp)
+		if p.failing.Swap(false) {
+			p.tr.wake() // the reader waits for this
+		}
+		e.health.Checkpointed(p.id)
+		e.hook.Checkpointed(p.src, cp)
+		return nil
 	case errors.Is(err, ErrLeaseLost):
 		p.lost = true
-		p.e.log.Warn("lease lost; stopping the shard", "shardId", p.id, "err", err)
+		e.log.Warn("lease lost; stopping the shard", "shardId", p.id, "err", err)
 		p.haltFn() // no new invocation
 		p.stop()   // and cancel the ones in flight
-	default:
-		p.e.log.Warn("writing a checkpoint failed; will retry with the next one", "shardId", p.id, "err", err)
+		return nil
 	}
+	e.hook.CheckpointFailed(p.src, err)
+	e.health.Failed(p.id, err)
+	if errors.Is(err, ErrStoreUnusable) {
+		e.fail(fmt.Errorf("shard %s: %w", p.id, err))
+		return nil
+	}
+	p.failing.Store(true)
+	e.log.Warn("writing a checkpoint failed; retrying, and reading no new records of the shard meanwhile", "shardId", p.id, "err", err)
+	return err
 }

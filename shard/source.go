@@ -16,7 +16,14 @@ import (
 type position struct {
 	Type string // TRIM_HORIZON, LATEST, AT_TIMESTAMP, AFTER_SEQUENCE_NUMBER
 	Seq  string
+	// Time is the AT_TIMESTAMP time; for LATEST, the time the position
+	// was fixed (its start marker), to resume from if the iterator expires
+	// before a record is read.
 	Time time.Time
+	// NotBefore skips the records that arrived before it, up to the first
+	// that did not: how a start marker is resumed on a stream without
+	// AT_TIMESTAMP iterators (DynamoDB Streams).
+	NotBefore time.Time
 }
 
 // source is what the engine needs from a stream service, with records

@@ -92,6 +92,14 @@ func (t *tracker[R]) advance(before int) {
 	}
 }
 
+// wake wakes the waiters of state without a change of the checkpoint.
+func (t *tracker[R]) wake() {
+	t.mu.Lock()
+	close(t.changed)
+	t.changed = make(chan struct{})
+	t.mu.Unlock()
+}
+
 // state returns the checkpoint, the records in flight, and a channel closed
 // at the next change.
 func (t *tracker[R]) state() (cp string, inflight int, changed <-chan struct{}) {

@@ -28,6 +28,11 @@ type Hooks interface {
 	DestinationDelivered(src Source, destinationARN string, err error)
 	// Checkpointed reports a checkpoint written for a shard.
 	Checkpointed(src Source, sequenceNumber string)
+	// CheckpointFailed reports a checkpoint that could not be written. The
+	// engine retries it with backoff and stops reading the shard meanwhile;
+	// an error no retry heals (shard.ErrStoreUnusable) stops the mapping,
+	// and Run returns it.
+	CheckpointFailed(src Source, err error)
 	// IteratorAge reports the age of the last record of a batch when the
 	// batch was handed to the handler, as Lambda's IteratorAge metric.
 	IteratorAge(src Source, age time.Duration)
@@ -63,6 +68,7 @@ func (NopHooks) RecordsDropped(Source, int, string)         {}
 func (NopHooks) RecordsDeleted(Source, int)                 {}
 func (NopHooks) DestinationDelivered(Source, string, error) {}
 func (NopHooks) Checkpointed(Source, string)                {}
+func (NopHooks) CheckpointFailed(Source, error)             {}
 func (NopHooks) IteratorAge(Source, time.Duration)          {}
 
 var _ Hooks = NopHooks{}
