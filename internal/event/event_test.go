@@ -103,3 +103,31 @@ func TestKinesisAllocs(t *testing.T) {
 	})
 	require.LessOrEqual(t, n, 1.0, "building a Kinesis event record allocates only its eventID")
 }
+
+// Real Kinesis returns no EncryptionType on the records of an unencrypted
+// stream, and Lambda's event then has no encryptionType key (LocalStack
+// snapshots recorded against AWS); an emulator that says NONE must not add
+// it. A KMS stream's records keep "KMS".
+func TestKinesisEncryptionType(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		enc    ktypes.EncryptionType
+		golden string
+	}{
+		{"absent", "", "kinesis.json"},
+		{"NONE", ktypes.EncryptionTypeNone, "kinesis.json"},
+		{"KMS", ktypes.EncryptionTypeKms, "kinesis_kms.json"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := ktypes.Record{
+				Data:                        []byte(`{"id":1}`),
+				PartitionKey:                aws.String("user-1"),
+				SequenceNumber:              aws.String("49590338271490256608559692538361571095921575989136588898"),
+				ApproximateArrivalTimestamp: aws.Time(time.UnixMilli(1545084650987)),
+				EncryptionType:              tc.enc,
+			}
+			r := event.Kinesis(&rec, "shardId-000000000006", "arn:aws:kinesis:us-east-2:123456789012:stream/lambda-stream", "us-east-2", "arn:aws:iam::123456789012:role/lambda-role")
+			golden(t, tc.golden, events.KinesisEvent{Records: []events.KinesisEventRecord{r}})
+		})
+	}
+}

@@ -27,7 +27,9 @@ func Kinesis(r *ktypes.Record, shardID, streamARN, region, invokeIdentityARN str
 	if r.ApproximateArrivalTimestamp != nil {
 		out.Kinesis.ApproximateArrivalTimestamp = events.SecondsEpochTime{Time: *r.ApproximateArrivalTimestamp}
 	}
-	if r.EncryptionType != "" {
+	// Real Kinesis returns no EncryptionType for an unencrypted stream and
+	// Lambda's event then has no encryptionType key; emulators say NONE.
+	if r.EncryptionType != "" && r.EncryptionType != ktypes.EncryptionTypeNone {
 		out.Kinesis.EncryptionType = string(r.EncryptionType)
 	}
 	return out
