@@ -6,7 +6,13 @@
 // stream, DynamoDB eventVersion "1.1", SQS system attributes and lower-cased
 // messageAttributes keys).
 //
-// Differences from AWS: aws-lambda-go's SQSMessage has no way to send
-// "md5OfMessageAttributes": null, so a message without attributes carries "";
-// invokeIdentityArn is empty unless the mapping sets a role ARN.
+// [Marshal] writes an event as JSON the way Lambda sends it to a function;
+// invoke.Function sends events so. For SQS it differs from json.Marshal: a
+// message without message attributes has "md5OfMessageAttributes": null, as
+// in AWS, and the keys are in AWS's order.
+//
+// Differences from AWS: aws-lambda-go's SQSMessage holds
+// md5OfMessageAttributes in a string, so a Go handler sees "" for a message
+// without attributes (the JSON of [Marshal] has null); invokeIdentityArn is
+// empty unless the mapping sets a role ARN.
 package event

@@ -1,6 +1,7 @@
 package event_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"testing"
@@ -130,4 +131,81 @@ func TestKinesisEncryptionType(t *testing.T) {
 			golden(t, tc.golden, events.KinesisEvent{Records: []events.KinesisEventRecord{r}})
 		})
 	}
+}
+
+// goldenBytes compares data with the testdata file compacted: same keys,
+// same values, same order.
+func goldenBytes(t *testing.T, name string, data []byte) {
+	t.Helper()
+	want, err := os.ReadFile("testdata/" + name)
+	require.NoError(t, err)
+	var buf bytes.Buffer
+	require.NoError(t, json.Compact(&buf, want))
+	require.Equal(t, buf.String(), string(data))
+}
+
+// A message without message attributes reaches a function with
+// "md5OfMessageAttributes": null (AWS), which events.SQSMessage cannot
+// hold: Marshal writes the JSON Lambda sends.
+func TestMarshalSQSWithoutAttributes(t *testing.T) {
+	msg := sqstypes.Message{
+		MessageId:     aws.String("059f36b4-87a3-44ab-83d2-661975830a7d"),
+		ReceiptHandle: aws.String("AQEBwJnKyrHigUMZj6rYigCgxlaS3SLy0a"),
+		Body:          aws.String("test"),
+		MD5OfBody:     aws.String("098f6bcd4621d373cade4e832627b4f6"),
+		Attributes: map[string]string{
+			"ApproximateReceiveCount":          "1",
+			"SentTimestamp":                    "1545082649183",
+			"SenderId":                         "AIDAIENQZJOLO23YVJ4VO",
+			"ApproximateFirstReceiveTimestamp": "1545082649185",
+		},
+	}
+	r := event.SQS(&msg, "arn:aws:sqs:us-east-2:123456789012:my-queue", "us-east-2")
+	ev := events.SQSEvent{Records: []events.SQSMessage{r}}
+	for _, v := range []any{ev, &ev} {
+		data, err := event.Marshal(v)
+		require.NoError(t, err)
+		goldenBytes(t, "sqs_no_attributes.json", data)
+	}
+}
+
+// With message attributes, Marshal writes the same record as json.Marshal,
+// in AWS's key order.
+func TestMarshalSQSWithAttributes(t *testing.T) {
+	msg := sqstypes.Message{
+		MessageId:              aws.String("059f36b4-87a3-44ab-83d2-661975830a7d"),
+		ReceiptHandle:          aws.String("AQEBwJnKyrHigUMZj6rYigCgxlaS3SLy0a"),
+		Body:                   aws.String("test"),
+		MD5OfBody:              aws.String("098f6bcd4621d373cade4e832627b4f6"),
+		MD5OfMessageAttributes: aws.String("3b6e4b4e9d0c6f2b2f8e5c4a1a7e9d10"),
+		Attributes:             map[string]string{"ApproximateReceiveCount": "1"},
+		MessageAttributes: map[string]sqstypes.MessageAttributeValue{
+			"Color": {DataType: aws.String("String"), StringValue: aws.String("red")},
+		},
+	}
+	ev := events.SQSEvent{Records: []events.SQSMessage{event.SQS(&msg, "arn:aws:sqs:us-east-2:123456789012:q", "us-east-2")}}
+	data, err := event.Marshal(ev)
+	require.NoError(t, err)
+	want, err := json.Marshal(ev)
+	require.NoError(t, err)
+	require.JSONEq(t, string(want), string(data))
+	require.Equal(t, `{"Records":[{"messageId":"059f36b4-87a3-44ab-83d2-661975830a7d","receiptHandle":"AQEBwJnKyrHigUMZj6rYigCgxlaS3SLy0a","body":"test",`+
+		`"attributes":{"ApproximateReceiveCount":"1"},"messageAttributes":{"Color":{"stringValue":"red","stringListValues":[],"binaryListValues":[],"dataType":"String"}},`+
+		`"md5OfMessageAttributes":"3b6e4b4e9d0c6f2b2f8e5c4a1a7e9d10","md5OfBody":"098f6bcd4621d373cade4e832627b4f6","eventSource":"aws:sqs",`+
+		`"eventSourceARN":"arn:aws:sqs:us-east-2:123456789012:q","awsRegion":"us-east-2"}]}`, string(data))
+}
+
+// Other events are marshalled as they are.
+func TestMarshalOtherEvents(t *testing.T) {
+	for _, v := range []any{events.KinesisEvent{}, map[string]int{"a": 1}, nil, events.SQSEvent{}} {
+		want, err := json.Marshal(v)
+		require.NoError(t, err)
+		got, err := event.Marshal(v)
+		require.NoError(t, err)
+		require.Equal(t, string(want), string(got))
+	}
+	var nilEvent *events.SQSEvent
+	got, err := event.Marshal(nilEvent)
+	require.NoError(t, err)
+	require.Equal(t, "null", string(got))
 }
