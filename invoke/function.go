@@ -16,6 +16,7 @@ import (
 
 	"github.com/lambdaesm/lambdaesm/destination"
 	"github.com/lambdaesm/lambdaesm/esm"
+	"github.com/lambdaesm/lambdaesm/internal/event"
 )
 
 // LambdaAPI is the part of the Lambda API that [Function] calls.
@@ -66,8 +67,10 @@ func (e *ResponseError) Unwrap() error { return e.Err }
 
 // Function returns a handler that runs the Lambda function functionName
 // through client: each event is sent as JSON with a synchronous
-// (RequestResponse) Invoke, and the response payload is decoded into R. It
-// serves every mapping (Kinesis, DynamoDB Streams, SQS), so that Lambda's
+// (RequestResponse) Invoke, and the response payload is decoded into R. The
+// JSON is the one Lambda sends: an events.SQSEvent's message without message
+// attributes has "md5OfMessageAttributes": null, as in AWS, where
+// json.Marshal would write "". It serves every mapping (Kinesis, DynamoDB Streams, SQS), so that Lambda's
 // pollers drive an existing function, in AWS or in a function image running
 // locally under the Runtime Interface Emulator; and the asynchronous invoker.
 //
@@ -95,9 +98,9 @@ func Function[E, R any](client LambdaAPI, functionName string, opts *FunctionOpt
 	if opts != nil {
 		o = *opts
 	}
-	return esm.HandlerFunc[E, R](func(ctx context.Context, event E) (R, error) {
+	return esm.HandlerFunc[E, R](func(ctx context.Context, ev E) (R, error) {
 		var zero R
-		payload, err := json.Marshal(event)
+		payload, err := event.Marshal(ev)
 		if err != nil {
 			return zero, fmt.Errorf("invoke: encode event for function %s: %w", functionName, err)
 		}
