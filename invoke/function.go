@@ -70,9 +70,10 @@ func (e *ResponseError) Unwrap() error { return e.Err }
 // (RequestResponse) Invoke, and the response payload is decoded into R. The
 // JSON is the one Lambda sends: an events.SQSEvent's message without message
 // attributes has "md5OfMessageAttributes": null, as in AWS, where
-// json.Marshal would write "". It serves every mapping (Kinesis, DynamoDB Streams, SQS), so that Lambda's
-// pollers drive an existing function, in AWS or in a function image running
-// locally under the Runtime Interface Emulator; and the asynchronous invoker.
+// json.Marshal would write "". It serves every mapping (Kinesis, DynamoDB
+// Streams, SQS), so that Lambda's pollers drive an existing function, in AWS
+// or in a function image running locally under the Runtime Interface
+// Emulator; and the asynchronous invoker.
 //
 // The response follows Lambda's rules for partial batch responses:
 //
