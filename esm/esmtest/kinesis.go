@@ -59,7 +59,9 @@ const (
 // Deviations: records are never trimmed (retention is reported as 24 hours
 // but not applied), there are no write limits, enhanced fan-out, encryption,
 // tags or stream deletion, and an AT_TIMESTAMP iterator with a future
-// timestamp is refused (as kinesis-local refuses it).
+// timestamp is refused (as kinesis-local refuses it). Streams are
+// unencrypted: records carry no EncryptionType, as real Kinesis returns them
+// (kinesis-local says NONE).
 type Kinesis struct {
 	// Faults scripts failures and delays of the operations, by SDK operation
 	// name. PutRecords entries are failed by partition key with
@@ -491,7 +493,8 @@ func (s *kStream) append(h hash128, pk string, data []byte, now time.Time) (*kSh
 		PartitionKey:                new(pk),
 		SequenceNumber:              new(seq),
 		ApproximateArrivalTimestamp: new(sdkTime(now)),
-		EncryptionType:              types.EncryptionTypeNone,
+		// No EncryptionType: real Kinesis returns none on the records of an
+		// unencrypted stream (kinesis-local says NONE).
 	})
 	sh.ctrs = append(sh.ctrs, c)
 	return sh, seq
