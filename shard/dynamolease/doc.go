@@ -28,9 +28,11 @@
 //	leaseExpires                  N   unix ms; the lease holds at least until then
 //	                                  (set when taken), and as long as its owner's
 //	                                  heartbeat does
-//	checkpoint                    S   last sequence number handled, or SHARD_END
+//	checkpoint                    S   last sequence number handled, SHARD_END, or a start
+//	                                  marker "AT_TIMESTAMP:<RFC 3339 time, UTC, to the ns>"
 //	checkpointOrder               S   the checkpoint in byte order ("<digits, 3 wide>:<number>",
-//	                                  or SHARD_END), so a condition can refuse a move back
+//	                                  or SHARD_END), so a condition can refuse a move back;
+//	                                  absent with a start marker
 //	parentShardIds                SS  the shard's parent and adjacent parent
 //	ownerSwitchesSinceCheckpoint  N   owner changes since the last checkpoint
 //	handoffTo                     S   a process that asked for the lease
@@ -66,6 +68,21 @@
 // process whose own heartbeat was not confirmed within the lease duration
 // refuses to save even before another takes the lease. Saving an older
 // checkpoint than the stored one is a no-op.
+//
+// A start marker (a shard.Checkpoint with only Start set) is what the engine
+// saves before it first reads a shard at LATEST or AT_TIMESTAMP, so that a
+// restart or another process resumes at that time rather than at a new
+// LATEST. It is fenced like any checkpoint, and written only under the
+// further condition that the item has no checkpoint at all: a marker never
+// replaces a sequence number, SHARD_END or an earlier marker (saving one
+// then is a no-op), even when writes race, and having no checkpointOrder
+// it is replaced by the first sequence number or SHARD_END. Load returns
+// the marker's time exactly, in UTC. A shard with a marker counts as
+// started (its parents need no more reading) but not as finished: it is
+// balanced and handed over like any unfinished shard. KCL, by contrast,
+// keeps the sentinel LATEST or AT_TIMESTAMP as a new lease's checkpoint and
+// resolves it whenever a worker starts the lease, LATEST to the newest
+// record at that moment.
 //
 // Expiry compares timestamps written by one process with the clock of
 // another, so the processes' clocks must agree to well within the lease

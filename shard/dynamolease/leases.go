@@ -143,8 +143,9 @@ func (r *round) index(shards []shard.ShardInfo) {
 	}
 }
 
-// done tells whether a shard was started: it has a checkpoint, or one of
-// its descendants has (its own item may be gone).
+// done tells whether a shard was started: it has a checkpoint (a start
+// marker counts: the engine writes it as it starts reading), or one of its
+// descendants has (its own item may be gone).
 func (r *round) done(id string) bool {
 	if v, ok := r.doneMemo[id]; ok {
 		return v
@@ -163,6 +164,8 @@ func (r *round) finishedByChild(id string) bool {
 	return slices.ContainsFunc(r.children[id], r.done)
 }
 
+// finished: read to its end (SHARD_END; a start marker is not an end), or
+// finished by a child.
 func (r *round) finished(id string) bool {
 	it := r.items[id]
 	return (it != nil && it.cp == shardEnd) || r.finishedByChild(id)

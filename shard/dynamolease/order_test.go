@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -63,4 +64,34 @@ func TestNewDefaultsAndRefusals(t *testing.T) {
 	s2, err := New(c, Options{})
 	require.NoError(t, err)
 	require.NotEqual(t, s.Owner(), s2.Owner(), "default owners are unique per Store")
+}
+
+// The checkpoint attribute keeps a start marker exactly, in UTC, and is
+// never mistaken for a sequence number or SHARD_END.
+func TestCheckpointAttributeRoundTrip(t *testing.T) {
+	at := time.Date(2026, 3, 1, 12, 0, 0, 123456789, time.FixedZone("X", -7*3600))
+	for _, cp := range []shard.Checkpoint{
+		{SequenceNumber: "49590338271490256608559692538361571095921575989136588898"},
+		{ShardEnd: true},
+		{Start: at},
+		{Start: at.Truncate(time.Second)},
+		{Start: time.Unix(0, 1)},
+	} {
+		v, err := encode(cp)
+		require.NoError(t, err)
+		got, ok, err := (&leaseItem{cp: v}).checkpoint()
+		require.NoError(t, err)
+		require.True(t, ok)
+		want := cp
+		want.Start = cp.Start.UTC()
+		if cp.Start.IsZero() {
+			want.Start = time.Time{}
+		}
+		require.Equal(t, want, got, v)
+		require.Equal(t, !cp.Start.IsZero(), isMarker(v), v)
+	}
+	_, err := encode(shard.Checkpoint{})
+	require.ErrorContains(t, err, "empty checkpoint")
+	_, _, err = (&leaseItem{cp: "AT_TIMESTAMP:yesterday"}).checkpoint()
+	require.ErrorContains(t, err, "not a start marker")
 }

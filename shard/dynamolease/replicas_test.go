@@ -208,6 +208,9 @@ func (m *monitor) observe(items []map[string]types.AttributeValue) {
 		}
 		sh := strings.TrimPrefix(id, "shard/")
 		cp := attr(it, "checkpoint")
+		if strings.HasPrefix(cp, "AT_TIMESTAMP:") {
+			cp = "" // a start marker: any sequence number may follow
+		}
 		v.cps[sh] = cp
 		if cp != "SHARD_END" {
 			v.owners[sh] = attr(it, "leaseOwner")

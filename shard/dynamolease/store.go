@@ -165,8 +165,8 @@ func (s *Store) Load(ctx context.Context, mapping, shardID string) (shard.Checkp
 			h.cp = it.cp
 			h.started = h.started || !m.blocked[shardID]
 		}
-		if cp, ok := it.checkpoint(); ok {
-			return cp, true, nil
+		if cp, ok, err := it.checkpoint(); ok || err != nil {
+			return cp, ok, err
 		}
 	}
 	if m.finished[shardID] {
@@ -179,7 +179,9 @@ func (s *Store) Load(ctx context.Context, mapping, shardID string) (shard.Checkp
 // process holds the lease at the counter it wrote, and never moves the
 // checkpoint backwards. A lease that is not held, or whose heartbeat was not
 // confirmed within the lease duration, gives an error wrapping
-// [shard.ErrLeaseLost] without writing.
+// [shard.ErrLeaseLost] without writing. A start marker (only
+// Checkpoint.Start set) is written only where the shard has no checkpoint
+// yet; otherwise saving one is a no-op.
 func (s *Store) Save(ctx context.Context, mapping, shardID string, cp shard.Checkpoint) error {
 	s.mu.Lock()
 	m := s.state(mapping)
@@ -204,28 +206,45 @@ func (s *Store) Save(ctx context.Context, mapping, shardID string, cp shard.Chec
 		return fmt.Errorf("dynamolease: the lease of shard %s was not renewed in time (heartbeat lapsed at %s): %w",
 			shardID, until.Format(time.RFC3339Nano), shard.ErrLeaseLost)
 	}
-	value := cp.SequenceNumber
-	if cp.ShardEnd {
-		value = shardEnd
+	value, err := encode(cp)
+	if err != nil {
+		return err
 	}
-	_, err := s.c.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:        &s.table,
-		Key:              key(mapping, shardPrefix+shardID),
-		UpdateExpression: aws.String("SET #cp = :cp, #ord = :ord, #sw = :zero"),
-		ConditionExpression: aws.String("#o = :me AND #c = :c AND " +
-			"(attribute_not_exists(#ord) OR #ord <= :ord)"),
+	in := &dynamodb.UpdateItemInput{
+		TableName: &s.table,
+		Key:       key(mapping, shardPrefix+shardID),
 		ExpressionAttributeNames: map[string]string{
-			"#cp": attrCP, "#ord": attrCPOrder, "#sw": attrSwitches, "#o": attrOwner, "#c": attrCounter,
+			"#cp": attrCP, "#o": attrOwner, "#c": attrCounter,
 		},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":cp": str(value), ":ord": str(order(cp)), ":zero": num(0), ":me": str(s.owner), ":c": num(counter),
+			":cp": str(value), ":me": str(s.owner), ":c": num(counter),
 		},
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-	})
+	}
+	if isMarker(value) {
+		// A start marker lands only where there is no checkpoint at all,
+		// so it never replaces a sequence number, SHARD_END or an earlier
+		// marker, whatever the order of racing writes. It gets no
+		// checkpointOrder, so that any sequence number replaces it, and
+		// it is no progress: ownerSwitchesSinceCheckpoint stays.
+		in.UpdateExpression = aws.String("SET #cp = :cp")
+		in.ConditionExpression = aws.String("#o = :me AND #c = :c AND attribute_not_exists(#cp)")
+	} else {
+		in.UpdateExpression = aws.String("SET #cp = :cp, #ord = :ord, #sw = :zero")
+		in.ConditionExpression = aws.String("#o = :me AND #c = :c AND " +
+			"(attribute_not_exists(#ord) OR #ord <= :ord)")
+		in.ExpressionAttributeNames["#ord"] = attrCPOrder
+		in.ExpressionAttributeNames["#sw"] = attrSwitches
+		in.ExpressionAttributeValues[":ord"] = str(order(cp))
+		in.ExpressionAttributeValues[":zero"] = num(0)
+	}
+	_, err = s.c.UpdateItem(ctx, in)
 	if failed, old := conditionFailed(err); failed {
 		if old != nil {
 			if it := decodeLease(old); it.owner == s.owner && it.counter == counter {
-				return nil // an older checkpoint than the stored one: no-op
+				// An older checkpoint than the stored one, or a start
+				// marker where a checkpoint is: a no-op.
+				return nil
 			}
 		}
 		s.forget(mapping, shardID, counter)

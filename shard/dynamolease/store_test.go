@@ -249,6 +249,109 @@ func TestIntegrationCheckpointsNeverGoBackwards(t *testing.T) {
 	require.True(t, load().ShardEnd, "nothing comes after the shard end")
 }
 
+// Start markers: Load returns one exactly (in UTC); the first one saved
+// is kept; a sequence number or the shard end replaces it; it replaces
+// nothing (a no-op, not an error); it is fenced like any checkpoint.
+func TestIntegrationStartMarkers(t *testing.T) {
+	awstest.Integration(t)
+	table, c := newTable(t)
+	t1 := time.Date(2026, 3, 1, 12, 0, 0, 123456789, time.FixedZone("CET", 3600))
+	t2 := t1.Add(-time.Minute)
+	marker := func(at time.Time) shard.Checkpoint { return shard.Checkpoint{Start: at} }
+	seq := func(n string) shard.Checkpoint { return shard.Checkpoint{SequenceNumber: n} }
+	end := shard.Checkpoint{ShardEnd: true}
+	for _, tc := range []struct {
+		name  string
+		saves []shard.Checkpoint
+		want  shard.Checkpoint
+	}{
+		{"marker saved and loaded", []shard.Checkpoint{marker(t1)}, marker(t1.UTC())},
+		{"second marker ignored", []shard.Checkpoint{marker(t1), marker(t2)}, marker(t1.UTC())},
+		{"sequence replaces marker", []shard.Checkpoint{marker(t1), seq("5")}, seq("5")},
+		{"marker after sequence ignored", []shard.Checkpoint{seq("5"), marker(t1)}, seq("5")},
+		{"shard end replaces marker", []shard.Checkpoint{marker(t1), end}, end},
+		{"marker after shard end ignored", []shard.Checkpoint{end, marker(t1)}, end},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := t.Context()
+			a := newStore(t, c, table, "a", 0)
+			shards := shardList(1)
+			id := shards[0].ID
+			require.Equal(t, []string{id}, leases(t, a, tc.name, shards))
+			for _, cp := range tc.saves {
+				require.NoError(t, a.Save(ctx, tc.name, id, cp))
+			}
+			// Loaded by the writer and by another process.
+			for _, s := range []*dynamolease.Store{a, newStore(t, c, table, "other", 0)} {
+				got, ok, err := s.Load(ctx, tc.name, id)
+				require.NoError(t, err)
+				require.True(t, ok)
+				require.Equal(t, tc.want, got)
+			}
+			if !tc.want.ShardEnd {
+				require.Equal(t, []string{id}, leases(t, a, tc.name, shards), "not finished: still leased")
+			}
+		})
+	}
+
+	t.Run("racing markers and sequence numbers", func(t *testing.T) {
+		ctx := t.Context()
+		a := newStore(t, c, table, "a", 0)
+		shards := shardList(1)
+		id := shards[0].ID
+		require.Equal(t, []string{id}, leases(t, a, "race", shards))
+		var wg sync.WaitGroup
+		for i := range 8 {
+			wg.Go(func() { require.NoError(t, a.Save(ctx, "race", id, marker(t1.Add(time.Duration(i))))) })
+			wg.Go(func() { require.NoError(t, a.Save(ctx, "race", id, seq(fmt.Sprint(10+i)))) })
+		}
+		wg.Wait()
+		got, _, err := a.Load(ctx, "race", id)
+		require.NoError(t, err)
+		require.Equal(t, seq("17"), got, "no marker overwrote a sequence number")
+	})
+
+	t.Run("marker by a non-owner", func(t *testing.T) {
+		ctx := t.Context()
+		a := newStore(t, c, table, "a", 0)
+		b := newStore(t, c, table, "b", 0)
+		shards := shardList(1)
+		id := shards[0].ID
+		require.Equal(t, []string{id}, leases(t, a, "fenced", shards))
+		require.Empty(t, leases(t, b, "fenced", shards))
+		require.ErrorIs(t, b.Save(ctx, "fenced", id, marker(t1)), shard.ErrLeaseLost)
+		_, ok, err := a.Load(ctx, "fenced", id)
+		require.NoError(t, err)
+		require.False(t, ok, "the fenced marker did not land")
+		require.NoError(t, a.Save(ctx, "fenced", id, seq("3")))
+		require.ErrorIs(t, b.Save(ctx, "fenced", id, marker(t1)), shard.ErrLeaseLost, "not a silent no-op either")
+	})
+
+	// A shard with only a marker is unfinished: balanced and handed over
+	// like any other, marker included.
+	t.Run("marked shards are balanced", func(t *testing.T) {
+		ctx := t.Context()
+		shards := shardList(2)
+		a := newEngine(t, newStore(t, c, table, "a", 0), "balance")
+		a.round(shards)
+		for _, sh := range shards {
+			require.NoError(t, a.s.Save(ctx, "balance", sh.ID, marker(t1)))
+		}
+		b := newEngine(t, newStore(t, c, table, "b", 0), "balance")
+		for range 3 {
+			b.round(shards)
+			a.round(shards)
+		}
+		require.Equal(t, map[string]int{"a": 1, "b": 1}, count(owners(t, c, table, "balance")))
+		for id := range b.reading {
+			got, ok, err := b.s.Load(ctx, "balance", id)
+			require.NoError(t, err)
+			require.True(t, ok)
+			require.Equal(t, marker(t1.UTC()), got, "the marker moves with the lease")
+		}
+	})
+}
+
 func TestIntegrationAccessDeniedNamesTheAction(t *testing.T) {
 	awstest.Integration(t)
 	table, _ := newTable(t)

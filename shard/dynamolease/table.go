@@ -40,12 +40,35 @@ const (
 
 	// shardEnd is the checkpoint of a shard read to its end.
 	shardEnd = "SHARD_END"
+	// startPrefix begins the checkpoint of a start marker, followed by
+	// the time in RFC 3339, UTC, to the nanosecond.
+	startPrefix = "AT_TIMESTAMP:"
 )
+
+// encode turns a checkpoint into the checkpoint attribute: a sequence
+// number, SHARD_END, or a start marker ("AT_TIMESTAMP:<time>"). Sequence
+// numbers are digits, so the three never collide.
+func encode(cp shard.Checkpoint) (string, error) {
+	switch {
+	case cp.ShardEnd:
+		return shardEnd, nil
+	case cp.SequenceNumber != "":
+		return cp.SequenceNumber, nil
+	case cp.Start.IsZero():
+		return "", errors.New("dynamolease: empty checkpoint (no sequence number, shard end or start time)")
+	}
+	return startPrefix + cp.Start.UTC().Format(time.RFC3339Nano), nil
+}
+
+// isMarker tells whether a checkpoint attribute is a start marker.
+func isMarker(v string) bool { return strings.HasPrefix(v, startPrefix) }
 
 // order turns a checkpoint into a string whose byte order is the checkpoint
 // order, so that a condition expression can refuse a backward move: the
 // number of significant digits (three digits), a colon and the digits;
-// SHARD_END sorts after every sequence number ('S' > '9').
+// SHARD_END sorts after every sequence number ('S' > '9'). A start marker
+// has no order: it is written without one, only where no checkpoint is,
+// and any sequence number or SHARD_END replaces it.
 func order(cp shard.Checkpoint) string {
 	if cp.ShardEnd {
 		return shardEnd
@@ -59,7 +82,7 @@ type leaseItem struct {
 	owner   string
 	counter int64
 	expires int64  // unix ms
-	cp      string // sequence number, SHARD_END, or "" for none
+	cp      string // sequence number, SHARD_END, start marker, or "" for none
 	handoff string
 	parents []string
 }
@@ -109,14 +132,21 @@ func getSS(it map[string]types.AttributeValue, name string) []string {
 	return nil
 }
 
-func (l *leaseItem) checkpoint() (shard.Checkpoint, bool) {
-	switch l.cp {
-	case "":
-		return shard.Checkpoint{}, false
-	case shardEnd:
-		return shard.Checkpoint{ShardEnd: true}, true
+// checkpoint decodes the item's checkpoint attribute (see [encode]).
+func (l *leaseItem) checkpoint() (shard.Checkpoint, bool, error) {
+	switch {
+	case l.cp == "":
+		return shard.Checkpoint{}, false, nil
+	case l.cp == shardEnd:
+		return shard.Checkpoint{ShardEnd: true}, true, nil
+	case isMarker(l.cp):
+		t, err := time.Parse(time.RFC3339Nano, l.cp[len(startPrefix):])
+		if err != nil {
+			return shard.Checkpoint{}, false, fmt.Errorf("dynamolease: checkpoint %q is not a start marker: %w", l.cp, err)
+		}
+		return shard.Checkpoint{Start: t.UTC()}, true, nil
 	}
-	return shard.Checkpoint{SequenceNumber: l.cp}, true
+	return shard.Checkpoint{SequenceNumber: l.cp}, true, nil
 }
 
 func key(mapping, id string) map[string]types.AttributeValue {
