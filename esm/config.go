@@ -75,8 +75,8 @@ type Config struct {
 	// SQS queue (arn:aws:sqs:<region>:<account>:<queue>). Partitions aws,
 	// aws-cn, aws-us-gov and the isolated ones are accepted; the region is not
 	// checked against a list (DynamoDB Local uses "ddblocal"). Kinesis stream
-	// consumer ARNs (enhanced fan-out) are not supported.
-	// Required, unless QueueURL names an SQS queue.
+	// consumer ARNs (enhanced fan-out) and ARNs of other services are not
+	// supported. Required, unless QueueURL names an SQS queue.
 	// AWS: EventSourceArn.
 	EventSourceArn string
 
@@ -143,8 +143,10 @@ type Config struct {
 	StartingPosition StartingPosition
 
 	// StartingPositionTimestamp is the time to start reading from. Required
-	// with AtTimestamp, not allowed otherwise. JSON: Unix seconds (a number,
-	// fractions allowed), or an RFC 3339 string.
+	// with AtTimestamp, not allowed otherwise, and not in the future (by the
+	// local clock, allowing a minute of skew; Kinesis refuses a future
+	// timestamp too). JSON: Unix seconds (a number, fractions allowed), or an
+	// RFC 3339 string.
 	// AWS: StartingPositionTimestamp.
 	StartingPositionTimestamp time.Time
 

@@ -86,6 +86,11 @@ func ParseEventSourceARN(s string) (EventSource, error) {
 }
 
 func parseEventSourceARN(s string) (EventSource, error) {
+	// The service first: an S3 ARN has no region, and "the region is empty"
+	// would hide that such a source is not supported at all.
+	if a, err := arn.Parse(s); err == nil && !sourceServices[a.Service] {
+		return EventSource{}, unsupportedService(a.Service)
+	}
 	a, err := parseARN(s)
 	if err != nil {
 		return EventSource{}, err
@@ -125,9 +130,16 @@ func parseEventSourceARN(s string) (EventSource, error) {
 		}
 		src.Name, src.FIFO = a.Resource, strings.HasSuffix(a.Resource, ".fifo")
 	default:
-		return EventSource{}, fmt.Errorf("service %q is not an event source here: want a Kinesis stream, DynamoDB stream or SQS queue ARN", a.Service)
+		return EventSource{}, unsupportedService(a.Service)
 	}
 	return src, nil
+}
+
+// sourceServices are the services whose ARNs name event sources here.
+var sourceServices = map[string]bool{"kinesis": true, "dynamodb": true, "sqs": true}
+
+func unsupportedService(service string) error {
+	return fmt.Errorf("unsupported event source: service %q (want the ARN of a Kinesis stream, a DynamoDB stream or an SQS queue)", service)
 }
 
 // parseARN splits an ARN and checks the parts every source ARN has:
@@ -222,7 +234,7 @@ func (c Config) EventSource() (EventSource, error) {
 // learn (Kind is 0 when neither names a usable source) and the violations.
 func (c Config) eventSource() (EventSource, []Violation) {
 	if c.EventSourceArn == "" && c.QueueURL == "" {
-		return EventSource{}, []Violation{{"EventSourceArn", unset, "required (or QueueURL for an SQS queue)"}}
+		return EventSource{}, []Violation{{"EventSourceArn", unset, ruleNoSource}}
 	}
 	var vs []Violation
 	var byARN, byURL EventSource

@@ -85,10 +85,28 @@ const (
 	ruleBadPattern    = "Invalid filter pattern definition."
 	ruleDestination   = "Unsupported DestinationConfig parameter for given event source mapping type."
 	ruleNullPosition  = "Value null at 'startingPosition' failed to satisfy constraint: Member must not be null"
+	ruleSQSPosition   = "StartingPosition is not valid for SQS event sources."
+	ruleNeedTimestamp = "Need to specify a timestamp (StartingPositionTimestamp is required with StartingPosition AT_TIMESTAMP)"
+	ruleTimestampOnly = "Timestamp only valid with StartingPosition AT_TIMESTAMP"
+	ruleFutureTime    = "must not be in the future (by this machine's clock, allowing 1m of skew)"
+	ruleNoSource      = "Unrecognized event source. (EventSourceArn is required, or QueueURL for an SQS queue.)"
 	ruleWindowFor10   = "Maximum batch window in seconds must be greater than 0 if maximum batch size is greater than 10"
 	ruleFIFOWindow    = "Batching window is not supported for FIFO queues"
 	ruleFIFOBatchSize = "must be between 1 and 10 for a FIFO queue"
 )
+
+// ruleEnumPosition is AWS's message for an unknown StartingPosition.
+func ruleEnumPosition(pos StartingPosition) string {
+	p := string(pos)
+	if utf8.RuneCountInString(p) > 64 {
+		p = string([]rune(p)[:61]) + "..."
+	}
+	return "Value '" + p + "' at 'startingPosition' failed to satisfy constraint: Member must satisfy enum value set: [LATEST, AT_TIMESTAMP, TRIM_HORIZON]"
+}
+
+// clockSkew is how far in the future a StartingPositionTimestamp may be
+// before it is refused: clocks of different machines disagree a little.
+const clockSkew = time.Minute
 
 // unset is the Value of a missing setting.
 const unset = "(unset)"
@@ -203,21 +221,30 @@ func (c Config) validateBatching(v *validator, src EventSource) {
 // handling settings.
 func (c Config) validateStream(v *validator, kind SourceKind) {
 	pos := c.StartingPosition
+	known := pos == TrimHorizon || pos == Latest || pos == AtTimestamp
 	switch {
+	case pos != "" && !known:
+		// AWS checks the enum before the source, for SQS too.
+		v.add("StartingPosition", quote(string(pos)), ruleEnumPosition(pos))
 	case kind == SQS && pos != "":
-		v.add("StartingPosition", quote(string(pos)), unsupported("startingPosition", streamsOnly))
+		v.add("StartingPosition", quote(string(pos)), ruleSQSPosition)
 	case kind.IsStream() && pos == "":
 		v.add("StartingPosition", unset, ruleNullPosition)
-	case pos != "" && pos != TrimHorizon && pos != Latest && pos != AtTimestamp:
-		v.add("StartingPosition", quote(string(pos)), "must be TRIM_HORIZON, LATEST or AT_TIMESTAMP")
 	case kind == DynamoDBStreams && pos == AtTimestamp:
-		v.add("StartingPosition", quote(string(pos)), "must be TRIM_HORIZON or LATEST for DynamoDB Streams (AT_TIMESTAMP is Kinesis only)")
+		v.add("StartingPosition", quote(string(pos)), "Unsupported starting position for arn type: "+c.EventSourceArn+" (AT_TIMESTAMP is Kinesis only)")
 	}
 	switch ts := c.StartingPositionTimestamp; {
 	case pos == AtTimestamp && ts.IsZero() && (kind == Kinesis || kind == 0):
-		v.add("StartingPositionTimestamp", unset, "required with StartingPosition AT_TIMESTAMP")
+		v.add("StartingPositionTimestamp", unset, ruleNeedTimestamp)
 	case pos != AtTimestamp && !ts.IsZero():
-		v.add("StartingPositionTimestamp", ts.UTC().Format(time.RFC3339Nano), "allowed only with StartingPosition AT_TIMESTAMP")
+		v.add("StartingPositionTimestamp", ts.UTC().Format(time.RFC3339Nano), ruleTimestampOnly)
+	case pos == AtTimestamp && (kind == Kinesis || kind == 0):
+		if ts.After(time.Now().Add(clockSkew)) {
+			// Kinesis refuses it too: GetShardIterator answers "The
+			// timestampInMillis parameter cannot be greater than the
+			// currentTimestampInMillis."
+			v.add("StartingPositionTimestamp", ts.UTC().Format(time.RFC3339Nano), ruleFutureTime)
+		}
 	}
 
 	if kind == SQS {

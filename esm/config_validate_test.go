@@ -63,10 +63,11 @@ func TestValidateRejects(t *testing.T) {
 		fields []string
 		rule   string // if set, the rule of the first violation contains it
 	}{
-		{"empty", esm.Config{}, []string{"EventSourceArn"}, "required"},
+		{"empty", esm.Config{}, []string{"EventSourceArn"}, "Unrecognized event source."},
 		{"not an ARN", esm.Config{EventSourceArn: "orders"}, []string{"EventSourceArn"}, "not an ARN"},
-		{"S3 bucket as source", esm.Config{EventSourceArn: "arn:aws:s3:::bucket"}, []string{"EventSourceArn"}, ""},
-		{"SNS topic as source", esm.Config{EventSourceArn: "arn:aws:sns:us-east-1:123456789012:t"}, []string{"EventSourceArn"}, "not an event source"},
+		{"S3 bucket as source", esm.Config{EventSourceArn: "arn:aws:s3:::bucket"}, []string{"EventSourceArn"}, `unsupported event source: service "s3"`},
+		{"SNS topic as source", esm.Config{EventSourceArn: "arn:aws:sns:us-east-1:123456789012:t"}, []string{"EventSourceArn"}, `unsupported event source: service "sns"`},
+		{"unsupported service in an unknown partition", esm.Config{EventSourceArn: "arn:aws-moon:lambda::1:function:f"}, []string{"EventSourceArn"}, "unsupported event source"},
 		{"DynamoDB table ARN", with(ddbCfg(), func(c *esm.Config) {
 			c.EventSourceArn = "arn:aws:dynamodb:us-east-1:123456789012:table/Orders"
 		}), []string{"EventSourceArn"}, "table ARN"},
@@ -111,11 +112,20 @@ func TestValidateRejects(t *testing.T) {
 		{"DynamoDB without StartingPosition", esm.Config{EventSourceArn: ddbARN}, []string{"StartingPosition"}, "must not be null"},
 		{"DynamoDB AT_TIMESTAMP", with(ddbCfg(), func(c *esm.Config) {
 			c.StartingPosition, c.StartingPositionTimestamp = esm.AtTimestamp, ts
-		}), []string{"StartingPosition"}, "Kinesis only"},
-		{"unknown StartingPosition", with(kinesisCfg(), func(c *esm.Config) { c.StartingPosition = "EARLIEST" }), []string{"StartingPosition"}, ""},
-		{"SQS with StartingPosition", with(sqsCfg(), func(c *esm.Config) { c.StartingPosition = esm.Latest }), []string{"StartingPosition"}, "Unsupported 'startingPosition'"},
-		{"AT_TIMESTAMP without timestamp", with(kinesisCfg(), func(c *esm.Config) { c.StartingPosition = esm.AtTimestamp }), []string{"StartingPositionTimestamp"}, "required"},
-		{"timestamp without AT_TIMESTAMP", with(kinesisCfg(), func(c *esm.Config) { c.StartingPositionTimestamp = ts }), []string{"StartingPositionTimestamp"}, "only with"},
+		}), []string{"StartingPosition"}, "Unsupported starting position for arn type: " + ddbARN},
+		{"unknown StartingPosition", with(kinesisCfg(), func(c *esm.Config) { c.StartingPosition = "EARLIEST" }), []string{"StartingPosition"},
+			"Value 'EARLIEST' at 'startingPosition' failed to satisfy constraint: Member must satisfy enum value set: [LATEST, AT_TIMESTAMP, TRIM_HORIZON]"},
+		{"unknown StartingPosition on SQS", with(sqsCfg(), func(c *esm.Config) { c.StartingPosition = "0" }), []string{"StartingPosition"},
+			"Value '0' at 'startingPosition' failed to satisfy constraint: Member must satisfy enum value set: [LATEST, AT_TIMESTAMP, TRIM_HORIZON]"},
+		{"SQS with StartingPosition", with(sqsCfg(), func(c *esm.Config) { c.StartingPosition = esm.Latest }), []string{"StartingPosition"},
+			"StartingPosition is not valid for SQS event sources."},
+		{"AT_TIMESTAMP without timestamp", with(kinesisCfg(), func(c *esm.Config) { c.StartingPosition = esm.AtTimestamp }), []string{"StartingPositionTimestamp"},
+			"Need to specify a timestamp"},
+		{"timestamp without AT_TIMESTAMP", with(kinesisCfg(), func(c *esm.Config) { c.StartingPositionTimestamp = ts }), []string{"StartingPositionTimestamp"},
+			"Timestamp only valid with StartingPosition AT_TIMESTAMP"},
+		{"timestamp in the future", with(kinesisCfg(), func(c *esm.Config) {
+			c.StartingPosition, c.StartingPositionTimestamp = esm.AtTimestamp, time.Now().Add(time.Hour)
+		}), []string{"StartingPositionTimestamp"}, "must not be in the future"},
 		{"MaximumRecordAge 59s", with(kinesisCfg(), func(c *esm.Config) { c.MaximumRecordAge = 59 * time.Second }), []string{"MaximumRecordAge"}, "60s and 604800s"},
 		{"MaximumRecordAge above a week", with(ddbCfg(), func(c *esm.Config) { c.MaximumRecordAge = 604801 * time.Second }), []string{"MaximumRecordAge"}, ""},
 		{"MaximumRecordAge -1s instead of Infinite", with(kinesisCfg(), func(c *esm.Config) { c.MaximumRecordAge = -time.Second }), []string{"MaximumRecordAge"}, "esm.Infinite"},
@@ -240,6 +250,9 @@ func TestValidateAccepts(t *testing.T) {
 		{"SQS AWS defaults written out", with(sqsCfg(), func(c *esm.Config) { c.BatchSize, c.Enabled = 10, new(true) })},
 		{"Kinesis AT_TIMESTAMP", with(kinesisCfg(), func(c *esm.Config) {
 			c.StartingPosition, c.StartingPositionTimestamp = esm.AtTimestamp, ts
+		})},
+		{"Kinesis AT_TIMESTAMP now, or a little ahead (clock skew)", with(kinesisCfg(), func(c *esm.Config) {
+			c.StartingPosition, c.StartingPositionTimestamp = esm.AtTimestamp, time.Now().Add(30*time.Second)
 		})},
 		{"stream upper bounds", with(kinesisCfg(), func(c *esm.Config) {
 			c.BatchSize = 10000
