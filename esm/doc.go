@@ -35,8 +35,12 @@
 // [NewKinesisMapping] and [NewDynamoDBMapping] (and [NewSQSMapping] for
 // queues) take the Config, an AWS SDK client (or an esm/esmtest fake: any
 // value with the narrow client interface) and a handler. They validate
-// everything and start nothing; [Mapping.Run] polls until its context ends
-// or [Mapping.Shutdown] is called, and returns nil after such a stop.
+// everything and start nothing: a nil client or handler (a typed nil too), a
+// nil [Option], an option for another kind of mapping (say [WithLongPoll]
+// on a Kinesis mapping) or an option argument out of its range is an error
+// naming it, reported together with every other problem (errors.Join).
+// [Mapping.Run] polls until its context ends or [Mapping.Shutdown] is
+// called, and returns nil after such a stop.
 // Shutdown stops polling, lets in-flight batches finish, writes final
 // checkpoints and is bounded by its context. No goroutine outlives Run.
 //
@@ -46,6 +50,9 @@
 // policy go to the Config's on-failure destination through the clients given
 // with [WithDestinationClients], or to any sender given with [WithOnFailure];
 // until the destination accepts them, the checkpoint does not move.
+// Checkpoints are written at most once a second per shard
+// ([WithCheckpointInterval]) and always when a shard stops; after a crash,
+// the records finished within the last interval are delivered again.
 //
 // # Differences from AWS
 //

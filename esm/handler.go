@@ -52,6 +52,11 @@ func HandleSQS[F Signature[events.SQSEvent, events.SQSEventResponse]](f F) Handl
 }
 
 func adapt[E, R any](f any) Handler[E, R] {
+	if isNil(f) {
+		// A nil function: the mapping constructors refuse a nil HandlerFunc,
+		// where a wrapper around it would panic at the first batch.
+		return HandlerFunc[E, R](nil)
+	}
 	switch f := f.(type) {
 	case func(context.Context, E) error:
 		return HandlerFunc[E, R](func(ctx context.Context, e E) (R, error) {

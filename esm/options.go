@@ -1,8 +1,14 @@
 package esm
 
 import (
+	"errors"
+	"fmt"
 	"log/slog"
+	"math"
+	"reflect"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 
 	"github.com/lambdaesm/lambdaesm/destination"
 	"github.com/lambdaesm/lambdaesm/queue"
@@ -16,11 +22,30 @@ import (
 const DefaultCheckpointDir = ".lambdaesm/checkpoints"
 
 // Option changes how a mapping runs (not what it maps: that is [Config]).
-type Option interface{ apply(*options) }
+// Each option applies to the mappings its documentation names: given to
+// another kind of mapping, or with a value out of its range, it makes the
+// constructor fail with an error that names it.
+type Option interface{ spec() option }
 
-type optionFunc func(*options)
+// appliesTo says which mappings an option is for.
+type appliesTo uint8
 
-func (f optionFunc) apply(o *options) { f(o) }
+const (
+	anyMapping appliesTo = iota
+	streamMappings
+	sqsMappings
+)
+
+// option is the value of every Option: its name (for errors), the mappings
+// it applies to, what is wrong with its arguments, and what it sets.
+type option struct {
+	name string
+	to   appliesTo
+	errs []error
+	set  func(*options)
+}
+
+func (o option) spec() option { return o }
 
 type options struct {
 	name           string
@@ -35,10 +60,28 @@ type options struct {
 	queue          queue.Settings // only the SQS tuning fields are read
 }
 
-func buildOptions(opts []Option) options {
+// buildOptions applies opts for a mapping of kind and reports every
+// problem at once: nil options, options for another kind of mapping, and
+// arguments out of range.
+func buildOptions(kind SourceKind, opts []Option) (options, error) {
 	o := options{name: "esm"}
-	for _, opt := range opts {
-		opt.apply(&o)
+	var errs []error
+	for i, opt := range opts {
+		if opt == nil {
+			errs = append(errs, fmt.Errorf("esm: option %d of %d is nil", i+1, len(opts)))
+			continue
+		}
+		spec := opt.spec()
+		switch {
+		case spec.to == sqsMappings && kind != SQS:
+			errs = append(errs, fmt.Errorf("esm: %s applies to SQS mappings only", spec.name))
+		case spec.to == streamMappings && !kind.IsStream():
+			errs = append(errs, fmt.Errorf("esm: %s applies to Kinesis and DynamoDB Streams mappings only", spec.name))
+		}
+		errs = append(errs, spec.errs...)
+		if spec.set != nil {
+			spec.set(&o)
+		}
 	}
 	if o.logger == nil {
 		o.logger = slog.New(slog.DiscardHandler)
@@ -46,60 +89,200 @@ func buildOptions(opts []Option) options {
 	if o.hooks == nil {
 		o.hooks = NopHooks{}
 	}
-	return o
+	return o, errors.Join(errs...)
 }
+
+// isNil reports whether v is nil or holds a nil pointer, map, slice,
+// function, channel or interface: a typed nil, which passes a v == nil check
+// and panics when used.
+func isNil(v any) bool {
+	if v == nil {
+		return true
+	}
+	switch rv := reflect.ValueOf(v); rv.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Func, reflect.Chan, reflect.Interface, reflect.UnsafePointer:
+		return rv.IsNil()
+	}
+	return false
+}
+
+// typedNil returns an error when v is a typed nil (see isNil); an untyped nil
+// is left to the caller.
+func typedNil(name, what string, v any) []error {
+	if v != nil && isNil(v) {
+		return []error{fmt.Errorf("esm: %s: the %s is a nil %T", name, what, v)}
+	}
+	return nil
+}
+
+// checkDuration returns an error unless d is 0 or within [lo, hi]. allowed
+// describes the range for the message.
+func checkDuration(name, arg string, d, lo, hi time.Duration, allowed string) []error {
+	if d == 0 || (d >= lo && d <= hi) {
+		return nil
+	}
+	if arg != "" {
+		return []error{fmt.Errorf("esm: %s: %s %v: must be %s", name, arg, d, allowed)}
+	}
+	return []error{fmt.Errorf("esm: %s(%v): must be %s", name, d, allowed)}
+}
+
+// checkCount returns an error unless n is within [0, hi].
+func checkCount(name, arg string, n, hi int, allowed string) []error {
+	if n >= 0 && n <= hi {
+		return nil
+	}
+	return []error{fmt.Errorf("esm: %s: %s %d: must be %s", name, arg, n, allowed)}
+}
+
+// checkBackoff checks a retry.Backoff: no negative durations, none above
+// limit, Max not below Initial (each with its default when zero), Multiplier
+// 0 (the default) or 1 to 10, Jitter 0 to 1.
+func checkBackoff(name string, b retry.Backoff, limit time.Duration, limitWord string) []error {
+	var errs []error
+	for _, f := range []struct {
+		field string
+		d     time.Duration
+	}{{"Initial", b.Initial}, {"Max", b.Max}} {
+		if f.d < 0 || f.d > limit {
+			errs = append(errs, fmt.Errorf("esm: %s: %s %v: must be 0 (the default) or positive, at most %s", name, f.field, f.d, limitWord))
+		}
+	}
+	if len(errs) == 0 && b != (retry.Backoff{}) {
+		initial, maxDelay := b.Initial, b.Max
+		if initial == 0 {
+			initial = retry.DefaultBackoff.Initial
+		}
+		if maxDelay == 0 {
+			maxDelay = retry.DefaultBackoff.Max
+		}
+		if maxDelay < initial {
+			errs = append(errs, fmt.Errorf("esm: %s: Max %v is below Initial %v: Max bounds every delay, so it must be at least Initial", name, maxDelay, initial))
+		}
+	}
+	if m := b.Multiplier; math.IsNaN(m) || m != 0 && (m < 1 || m > 10) {
+		errs = append(errs, fmt.Errorf("esm: %s: Multiplier %v: must be 0 (the default, 2) or from 1 to 10", name, m))
+	}
+	if j := b.Jitter; math.IsNaN(j) || j < 0 || j > 1 {
+		errs = append(errs, fmt.Errorf("esm: %s: Jitter %v: must be from 0 to 1", name, j))
+	}
+	return errs
+}
+
+// Ranges of the options' arguments: beyond them a value is a mistake
+// (a busy loop, or a wait nobody means).
+const (
+	minPoll          = time.Millisecond
+	maxPoll          = 5 * time.Minute // a Kinesis shard iterator expires after 5 minutes
+	minTick          = 10 * time.Millisecond
+	maxDiscovery     = time.Hour
+	maxLeaseInterval = time.Minute
+	maxCheckpoint    = time.Hour
+	maxRetryDelay    = time.Hour
+	maxVisibility    = 12 * time.Hour // SQS's longest visibility timeout
+	maxLongPoll      = 20 * time.Second
+	maxConcurrency   = queue.DefaultMaxConcurrency
+	maxScalePerMin   = 60000 // a thousand more batches a second
+)
 
 // WithName names the mapping: checkpoints are kept per name and event source,
 // and with no FunctionName or FunctionArn in the Config, failure records
-// carry a function ARN ending in this name. Default "esm".
-func WithName(name string) Option { return optionFunc(func(o *options) { o.name = name }) }
+// carry a function ARN ending in this name. Default "esm"; it must not be
+// empty. Any mapping.
+func WithName(name string) Option {
+	o := option{name: "WithName", set: func(o *options) { o.name = name }}
+	if name == "" {
+		o.errs = []error{errors.New("esm: WithName: the name is empty")}
+	}
+	return o
+}
 
-// WithLogger sends the mapping's logs to l. Default: none.
-func WithLogger(l *slog.Logger) Option { return optionFunc(func(o *options) { o.logger = l }) }
+// WithLogger sends the mapping's logs to l. Default (or nil): none. Any
+// mapping.
+func WithLogger(l *slog.Logger) Option {
+	return option{name: "WithLogger", set: func(o *options) { o.logger = l }}
+}
 
-// WithHooks reports what the mapping does to h, for metrics.
-func WithHooks(h Hooks) Option { return optionFunc(func(o *options) { o.hooks = h }) }
+// WithHooks reports what the mapping does to h, for metrics. Nil means none.
+// Any mapping.
+func WithHooks(h Hooks) Option {
+	return option{name: "WithHooks", errs: typedNil("WithHooks", "hooks value", h), set: func(o *options) { o.hooks = h }}
+}
 
 // WithStore keeps stream checkpoints in s instead of files under
-// [DefaultCheckpointDir]. Use shard.NewMemoryStore() in tests.
-func WithStore(s shard.Store) Option { return optionFunc(func(o *options) { o.store = s }) }
+// [DefaultCheckpointDir] (nil keeps that default). Use shard.NewMemoryStore()
+// in tests. Kinesis and DynamoDB Streams mappings only.
+func WithStore(s shard.Store) Option {
+	return option{name: "WithStore", to: streamMappings, errs: typedNil("WithStore", "store", s), set: func(o *options) { o.store = s }}
+}
 
 // WithInvokeIdentityARN fills the invokeIdentityArn of Kinesis events (the
-// role Lambda would use). Default empty.
-func WithInvokeIdentityARN(arn string) Option {
-	return optionFunc(func(o *options) { o.invokeIdentity = arn })
+// role Lambda would use): an ARN, or empty (the default). Kinesis and
+// DynamoDB Streams mappings only (DynamoDB events have no such field).
+func WithInvokeIdentityARN(identity string) Option {
+	o := option{name: "WithInvokeIdentityARN", to: streamMappings, set: func(o *options) { o.invokeIdentity = identity }}
+	if identity != "" && !arn.IsARN(identity) {
+		o.errs = []error{fmt.Errorf("esm: WithInvokeIdentityARN(%q): must be an ARN, such as arn:aws:iam::<account>:role/<name>", identity)}
+	}
+	return o
 }
 
 // WithPolling overrides the stream polling cadence: idle is the wait after
 // a read that returned nothing (Lambda: 1s for Kinesis, 250ms for DynamoDB),
 // busy the least time between reads of one shard (default 200ms, Kinesis's
 // 5 reads per second per shard), discovery how often shards are listed
-// (default 30s). Zero keeps a default.
+// (default 30s). Zero keeps a default. idle and busy may be 1ms to 5m (a
+// Kinesis shard iterator expires after 5 minutes), discovery 10ms to 1h.
+// Kinesis and DynamoDB Streams mappings only.
 func WithPolling(idle, busy, discovery time.Duration) Option {
-	return optionFunc(func(o *options) {
+	const name = "WithPolling"
+	var errs []error
+	errs = append(errs, checkDuration(name, "idle", idle, minPoll, maxPoll, "0 (the default) or from 1ms to 5m")...)
+	errs = append(errs, checkDuration(name, "busy", busy, minPoll, maxPoll, "0 (the default, 200ms) or from 1ms to 5m")...)
+	errs = append(errs, checkDuration(name, "discovery", discovery, minTick, maxDiscovery, "0 (the default, 30s) or from 10ms to 1h")...)
+	return option{name: name, to: streamMappings, errs: errs, set: func(o *options) {
 		o.tuning.PollInterval, o.tuning.MinPollInterval, o.tuning.DiscoveryInterval = idle, busy, discovery
-	})
+	}}
 }
 
 // WithRetryBackoff spaces retries of failed batches. Default
-// [retry.DefaultBackoff].
+// [retry.DefaultBackoff]; a zero field keeps that field's default. Initial
+// and Max may be up to 1h, Max not below Initial, Multiplier 1 to 10, Jitter
+// 0 to 1. Kinesis and DynamoDB Streams mappings only (an SQS mapping retries
+// when the messages' visibility timeout ends; see [WithFailureBackoff]).
 func WithRetryBackoff(b retry.Backoff) Option {
-	return optionFunc(func(o *options) { o.retryBackoff = b })
+	return option{name: "WithRetryBackoff", to: streamMappings, errs: checkBackoff("WithRetryBackoff", b, maxRetryDelay, "1h"),
+		set: func(o *options) { o.retryBackoff = b }}
+}
+
+// WithCheckpointInterval sets the least time between two checkpoint writes
+// of one shard, 0 to 1h; 0 keeps the default, 1s. At most one checkpoint is
+// written per shard per interval (what finished meanwhile is coalesced into
+// it), which bounds the writes to a lease table or checkpoint file. The
+// final checkpoint is always written at once when a shard stops: at
+// shutdown, at a hand-off to another replica and at the end of a shard.
+// After a crash, the records finished within the last interval are
+// delivered again. Kinesis and DynamoDB Streams mappings only.
+func WithCheckpointInterval(d time.Duration) Option {
+	return option{name: "WithCheckpointInterval", to: streamMappings,
+		errs: checkDuration("WithCheckpointInterval", "", d, time.Nanosecond, maxCheckpoint, "0 (the default, 1s) or positive, at most 1h"),
+		set:  func(o *options) { o.tuning.CheckpointInterval = d }}
 }
 
 // WithDestinationClients gives the clients through which the on-failure
 // destination named in Config.DestinationConfig (an SQS queue, SNS topic or S3
 // bucket ARN) is reached. Only the client for the destination's service is
-// needed.
+// needed. Kinesis and DynamoDB Streams mappings only.
 func WithDestinationClients(c destination.Clients) Option {
-	return optionFunc(func(o *options) { o.destClients = c })
+	return option{name: "WithDestinationClients", to: streamMappings, set: func(o *options) { o.destClients = c }}
 }
 
 // WithOnFailure sends on-failure records to s instead of the destination
 // named in Config.DestinationConfig, for example a *destination.Memory in
-// tests. The Config may then leave DestinationConfig empty.
+// tests. The Config may then leave DestinationConfig empty. Nil means no
+// such sender. Kinesis and DynamoDB Streams mappings only.
 func WithOnFailure(s destination.Sender) Option {
-	return optionFunc(func(o *options) { o.onFailure = s })
+	return option{name: "WithOnFailure", to: streamMappings, errs: typedNil("WithOnFailure", "sender", s), set: func(o *options) { o.onFailure = s }}
 }
 
 // WithVisibilityHeartbeat turns on the visibility heartbeat of an SQS
@@ -108,16 +291,19 @@ func WithOnFailure(s destination.Sender) Option {
 // interval, each time to the queue's visibility timeout (never past SQS's
 // 12-hour limit), so a handler may run longer than that timeout without its
 // messages being delivered again. Zero means half the queue's visibility
-// timeout; the interval must be shorter than that timeout. With the
-// heartbeat, the queue's visibility timeout may be shorter than
-// FunctionTimeout (Lambda refuses that), and a crashed process's messages come
-// back sooner. If an extension fails, the handler's context is cancelled and
-// context.Cause tells why (a *queue.HeartbeatError).
+// timeout; otherwise the interval is 1s to 12h, and it must be shorter than
+// that timeout (Run checks). With the heartbeat, the queue's visibility
+// timeout may be shorter than FunctionTimeout (Lambda refuses that), and a
+// crashed process's messages come back sooner. If an extension fails, the
+// handler's context is cancelled and context.Cause tells why (a
+// *queue.HeartbeatError). SQS mappings only.
 func WithVisibilityHeartbeat(interval time.Duration) Option {
-	return optionFunc(func(o *options) {
-		o.queue.VisibilityHeartbeat = true
-		o.queue.HeartbeatInterval = interval
-	})
+	return option{name: "WithVisibilityHeartbeat", to: sqsMappings,
+		errs: checkDuration("WithVisibilityHeartbeat", "", interval, time.Second, maxVisibility, "0 (half the queue's visibility timeout) or from 1s to 12h"),
+		set: func(o *options) {
+			o.queue.VisibilityHeartbeat = true
+			o.queue.HeartbeatInterval = interval
+		}}
 }
 
 // WithFailureBackoff makes an SQS mapping set the visibility of failed
@@ -125,29 +311,44 @@ func WithVisibilityHeartbeat(interval time.Duration) Option {
 // response) to b.Delay(ApproximateReceiveCount), rounded up to whole seconds,
 // so they are retried sooner at first and later as they keep failing. Lambda
 // does not do this: by default failed messages come back when their
-// visibility timeout ends.
+// visibility timeout ends. A zero field of b keeps that field's default
+// ([retry.DefaultBackoff]); Initial and Max may be up to 12h (SQS's longest
+// visibility timeout), Max not below Initial, Multiplier 1 to 10, Jitter 0
+// to 1. SQS mappings only.
 func WithFailureBackoff(b retry.Backoff) Option {
-	return optionFunc(func(o *options) { o.queue.FailureBackoff = &b })
+	return option{name: "WithFailureBackoff", to: sqsMappings, errs: checkBackoff("WithFailureBackoff", b, maxVisibility, "12h (SQS's longest visibility timeout)"),
+		set: func(o *options) { o.queue.FailureBackoff = &b }}
 }
 
 // WithScaling overrides how an SQS mapping scales its concurrent batches:
 // initial at start (Lambda: 5), the most added per minute while receives come
 // back full (Lambda: 300), and the least it shrinks to while they come back
-// empty (Lambda: 2). Zero keeps a default. The cap is
-// ScalingConfig.MaximumConcurrency, or 1250 (Lambda's) without one.
+// empty (Lambda: 2). Zero keeps a default. initial and min may be up to 1250,
+// perMinute up to 60000; min must not exceed the cap, which is
+// ScalingConfig.MaximumConcurrency, or 1250 (Lambda's) without one. SQS
+// mappings only.
 func WithScaling(initial, perMinute, min int) Option {
-	return optionFunc(func(o *options) {
+	const name = "WithScaling"
+	var errs []error
+	errs = append(errs, checkCount(name, "initial", initial, maxConcurrency, "from 0 (the default, 5) to 1250")...)
+	errs = append(errs, checkCount(name, "perMinute", perMinute, maxScalePerMin, "from 0 (the default, 300) to 60000")...)
+	errs = append(errs, checkCount(name, "min", min, maxConcurrency, "from 0 (the default, 2) to 1250")...)
+	return option{name: name, to: sqsMappings, errs: errs, set: func(o *options) {
 		o.queue.Scaling.Initial, o.queue.Scaling.PerMinute, o.queue.Scaling.Min = initial, perMinute, min
-	})
+	}}
 }
 
 // WithLongPoll sets the WaitTimeSeconds of an SQS mapping's receives, 1s to
 // 20s in whole seconds (Lambda: 20s, the default). Shutdown lets the receives
 // in flight finish rather than abandon them to SQS, so it waits up to this
 // long; a shorter poll makes shutdown quicker (in tests, say) at the cost of
-// more receive calls on an idle queue.
+// more receive calls on an idle queue. SQS mappings only.
 func WithLongPoll(wait time.Duration) Option {
-	return optionFunc(func(o *options) { o.queue.LongPoll = wait })
+	o := option{name: "WithLongPoll", to: sqsMappings, set: func(o *options) { o.queue.LongPoll = wait }}
+	if wait < time.Second || wait > maxLongPoll || wait%time.Second != 0 {
+		o.errs = []error{fmt.Errorf("esm: WithLongPoll(%v): must be whole seconds from 1s to 20s", wait)}
+	}
+	return o
 }
 
 // WithLeaseInterval sets how often a lease store (a [shard.LeaseStore] given
@@ -155,7 +356,10 @@ func WithLongPoll(wait time.Duration) Option {
 // hand-off between replicas takes. Each round also renews the replica's
 // leases (one heartbeat write to a DynamoDB lease table), so a longer
 // interval costs less; keep it at most a third of the lease duration.
-// Default 1s.
+// Default 1s; 0 keeps it, otherwise 10ms to 1m. Kinesis and DynamoDB Streams
+// mappings only.
 func WithLeaseInterval(d time.Duration) Option {
-	return optionFunc(func(o *options) { o.tuning.LeaseInterval = d })
+	return option{name: "WithLeaseInterval", to: streamMappings,
+		errs: checkDuration("WithLeaseInterval", "", d, minTick, maxLeaseInterval, "0 (the default, 1s) or from 10ms to 1m"),
+		set:  func(o *options) { o.tuning.LeaseInterval = d }}
 }

@@ -2,6 +2,7 @@ package esm
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -28,6 +29,9 @@ func NewSQSMapping(cfg Config, client queue.SQSAPI, h Handler[events.SQSEvent, e
 	cfg, o, err := prepare(cfg, SQS, client, h, opts)
 	if err != nil {
 		return nil, err
+	}
+	if limit, floor := cfg.MaximumConcurrency(), o.queue.Scaling.Min; limit > 0 && floor > limit {
+		return nil, fmt.Errorf("esm: WithScaling: min %d is above ScalingConfig.MaximumConcurrency %d", floor, limit)
 	}
 	set := o.queue
 	set.QueueARN = cfg.EventSourceArn

@@ -44,7 +44,10 @@ func TestNewSQSMappingChecksItsArguments(t *testing.T) {
 	require.ErrorContains(t, err, "must be between 1 and 10 for a FIFO queue")
 
 	_, err = esm.NewSQSMapping(cfg, q, h, esm.WithScaling(-1, 0, 0))
-	require.ErrorContains(t, err, "must not be negative")
+	require.ErrorContains(t, err, "esm: WithScaling: initial -1: must be from 0 (the default, 5) to 1250")
+
+	_, err = esm.NewSQSMapping(esm.Config{EventSourceArn: cfg.EventSourceArn, ScalingConfig: &esm.ScalingConfig{MaximumConcurrency: 3}}, q, h, esm.WithScaling(0, 0, 5))
+	require.ErrorContains(t, err, "esm: WithScaling: min 5 is above ScalingConfig.MaximumConcurrency 3")
 }
 
 func TestSQSMappingPartialBatchResponses(t *testing.T) {

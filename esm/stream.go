@@ -100,17 +100,24 @@ func (m *DynamoDBMapping) Run(ctx context.Context) error { return m.eng.Run(ctx)
 // Shutdown implements [Mapping].
 func (m *DynamoDBMapping) Shutdown(ctx context.Context) error { return m.eng.Shutdown(ctx) }
 
-// prepare runs the checks every mapping shares: client and handler given, a
-// valid Config for a source of kind (defaults filled in), features not
-// implemented yet refused, and the on-failure destination reachable. Every
-// problem is reported at once.
+// prepare runs the checks every mapping shares: client and handler given
+// (not nil, nor a typed nil), a valid Config for a source of kind (defaults
+// filled in), features not implemented yet refused, options that apply to
+// kind with arguments in range, and the on-failure destination reachable.
+// Every problem is reported at once.
 func prepare(cfg Config, kind SourceKind, client, h any, opts []Option) (Config, options, error) {
 	var errs []error
-	if client == nil {
+	switch {
+	case client == nil:
 		errs = append(errs, errors.New("esm: the client is nil"))
+	case isNil(client):
+		errs = append(errs, fmt.Errorf("esm: the client is nil (a nil %T)", client))
 	}
-	if h == nil {
+	switch {
+	case h == nil:
 		errs = append(errs, errors.New("esm: the handler is nil"))
+	case isNil(h):
+		errs = append(errs, fmt.Errorf("esm: the handler is nil (a nil %T)", h))
 	}
 	cfg, err := cfg.WithDefaults()
 	if err != nil {
@@ -126,8 +133,11 @@ func prepare(cfg Config, kind SourceKind, client, h any, opts []Option) (Config,
 			errs = append(errs, errors.New("esm: FilterCriteria is not supported yet (records would reach the handler unfiltered)"))
 		}
 	}
-	o := buildOptions(opts)
-	if err == nil && o.onFailure == nil && cfg.OnFailureDestination() != "" {
+	o, oerr := buildOptions(kind, opts)
+	if oerr != nil {
+		errs = append(errs, oerr)
+	}
+	if err == nil && oerr == nil && o.onFailure == nil && cfg.OnFailureDestination() != "" {
 		s, serr := destination.ForARN(cfg.OnFailureDestination(), o.destClients)
 		if serr != nil {
 			errs = append(errs, fmt.Errorf("esm: DestinationConfig.OnFailure: %w (pass its client with WithDestinationClients)", serr))
