@@ -90,6 +90,22 @@
 // is what [S3Sender] writes. (LocalStack's snapshot tool parses any string
 // that starts with "{", so the snapshot shows it as an object.)
 //
+// # Dead-letter messages
+//
+// A function's dead-letter queue or topic (asynchronous invocation) receives
+// the event itself, unchanged, with three message attributes
+// ([NewDeadLetter]), as AWS recorded them (LocalStack,
+// test_lambda_destinations.py::TestLambdaDLQ::test_dead_letter_queue;
+// developer guide, "Dead-letter queues"):
+//
+//	RequestID     String  the invocation's request ID
+//	ErrorCode     Number  "200" (the HTTP status code of the last attempt)
+//	ErrorMessage  String  the error's errorMessage, truncated to 1 KB
+//
+// [Message.Attributes] carries them; the SQS and SNS senders send them as
+// message attributes. What AWS sets for an event that expired before any
+// attempt is not recorded; [NewDeadLetter] then sets RequestID alone.
+//
 // # SNS size limit
 //
 // An SNS message is at most 256 KiB ([SNSMaxMessageBytes]). Lambda drops the

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/stretchr/testify/require"
 
 	"github.com/lambdaesm/lambdaesm/destination"
@@ -183,4 +184,66 @@ func TestIntegrationS3(t *testing.T) {
 	want["payload"] = `{"Records":[{"n":1},{"n":2}]}`
 	requireFields(t, want, string(body))
 	require.Regexp(t, `^\{"KinesisBatchInfo":\{"approximateArrivalOfFirstRecord":`, string(body), "keys are sorted")
+}
+
+// deadLetter is a dead-letter message and the attributes a queue must give
+// back.
+func deadLetter() (destination.Message, map[string]sqstypes.MessageAttributeValue) {
+	m := destination.NewDeadLetter(destination.DeadLetterInput{
+		Payload: json.RawMessage(`{"raise_error":1}`), RequestID: "5f4e3d2c-1b0a-4f9e-8d7c-6b5a4f3e2d1c",
+		StatusCode: 200, ErrorMessage: "Test exception (this is intentional)",
+	})
+	return m, map[string]sqstypes.MessageAttributeValue{
+		"RequestID":    {DataType: aws.String("String"), StringValue: aws.String("5f4e3d2c-1b0a-4f9e-8d7c-6b5a4f3e2d1c")},
+		"ErrorCode":    {DataType: aws.String("Number"), StringValue: aws.String("200")},
+		"ErrorMessage": {DataType: aws.String("String"), StringValue: aws.String("Test exception (this is intentional)")},
+	}
+}
+
+// TestIntegrationSQSDeadLetterAttributes: a dead-letter message reaches the
+// queue with Lambda's attributes, as AWS recorded them.
+func TestIntegrationSQSDeadLetterAttributes(t *testing.T) {
+	awstest.Integration(t)
+	c := awstest.SQS(t)
+	url, arn := awstest.NewQueue(t, c, nil)
+	s, err := destination.ForARN(arn, destination.Clients{SQS: c})
+	require.NoError(t, err)
+	m, want := deadLetter()
+	require.NoError(t, s.Send(t.Context(), m))
+
+	out, err := c.ReceiveMessage(t.Context(), &sqs.ReceiveMessageInput{
+		QueueUrl: &url, MaxNumberOfMessages: 10, WaitTimeSeconds: 5, MessageAttributeNames: []string{"All"},
+	})
+	require.NoError(t, err)
+	require.Len(t, out.Messages, 1)
+	require.Equal(t, `{"raise_error":1}`, aws.ToString(out.Messages[0].Body), "the body is the event, unchanged")
+	require.Equal(t, want, out.Messages[0].MessageAttributes)
+	require.NotEmpty(t, aws.ToString(out.Messages[0].MD5OfMessageAttributes))
+}
+
+// TestIntegrationSNSDeadLetterAttributes: through a topic, the attributes
+// reach a subscribed queue in SNS's envelope.
+func TestIntegrationSNSDeadLetterAttributes(t *testing.T) {
+	awstest.Integration(t)
+	qc, tc := awstest.SQS(t), awstest.SNS(t)
+	url, queueARN := awstest.NewQueue(t, qc, nil)
+	topicARN := awstest.NewTopic(t, tc)
+	_, err := tc.Subscribe(t.Context(), &sns.SubscribeInput{TopicArn: &topicARN, Protocol: aws.String("sqs"), Endpoint: &queueARN})
+	require.NoError(t, err)
+	s, err := destination.ForARN(topicARN, destination.Clients{SNS: tc})
+	require.NoError(t, err)
+	m, want := deadLetter()
+	require.NoError(t, s.Send(t.Context(), m))
+
+	var envelope struct {
+		Message           string
+		MessageAttributes map[string]struct{ Type, Value string }
+	}
+	require.NoError(t, json.Unmarshal([]byte(receiveOne(t, qc, url)), &envelope))
+	require.Equal(t, `{"raise_error":1}`, envelope.Message)
+	require.Len(t, envelope.MessageAttributes, len(want))
+	for k, w := range want {
+		require.Equal(t, aws.ToString(w.DataType), envelope.MessageAttributes[k].Type, k)
+		require.Equal(t, aws.ToString(w.StringValue), envelope.MessageAttributes[k].Value, k)
+	}
 }

@@ -3,6 +3,7 @@ package destination
 import (
 	"bytes"
 	"context"
+	"maps"
 	"slices"
 	"sync"
 )
@@ -45,6 +46,7 @@ func (d *Memory) Send(ctx context.Context, m Message) error {
 	m.Record = bytes.Clone(m.Record)
 	m.Reduced = bytes.Clone(m.Reduced)
 	m.Payload = bytes.Clone(m.Payload)
+	m.Attributes = maps.Clone(m.Attributes)
 	d.msgs = append(d.msgs, m)
 	return nil
 }

@@ -22,6 +22,10 @@ type Message struct {
 	// Payload is the invocation event ({"Records":[...]}). Only the S3
 	// sender writes it (as the record's "payload").
 	Payload json.RawMessage
+	// Attributes are message attributes sent beside the record (those of
+	// a dead-letter message, [NewDeadLetter]). The SQS and SNS senders send
+	// them as message attributes; the others ignore them.
+	Attributes map[string]Attribute
 	// MappingID (the event source mapping's UUID), ShardID and Time (the
 	// record's timestamp) name the S3 object:
 	// aws/lambda/<MappingID>/<ShardID>/YYYY/MM/DD/YYYY-MM-DDTHH.MM.SS-<random UUID>.

@@ -36,7 +36,7 @@ func NewSNS(client SNSAPI, topicARN string) (*SNSSender, error) {
 // ARN returns the topic's ARN.
 func (s *SNSSender) ARN() string { return s.arn }
 
-// Send publishes m.Record. When it is over [SNSMaxMessageBytes], it publishes
+// Send publishes m.Record, with m.Attributes as its message attributes. When it is over [SNSMaxMessageBytes], it publishes
 // m.Reduced (the record without its payloads) instead, as Lambda drops the
 // payload for SNS destinations, and says so in the message attribute
 // [PayloadDroppedAttribute]; with no Reduced form small enough it fails
@@ -44,14 +44,21 @@ func (s *SNSSender) ARN() string { return s.arn }
 func (s *SNSSender) Send(ctx context.Context, m Message) error {
 	body := m.Record
 	in := &sns.PublishInput{TopicArn: &s.arn}
+	for k, a := range m.Attributes {
+		if in.MessageAttributes == nil {
+			in.MessageAttributes = make(map[string]snstypes.MessageAttributeValue, len(m.Attributes)+1)
+		}
+		in.MessageAttributes[k] = snstypes.MessageAttributeValue{DataType: aws.String(a.DataType), StringValue: aws.String(a.Value)}
+	}
 	if len(body) > SNSMaxMessageBytes {
 		if len(m.Reduced) == 0 || len(m.Reduced) > SNSMaxMessageBytes {
 			return &SendError{Destination: s.arn, Err: fmt.Errorf("record of %d bytes is over SNS's limit of %d bytes", len(body), SNSMaxMessageBytes)}
 		}
 		body = m.Reduced
-		in.MessageAttributes = map[string]snstypes.MessageAttributeValue{
-			PayloadDroppedAttribute: {DataType: aws.String("String"), StringValue: aws.String("true")},
+		if in.MessageAttributes == nil {
+			in.MessageAttributes = make(map[string]snstypes.MessageAttributeValue, 1)
 		}
+		in.MessageAttributes[PayloadDroppedAttribute] = snstypes.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String("true")}
 	}
 	in.Message = aws.String(string(body))
 	if _, err := s.client.Publish(ctx, in); err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 )
@@ -36,7 +37,8 @@ func NewSQS(client SQSAPI, queueARN string) (*SQSSender, error) {
 // ARN returns the queue's ARN.
 func (s *SQSSender) ARN() string { return s.arn }
 
-// Send sends m.Record as one message. A failed GetQueueUrl is retried on the
+// Send sends m.Record as one message, with m.Attributes as its message
+// attributes. A failed GetQueueUrl is retried on the
 // next Send; so is the URL lookup after the queue was reported missing.
 func (s *SQSSender) Send(ctx context.Context, m Message) error {
 	url, err := s.queueURL(ctx)
@@ -44,7 +46,14 @@ func (s *SQSSender) Send(ctx context.Context, m Message) error {
 		return &SendError{Destination: s.arn, Err: err}
 	}
 	body := string(m.Record)
-	_, err = s.client.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: &url, MessageBody: &body})
+	in := &sqs.SendMessageInput{QueueUrl: &url, MessageBody: &body}
+	if len(m.Attributes) > 0 {
+		in.MessageAttributes = make(map[string]sqstypes.MessageAttributeValue, len(m.Attributes))
+		for k, a := range m.Attributes {
+			in.MessageAttributes[k] = sqstypes.MessageAttributeValue{DataType: aws.String(a.DataType), StringValue: aws.String(a.Value)}
+		}
+	}
+	_, err = s.client.SendMessage(ctx, in)
 	if err != nil {
 		if _, ok := errors.AsType[*sqstypes.QueueDoesNotExist](err); ok {
 			s.forget(url)
