@@ -80,9 +80,11 @@ type Config struct {
 	// OnFailure receives the invocation record of each discarded event
 	// (RetriesExhausted or EventAgeExceeded). Optional.
 	OnFailure destination.Sender
-	// DeadLetter receives only the payload of each discarded event, as a
-	// Lambda dead-letter queue does. Optional; with OnFailure, both
-	// receive the event.
+	// DeadLetter receives only the payload of each discarded event, with
+	// the message attributes RequestID, ErrorCode and ErrorMessage, as a
+	// Lambda dead-letter queue does (destination.NewDeadLetter): an SQS
+	// queue or SNS topic. Optional; with OnFailure, both receive the
+	// event.
 	DeadLetter destination.Sender
 	// DeliveryAttempts is how many times a record is offered to a
 	// destination, with DeliveryBackoff between attempts, before it is

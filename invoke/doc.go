@@ -21,7 +21,11 @@
 //     responsePayload). When the retries run out (RetriesExhausted) or the
 //     event is too old, the OnFailure destination receives the record, with
 //     the error object as responsePayload, and the dead-letter queue
-//     (Config.DeadLetter) receives the event payload alone. All three are
+//     (Config.DeadLetter) receives the event payload alone, with Lambda's
+//     message attributes RequestID, ErrorCode ("200" after a function
+//     error, the Invoke call's HTTP status when [Function]'s call failed)
+//     and ErrorMessage (the error's message, at most 1 KB; see
+//     destination.NewDeadLetter). All three are
 //     optional [destination.Sender]s: SQS, SNS, Lambda, EventBridge, or
 //     [destination.Memory] in tests. Records are byte-compatible with
 //     Lambda's (see package destination).

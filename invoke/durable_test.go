@@ -86,6 +86,11 @@ func TestDurableRetriesAcrossARestart(t *testing.T) {
 		require.Equal(t, 3.0, rec["requestContext"].(map[string]any)["approximateInvokeCount"])
 		require.Equal(t, map[string]any{"errorMessage": "boom", "errorType": "errorString"}, rec["responsePayload"])
 		require.JSONEq(t, `{"id":"o-1"}`, string(dlq.Messages()[0].Record))
+		require.Equal(t, map[string]destination.Attribute{
+			"RequestID":    {DataType: "String", Value: id},
+			"ErrorCode":    {DataType: "Number", Value: "200"},
+			"ErrorMessage": {DataType: "String", Value: "boom"},
+		}, dlq.Messages()[0].Attributes)
 	})
 }
 

@@ -4,7 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"reflect"
+
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/lambdaesm/lambdaesm/destination"
 	"github.com/lambdaesm/lambdaesm/esm"
@@ -80,6 +83,33 @@ func errorPayload(err error) (kind string, payload json.RawMessage) {
 		b = []byte("null")
 	}
 	return destination.Unhandled, b
+}
+
+// errorMessage is the message of a function error, as a dead-letter
+// message's ErrorMessage: errorMessage of its error object, or the whole
+// payload when it has none.
+func errorMessage(err error) string {
+	_, payload := errorPayload(err)
+	var obj errorObject
+	if json.Unmarshal(payload, &obj) == nil && obj.Message != "" {
+		return obj.Message
+	}
+	var s string
+	if json.Unmarshal(payload, &s) == nil {
+		return s
+	}
+	return string(payload)
+}
+
+// statusCode is the HTTP status code of an attempt that failed with err, as
+// a dead-letter message's ErrorCode: the status of a failed Invoke call
+// ([Function]) when it has one, else 200, the status of an invocation whose
+// function returned an error.
+func statusCode(err error) int {
+	if re, ok := errors.AsType[*smithyhttp.ResponseError](err); ok && re.HTTPStatusCode() != 0 {
+		return re.HTTPStatusCode()
+	}
+	return http.StatusOK
 }
 
 // typeName names v's type as aws-lambda-go does for errorType: the type's

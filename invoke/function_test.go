@@ -4,12 +4,16 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"github.com/stretchr/testify/require"
 
 	"github.com/lambdaesm/lambdaesm/destination"
@@ -152,4 +156,25 @@ func TestFunctionUnderRIEAsync(t *testing.T) {
 	require.Equal(t, map[string]any{"errorMessage": "error requested", "errorType": "errorString"}, rec["responsePayload"],
 		"the function's own error object")
 	require.Equal(t, "Unhandled", rec["responseContext"].(map[string]any)["functionError"])
+}
+
+// A Function whose Invoke call kept failing (throttled) sends its event to
+// the dead-letter queue with the call's HTTP status as ErrorCode.
+func TestFunctionDeadLetterErrorCode(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		throttled := &smithyhttp.ResponseError{
+			Response: &smithyhttp.Response{Response: &http.Response{StatusCode: http.StatusTooManyRequests}},
+			Err:      errors.New("TooManyRequestsException: Rate Exceeded."),
+		}
+		fn := invoke.Function[order, receipt](&fakeLambda{err: throttled}, "fn", nil)
+		dlq := &destination.Memory{}
+		inv := launch(t, fn, &invoke.Config{MaximumRetryAttempts: new(0), DeadLetter: dlq})
+		id := send(t, inv, "o-1")
+		time.Sleep(time.Minute)
+		require.Len(t, dlq.Messages(), 1)
+		attrs := dlq.Messages()[0].Attributes
+		require.Equal(t, destination.Attribute{DataType: "String", Value: id}, attrs[destination.RequestIDAttribute])
+		require.Equal(t, destination.Attribute{DataType: "Number", Value: "429"}, attrs[destination.ErrorCodeAttribute])
+		require.Contains(t, attrs[destination.ErrorMessageAttribute].Value, "Rate Exceeded.")
+	})
 }

@@ -10,8 +10,10 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lambdaesm/lambdaesm/destination"
 	"github.com/lambdaesm/lambdaesm/esm"
 	"github.com/lambdaesm/lambdaesm/esm/esmtest"
 	"github.com/lambdaesm/lambdaesm/internal/awstest"
@@ -102,4 +104,39 @@ func TestIntegrationSQSMappingDrivesAFunctionUnderRIE(t *testing.T) {
 	require.Len(t, out.Messages, 1)
 	require.Equal(t, "fail", aws.ToString(out.Messages[0].Body))
 	require.Equal(t, failed[0].ItemIdentifier, aws.ToString(out.Messages[0].MessageId))
+}
+
+// TestIntegrationDeadLetterOnFauxqs sends a discarded event to a real
+// (emulated) SQS dead-letter queue: the event is the body, and Lambda's
+// attributes arrive with it.
+func TestIntegrationDeadLetterOnFauxqs(t *testing.T) {
+	c := awstest.SQS(t)
+	url, arn := awstest.NewQueue(t, c, nil)
+	dlq, err := destination.NewSQS(c, arn)
+	require.NoError(t, err)
+	h := &recorder{errs: []error{errors.New("card declined")}}
+	done := make(chan invoke.Result, 1)
+	inv, err := invoke.New(h, &invoke.Config{MaximumRetryAttempts: new(0), DeadLetter: dlq, OnResult: func(r invoke.Result) { done <- r }})
+	require.NoError(t, err)
+	stop := run(t, inv)
+	defer stop()
+	id := send(t, inv, "o-1")
+	select {
+	case res := <-done:
+		require.NoError(t, res.DeliveryErr)
+	case <-time.After(30 * time.Second):
+		t.Fatal("the event was not discarded")
+	}
+
+	out, err := c.ReceiveMessage(t.Context(), &sqs.ReceiveMessageInput{
+		QueueUrl: &url, MaxNumberOfMessages: 10, WaitTimeSeconds: 5, MessageAttributeNames: []string{"All"},
+	})
+	require.NoError(t, err)
+	require.Len(t, out.Messages, 1)
+	require.JSONEq(t, `{"id":"o-1"}`, aws.ToString(out.Messages[0].Body))
+	require.Equal(t, map[string]sqstypes.MessageAttributeValue{
+		"RequestID":    {DataType: aws.String("String"), StringValue: aws.String(id)},
+		"ErrorCode":    {DataType: aws.String("Number"), StringValue: aws.String("200")},
+		"ErrorMessage": {DataType: aws.String("String"), StringValue: aws.String("card declined")},
+	}, out.Messages[0].MessageAttributes)
 }

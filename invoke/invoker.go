@@ -382,7 +382,7 @@ func (i *Invoker[E, R]) discard(ctx context.Context, it *item, cond destination.
 		errs = append(errs, i.deliverRecord(ctx, "OnFailure", i.s.OnFailure, i.record(it, cond, out, kind)))
 	}
 	if i.s.DeadLetter != nil {
-		errs = append(errs, i.deliver(ctx, "DeadLetter", i.s.DeadLetter, destination.Message{Record: it.payload, Time: time.Now()}))
+		errs = append(errs, i.deliver(ctx, "DeadLetter", i.s.DeadLetter, deadLetter(it)))
 	}
 	res.DeliveryErr = errors.Join(errs...)
 	if i.s.OnFailure == nil && i.s.DeadLetter == nil {
@@ -390,6 +390,18 @@ func (i *Invoker[E, R]) discard(ctx context.Context, it *item, cond destination.
 			"requestId", it.id, "condition", string(cond), "attempts", it.attempts, "err", it.lastErr)
 	}
 	return res
+}
+
+// deadLetter builds the dead-letter message of it: its payload, with
+// Lambda's attributes RequestID, ErrorCode and ErrorMessage (the last
+// attempt's error; RequestID alone when no attempt failed).
+func deadLetter(it *item) destination.Message {
+	in := destination.DeadLetterInput{Payload: it.payload, RequestID: it.id, Now: time.Now()}
+	if it.lastErr != nil {
+		in.StatusCode = statusCode(it.lastErr)
+		in.ErrorMessage = errorMessage(it.lastErr)
+	}
+	return destination.NewDeadLetter(in)
 }
 
 // record builds the invocation record of it.

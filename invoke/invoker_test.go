@@ -176,6 +176,11 @@ func TestRetriesWithLambdasDelaysThenFailureDestinations(t *testing.T) {
 
 		require.Len(t, dlq.Messages(), 1)
 		require.JSONEq(t, `{"id":"o-1"}`, string(dlq.Messages()[0].Record), "a dead-letter queue receives the payload only")
+		require.Equal(t, map[string]destination.Attribute{
+			"RequestID":    {DataType: "String", Value: id},
+			"ErrorCode":    {DataType: "Number", Value: "200"},
+			"ErrorMessage": {DataType: "String", Value: "boom"},
+		}, dlq.Messages()[0].Attributes, "with Lambda's attributes: the request ID, the status code and the error message")
 
 		require.Equal(t, []invoke.Result{{RequestID: id, Condition: destination.RetriesExhausted, Attempts: 3, Err: boom}}, res.get())
 	})
@@ -254,18 +259,19 @@ func TestEventAgeExceeded(t *testing.T) {
 				"discarded when it reached the age limit")
 			require.Equal(t, "Unhandled", rec["responseContext"].(map[string]any)["functionError"])
 			require.Len(t, dlq.Messages(), 1)
+			require.Equal(t, "boom", dlq.Messages()[0].Attributes[destination.ErrorMessageAttribute].Value, "the last attempt's error")
 			require.Equal(t, destination.EventAgeExceeded, res.get()[0].Condition)
 		})
 	})
 	t.Run("before the first attempt", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			h := &recorder{block: make(chan struct{})}
-			onFailure := &destination.Memory{}
+			onFailure, dlq := &destination.Memory{}, &destination.Memory{}
 			inv := launch(t, h, &invoke.Config{
-				Concurrency: 1, MaximumEventAge: time.Minute, FunctionTimeout: time.Hour, OnFailure: onFailure,
+				Concurrency: 1, MaximumEventAge: time.Minute, FunctionTimeout: time.Hour, OnFailure: onFailure, DeadLetter: dlq,
 			})
 			send(t, inv, "slow")
-			send(t, inv, "waits")
+			id := send(t, inv, "waits")
 			time.Sleep(2 * time.Minute)
 			close(h.block) // the only worker is free after 2 minutes
 			synctest.Wait()
@@ -277,6 +283,9 @@ func TestEventAgeExceeded(t *testing.T) {
 			require.NotContains(t, rec, "responseContext", "never invoked: no response")
 			require.NotContains(t, rec, "responsePayload")
 			require.Equal(t, map[string]any{"id": "waits"}, rec["requestPayload"])
+			require.Len(t, dlq.Messages(), 1)
+			require.Equal(t, map[string]destination.Attribute{"RequestID": {DataType: "String", Value: id}}, dlq.Messages()[0].Attributes,
+				"no attempt, no error: the request ID alone")
 		})
 	})
 }
