@@ -3,22 +3,33 @@ package shard
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 )
 
 // LeaseTable is an in-memory lease table shared by several engines in one
 // process, each through its own [LeaseTable.Worker]. It behaves like the
-// DynamoDB lease store (fenced checkpoints, fair shares, graceful hand-off)
-// and serves tests and single-process fan-out.
+// DynamoDB lease store (fenced checkpoints, fair shares, graceful hand-off,
+// a restarted owner taking its leases back at once) and serves tests and
+// single-process fan-out.
 type LeaseTable struct {
 	// Duration is how long a lease lasts without renewal. Default 10s.
 	Duration time.Duration
 
 	mu     sync.Mutex
 	items  map[string]*leaseItem // mapping \x00 shard
-	beats  map[string]time.Time  // worker -> last renewal round
+	beats  map[beatKey]*beat
 	writes int
+}
+
+// beatKey names an owner's heartbeat in one mapping.
+type beatKey struct{ mapping, owner string }
+
+// beat is an owner's heartbeat in one mapping.
+type beat struct {
+	at time.Time    // its last lease round
+	w  *leaseWorker // the Worker running its rounds: the newest of that name
 }
 
 type leaseItem struct {
@@ -34,11 +45,23 @@ type leaseItem struct {
 
 // NewLeaseTable returns an empty table.
 func NewLeaseTable() *LeaseTable {
-	return &LeaseTable{Duration: 10 * time.Second, items: map[string]*leaseItem{}, beats: map[string]time.Time{}}
+	return &LeaseTable{Duration: 10 * time.Second, items: map[string]*leaseItem{}, beats: map[beatKey]*beat{}}
 }
 
 // Worker returns the [LeaseStore] of one process, named owner.
-func (t *LeaseTable) Worker(owner string) LeaseStore { return &leaseWorker{t: t, me: owner} }
+//
+// A Worker named like one that holds leases (a process restarted under the
+// same name, as a StatefulSet pod is) takes the name over at its first
+// Leases call of a mapping, the newest Worker of a name winning, and takes
+// the name's leases back at once, without waiting for them to lapse. Each
+// lease it takes back gets a new counter, so the earlier Worker, should it
+// still run, is fenced: its Save fails with [ErrLeaseLost], its Release and
+// Retire change nothing, and its Leases fails with an error wrapping
+// [ErrLeaseLost] from then on (until it retires), so its engine stops each
+// shard at its next checkpoint and all of them after Settings.LeaseTimeout.
+func (t *LeaseTable) Worker(owner string) LeaseStore {
+	return &leaseWorker{t: t, me: owner, held: map[string]int64{}, joined: map[string]bool{}}
+}
 
 // Writes counts the table writes so far (the cost a real table would bill).
 func (t *LeaseTable) Writes() int {
@@ -60,9 +83,23 @@ func (t *LeaseTable) Owners(mapping string) map[string]string {
 	return out
 }
 
+// leaseWorker's fields other than t and me are guarded by t.mu.
 type leaseWorker struct {
 	t  *LeaseTable
 	me string
+	// held is the counter at which this Worker took each lease (mapping
+	// \x00 shard): the fencing token. The owner name alone is not enough,
+	// as a restarted process has the name of the one before.
+	held map[string]int64
+	// joined are the mappings in which this Worker took its owner name's
+	// heartbeat over (at its first lease round), since it last retired.
+	joined map[string]bool
+}
+
+// holds tells whether this Worker holds the lease of item it, key k.
+func (w *leaseWorker) holds(k string, it *leaseItem) bool {
+	c, ok := w.held[k]
+	return ok && it.owner == w.me && it.counter == c
 }
 
 func (w *leaseWorker) item(mapping, shard string) *leaseItem {
@@ -88,7 +125,10 @@ func (w *leaseWorker) Save(_ context.Context, mapping, shard string, cp Checkpoi
 	w.t.mu.Lock()
 	defer w.t.mu.Unlock()
 	it := w.item(mapping, shard)
-	if it.owner != w.me {
+	if !w.holds(mapping+"\x00"+shard, it) {
+		if it.owner == w.me {
+			return fmt.Errorf("shard %s was taken over by a newer worker named %q: %w", shard, w.me, ErrLeaseLost)
+		}
 		return fmt.Errorf("shard %s is leased by %q, not %q: %w", shard, it.owner, w.me, ErrLeaseLost)
 	}
 	if it.hasCP && !advances(it.cp, cp) {
@@ -105,17 +145,43 @@ func (w *leaseWorker) Leases(_ context.Context, mapping string, shards []ShardIn
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := time.Now()
-	t.beats[w.me] = now
+	me := beatKey{mapping, w.me}
+	if b := t.beats[me]; w.joined[mapping] && (b == nil || b.w != w) {
+		// A newer Worker of this name took the heartbeat over.
+		prefix := mapping + "\x00"
+		for k := range w.held {
+			if strings.HasPrefix(k, prefix) {
+				delete(w.held, k)
+			}
+		}
+		return nil, fmt.Errorf("shard: a newer worker named %q took over mapping %s: %w", w.me, mapping, ErrLeaseLost)
+	}
+	w.joined[mapping] = true
+	t.beats[me] = &beat{at: now, w: w}
 	var live []string
-	for id, at := range t.beats {
-		if id != w.me && now.Sub(at) < t.Duration {
-			live = append(live, id)
+	for k, b := range t.beats {
+		if k.mapping == mapping && k.owner != w.me && now.Sub(b.at) < t.Duration {
+			live = append(live, k.owner)
 		}
 	}
 	var leases []Lease
 	for _, s := range shards {
+		k := mapping + "\x00" + s.ID
 		it := w.item(mapping, s.ID)
-		if it.owner == w.me && it.handoff == "" {
+		if it.owner == w.me && !w.holds(k, it) && !(it.hasCP && it.cp.ShardEnd) {
+			// Left under this name by an earlier Worker (the process
+			// before a restart): take it back now, under a new counter
+			// that fences the earlier Worker; or, when another process
+			// asked for it, free it for that process to take.
+			if it.handoff != "" {
+				it.owner, it.handoff, it.expires = "", "", time.Time{}
+			} else {
+				it.counter++
+				w.held[k] = it.counter
+			}
+			t.writes++
+		}
+		if w.holds(k, it) && it.handoff == "" {
 			it.expires = now.Add(t.Duration) // renew
 			t.writes++
 		}
@@ -135,6 +201,7 @@ func (w *leaseWorker) Leases(_ context.Context, mapping string, shards []ShardIn
 			it.switches++
 		}
 		it.owner, it.counter, it.expires, it.handoff = w.me, it.counter+1, now.Add(t.Duration), ""
+		w.held[mapping+"\x00"+id] = it.counter
 		t.writes++
 	}
 	for _, id := range steal {
@@ -146,7 +213,7 @@ func (w *leaseWorker) Leases(_ context.Context, mapping string, shards []ShardIn
 	var held []string
 	for _, s := range shards {
 		it := w.item(mapping, s.ID)
-		if it.owner == w.me && it.handoff == "" && now.Before(it.expires) {
+		if w.holds(mapping+"\x00"+s.ID, it) && it.handoff == "" && now.Before(it.expires) {
 			held = append(held, s.ID)
 		}
 	}
@@ -157,19 +224,25 @@ func (w *leaseWorker) Leases(_ context.Context, mapping string, shards []ShardIn
 func (w *leaseWorker) Release(_ context.Context, mapping, shard string) error {
 	w.t.mu.Lock()
 	defer w.t.mu.Unlock()
+	k := mapping + "\x00" + shard
 	it := w.item(mapping, shard)
-	if it.owner == w.me {
+	if w.holds(k, it) {
 		it.owner, it.handoff, it.expires = "", "", time.Time{}
+		delete(w.held, k)
 		w.t.writes++
 	}
 	return nil
 }
 
 // Retire implements [LeaseStore].
-func (w *leaseWorker) Retire(context.Context, string) error {
+func (w *leaseWorker) Retire(_ context.Context, mapping string) error {
 	w.t.mu.Lock()
 	defer w.t.mu.Unlock()
-	delete(w.t.beats, w.me)
+	me := beatKey{mapping, w.me}
+	if b := w.t.beats[me]; b != nil && b.w == w {
+		delete(w.t.beats, me)
+	}
+	delete(w.joined, mapping)
 	return nil
 }
 
