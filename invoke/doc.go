@@ -88,8 +88,13 @@
 // any mapping (and for the invoker): the event is sent as JSON with a
 // RequestResponse Invoke, a function error becomes a [*FunctionError], and
 // the payload is decoded into the response type after Lambda's rules for
-// partial batch responses, so batchItemFailures work. The client is the
-// narrow [LambdaAPI], which *lambda.Client satisfies.
+// partial batch responses, so batchItemFailures work. A response that does
+// not decode (an itemIdentifier that is a number, a payload that is not
+// JSON) is a [*ResponseError]: an invalid partial batch response, which
+// fails the whole batch but is not a function error — the failure record
+// says functionError null, as Lambda's does. The mapping engines recognise
+// it by its method InvalidPartialBatchResponse. The client is the narrow
+// [LambdaAPI], which *lambda.Client satisfies.
 //
 // # Idempotency
 //
@@ -130,7 +135,15 @@
 // The invoker reads time only from package time, so under testing/synctest
 // the minutes of retry delays and the hours of MaximumEventAge pass at once;
 // Config.RetryDelays shortens them outside a bubble. destination.Memory
-// captures the records of OnSuccess, OnFailure and DeadLetter, and
-// Config.OnResult reports each event's outcome. A durable invoker runs over
-// esm/esmtest's SQS fake.
+// captures the records of OnSuccess, OnFailure and DeadLetter (with the
+// dead-letter attributes), and Config.OnResult reports each event's outcome.
+// A durable invoker runs over esm/esmtest's SQS fake.
+//
+// A Go handler cannot return some responses a function in another language
+// can — an itemIdentifier that is a number, a key that is not
+// itemIdentifier, bytes that are not JSON. To test how a mapping treats
+// such a malformed response, run [Function] over a fake [LambdaAPI] whose
+// Invoke returns the raw JSON as its Payload (see the Function example,
+// malformedResponse): the mapping then sees exactly what it would see from
+// a deployed function.
 package invoke

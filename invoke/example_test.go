@@ -7,6 +7,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+
 	"github.com/lambdaesm/lambdaesm/destination"
 	"github.com/lambdaesm/lambdaesm/esm"
 	"github.com/lambdaesm/lambdaesm/invoke"
@@ -96,4 +99,31 @@ func ExampleInvoker_Call() {
 	// Output:
 	// accepted pay-1 <nil>
 	//  payment pay-2: amount must be positive
+}
+
+// rawLambda is a fake Lambda client that answers every Invoke with the same
+// raw response payload, as a function returning exactly those bytes would.
+type rawLambda string
+
+func (r rawLambda) Invoke(context.Context, *lambda.InvokeInput, ...func(*lambda.Options)) (*lambda.InvokeOutput, error) {
+	return &lambda.InvokeOutput{StatusCode: 200, Payload: []byte(r)}, nil
+}
+
+// A malformed response is tested by returning its raw JSON through Function
+// over a fake Lambda client: a Go handler cannot return an itemIdentifier
+// that is a number, a function in another language can. The response is an
+// invalid partial batch response, not a function error.
+func ExampleFunction_malformedResponse() {
+	for _, payload := range []string{
+		`{"batchItemFailures":[{"itemIdentifier":"49590338271490256608559692538361571095921575989136588898"}]}`,
+		`{"batchItemFailures":[{"itemIdentifier":123}]}`,
+	} {
+		h := invoke.Function[events.KinesisEvent, events.KinesisEventResponse](rawLambda(payload), "my-function", nil)
+		resp, err := h.Handle(context.Background(), events.KinesisEvent{})
+		_, functionError := errors.AsType[*invoke.FunctionError](err)
+		fmt.Println(len(resp.BatchItemFailures), errors.Is(err, invoke.ErrInvalidResponse), functionError)
+	}
+	// Output:
+	// 1 false false
+	// 0 true false
 }

@@ -37,10 +37,10 @@ type FunctionOptions struct {
 	Qualifier string
 	// IgnoreInvalidResponse makes a response that is not JSON, or does not
 	// decode into the response type, a success with the zero response
-	// instead of a failure. Set it for a mapping without
-	// ReportBatchItemFailures, whose response Lambda never reads; leave it
-	// off where the response matters (partial batch responses), since
-	// Lambda fails the whole batch on an invalid response.
+	// instead of a [*ResponseError]. Lambda never reads the response of a
+	// mapping without ReportBatchItemFailures; leave it off where the
+	// response matters (partial batch responses), since Lambda fails the
+	// whole batch on an invalid response.
 	IgnoreInvalidResponse bool
 	// OnlyFunctionErrorHeader turns off the recognition of error objects
 	// in successful responses (see [Function]): only a FunctionError in
@@ -48,9 +48,25 @@ type FunctionOptions struct {
 	OnlyFunctionErrorHeader bool
 }
 
-// ResponseError is the function error of a response that is not valid JSON
-// or does not decode into the response type. Lambda treats such a partial
-// batch response as a failure of the whole batch.
+// ErrInvalidResponse is matched (errors.Is) by every [*ResponseError]: the
+// function returned normally, but its response is not a valid partial batch
+// response.
+var ErrInvalidResponse = errors.New("invoke: invalid partial batch response")
+
+// ResponseError is the error [Function] returns for a response that is not
+// JSON or does not decode into the response type: an itemIdentifier that is
+// a number ({"batchItemFailures":[{"itemIdentifier":123}]}), a
+// batchItemFailures that is not a list of objects, a payload that is not an
+// object. It is not a function error: the function ran and returned.
+// Lambda treats such a response as an invalid partial batch response — with
+// ReportBatchItemFailures, the whole batch fails and is retried, and the
+// failure record has functionError null, not "Unhandled"; without it, the
+// response is not read and the batch succeeds.
+//
+// Packages that cannot import invoke (the mapping engines) recognise it by
+// its method InvalidPartialBatchResponse, through errors.As with a target
+// of type interface{ InvalidPartialBatchResponse() bool }; others may use
+// errors.Is(err, [ErrInvalidResponse]) or errors.As with a *ResponseError.
 type ResponseError struct {
 	// Payload is the response as the function returned it.
 	Payload []byte
@@ -59,11 +75,19 @@ type ResponseError struct {
 }
 
 func (e *ResponseError) Error() string {
-	return fmt.Sprintf("invoke: invalid function response %.200q: %v", e.Payload, e.Err)
+	return fmt.Sprintf("invoke: invalid partial batch response %.200q: %v", e.Payload, e.Err)
 }
 
 // Unwrap returns the decoding error.
 func (e *ResponseError) Unwrap() error { return e.Err }
+
+// Is reports whether target is [ErrInvalidResponse].
+func (e *ResponseError) Is(target error) bool { return target == ErrInvalidResponse }
+
+// InvalidPartialBatchResponse reports true: the response is an invalid
+// partial batch response, not a function error. It is how the mapping
+// engines, which cannot import invoke, recognise a *ResponseError.
+func (e *ResponseError) InvalidPartialBatchResponse() bool { return true }
 
 // Function returns a handler that runs the Lambda function functionName
 // through client: each event is sent as JSON with a synchronous
@@ -86,9 +110,12 @@ func (e *ResponseError) Unwrap() error { return e.Err }
 //     header and answers a failed invocation with that object alone.
 //   - An empty payload, null, "", {} or [] is a success with the zero R:
 //     Lambda treats an empty or null response as a complete success.
-//   - Any other payload is decoded into R (batchItemFailures and all); a
-//     payload that is not JSON or does not fit R is a [*ResponseError], a
-//     failure of the whole batch (see [FunctionOptions] to ignore it).
+//   - Any other payload is decoded into R (batchItemFailures and all). A
+//     payload that is not JSON or does not fit R is a [*ResponseError]: an
+//     invalid partial batch response, which fails the whole batch but is
+//     not a function error (see [FunctionOptions] to ignore it). An empty,
+//     null or missing itemIdentifier decodes as "", which the mappings
+//     reject the same way.
 //   - An error of the Invoke call itself (throttling, network, a missing
 //     function) is returned as it is, wrapped with the function's name.
 //

@@ -178,3 +178,51 @@ func TestFunctionDeadLetterErrorCode(t *testing.T) {
 		require.Contains(t, attrs[destination.ErrorMessageAttribute].Value, "Rate Exceeded.")
 	})
 }
+
+// The invalid partial batch responses AWS recorded (LocalStack,
+// test_kinesis_report_batch_item_failure_scenarios): each fails the whole
+// batch without being a function error (functionError null). Through
+// Function, an identifier that is not a string is a *ResponseError, which
+// is no *FunctionError and says it is an invalid partial batch response; an
+// empty, null or missing identifier comes back as an empty identifier, which
+// the engines reject as invalid.
+func TestFunctionInvalidPartialBatchResponses(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		payload string
+		decodes bool // into a response with one empty itemIdentifier
+	}{
+		{name: "item_identifier_not_present_failure", payload: `{"batchItemFailures":[{"itemIdentifier":123}]}`},
+		{name: "empty_string_item_identifier_failure", payload: `{"batchItemFailures":[{"itemIdentifier":""}]}`, decodes: true},
+		{name: "null_item_identifier_failure", payload: `{"batchItemFailures":[{"itemIdentifier":null}]}`, decodes: true},
+		{name: "invalid_key_foo_failure", payload: `{"batchItemFailures":[{"foo":123}]}`, decodes: true},
+		{name: "invalid_key_foo_null_value_failure", payload: `{"batchItemFailures":[{"foo":null}]}`, decodes: true},
+		{name: "not JSON", payload: `{"batchItemFailures":[`},
+		{name: "a list of strings", payload: `{"batchItemFailures":["1"]}`},
+		{name: "a number", payload: `123`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := &lambda.InvokeOutput{StatusCode: 200, Payload: []byte(tc.payload)}
+			h := invoke.Function[events.KinesisEvent, events.KinesisEventResponse](&fakeLambda{out: out}, "fn", nil)
+			resp, err := h.Handle(t.Context(), events.KinesisEvent{})
+			if tc.decodes {
+				require.NoError(t, err)
+				require.Equal(t, []events.KinesisBatchItemFailure{{ItemIdentifier: ""}}, resp.BatchItemFailures)
+				return
+			}
+			require.Error(t, err)
+			_, isFunctionError := errors.AsType[*invoke.FunctionError](err)
+			require.False(t, isFunctionError, "not a function error: %v", err)
+			re, ok := errors.AsType[*invoke.ResponseError](err)
+			require.True(t, ok, "a *ResponseError: %v", err)
+			require.Equal(t, tc.payload, string(re.Payload))
+			require.Error(t, re.Err, "it wraps the decoding problem")
+			require.ErrorIs(t, err, invoke.ErrInvalidResponse)
+
+			// What the engines, which cannot import invoke, look for.
+			var invalid interface{ InvalidPartialBatchResponse() bool }
+			require.True(t, errors.As(err, &invalid))
+			require.True(t, invalid.InvalidPartialBatchResponse())
+		})
+	}
+}
