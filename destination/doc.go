@@ -88,7 +88,10 @@
 // ("the payload field contains the original invocation record as an escaped
 // JSON string"), say that payload is a string holding the event's JSON, which
 // is what [S3Sender] writes. (LocalStack's snapshot tool parses any string
-// that starts with "{", so the snapshot shows it as an object.)
+// that starts with "{", so the snapshot shows it as an object.) A mapping
+// puts the event in [Message.Payload] for every sender that wants it
+// ([PayloadReceiver], [WantsPayload]), so that a sender wrapping an
+// S3Sender can pass it on.
 //
 // # Dead-letter messages
 //
@@ -127,7 +130,10 @@
 // # Testing
 //
 // [Memory] is an in-memory sender with scripted failures (esm.WithOnFailure,
-// or invoke.Config's destinations). esm/esmtest's Capture stands in for the
+// or invoke.Config's destinations). It keeps each message whole: the record,
+// the attributes of a dead-letter message, and — as it wants the payload
+// ([PayloadReceiver], like [S3Sender]) — the invocation event of a stream
+// failure. esm/esmtest's Capture stands in for the
 // SQS and SNS clients, to check the records byte for byte as a queue or topic
 // would receive them.
 package destination

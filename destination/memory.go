@@ -9,7 +9,9 @@ import (
 )
 
 // Memory is a [Sender] that keeps the messages it accepts, for tests. Failures
-// can be scripted. The zero value is ready to use; it is safe for concurrent
+// can be scripted. It wants the payload ([PayloadReceiver]): its messages
+// have the record as SQS and SNS receive it and, for a stream failure, the
+// invocation event that an S3 destination would get. The zero value is ready to use; it is safe for concurrent
 // use.
 type Memory struct {
 	// ARN names the destination in errors. Empty means "memory".
@@ -21,6 +23,11 @@ type Memory struct {
 	next     []error
 	always   error
 }
+
+// WantsPayload reports true ([PayloadReceiver]): a mapping hands Memory the
+// invocation event of a stream failure in Message.Payload, as it does an S3
+// destination, so that a test can check which records were discarded.
+func (d *Memory) WantsPayload() bool { return true }
 
 // Send records a copy of m, or fails with the next scripted error (or the
 // context's error).

@@ -40,6 +40,10 @@ func NewS3(client S3API, bucketARN string) (*S3Sender, error) {
 // ARN returns the bucket's ARN.
 func (s *S3Sender) ARN() string { return s.arn }
 
+// WantsPayload reports true: the object holds the invocation event
+// ([PayloadReceiver]).
+func (s *S3Sender) WantsPayload() bool { return true }
+
 // Send writes one object. m needs MappingID, ShardID and Time for the key.
 func (s *S3Sender) Send(ctx context.Context, m Message) error {
 	if m.MappingID == "" || m.ShardID == "" || m.Time.IsZero() {

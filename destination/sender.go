@@ -19,8 +19,9 @@ type Message struct {
 	// sender sends it instead of Record when Record is over SNS's size
 	// limit, as Lambda does.
 	Reduced json.RawMessage
-	// Payload is the invocation event ({"Records":[...]}). Only the S3
-	// sender writes it (as the record's "payload").
+	// Payload is the invocation event ({"Records":[...]}) of a stream
+	// failure, set for a sender that wants it ([PayloadReceiver]). Only
+	// the S3 sender writes it (as the record's "payload").
 	Payload json.RawMessage
 	// Attributes are message attributes sent beside the record (those of
 	// a dead-letter message, [NewDeadLetter]). The SQS and SNS senders send
@@ -45,6 +46,27 @@ type Sender interface {
 	// Send delivers m once: nil when the destination accepted it, else a
 	// *SendError.
 	Send(ctx context.Context, m Message) error
+}
+
+// PayloadReceiver is the optional interface of a [Sender] that wants the
+// invocation event of a stream failure in [Message.Payload], as an S3
+// destination does: a mapping builds the event ({"Records":[...]}) only for
+// a sender whose WantsPayload reports true ([WantsPayload]). [S3Sender] and
+// [Memory] implement it. A sender that wraps another should implement it
+// by asking the wrapped one, or the payload is lost:
+//
+//	func (w logging) WantsPayload() bool { return destination.WantsPayload(w.next) }
+type PayloadReceiver interface {
+	Sender
+	// WantsPayload reports whether Send wants Message.Payload.
+	WantsPayload() bool
+}
+
+// WantsPayload reports whether s wants [Message.Payload]: whether it is a
+// [PayloadReceiver] whose WantsPayload reports true. It is false for nil.
+func WantsPayload(s Sender) bool {
+	p, ok := s.(PayloadReceiver)
+	return ok && p.WantsPayload()
 }
 
 // SendError is the error of a failed [Sender.Send].

@@ -406,3 +406,34 @@ func TestMemoryConcurrent(t *testing.T) {
 	require.Len(t, d.Messages(), 400)
 	require.Equal(t, 400, d.Attempts())
 }
+
+// wrapped is a sender that wraps another, as a user's decorator would.
+type wrapped struct{ Sender }
+
+// forwarding is a wrapper that passes the question on.
+type forwarding struct{ Sender }
+
+func (f forwarding) WantsPayload() bool { return WantsPayload(f.Sender) }
+
+// The S3 sender and Memory want the invocation event; the others do not,
+// and a wrapper says what it is told to.
+func TestWantsPayload(t *testing.T) {
+	f := newFakeAWS()
+	s3s, err := NewS3(f, bucketARN)
+	require.NoError(t, err)
+	sqss, err := NewSQS(f, queueARN)
+	require.NoError(t, err)
+	snss, err := NewSNS(f, topicARN)
+	require.NoError(t, err)
+	var _ PayloadReceiver = s3s
+	var _ PayloadReceiver = &Memory{}
+
+	require.True(t, WantsPayload(s3s))
+	require.True(t, WantsPayload(&Memory{}))
+	require.False(t, WantsPayload(sqss))
+	require.False(t, WantsPayload(snss))
+	require.False(t, WantsPayload(nil))
+	require.False(t, WantsPayload(wrapped{s3s}), "a wrapper that does not forward the question hides it")
+	require.True(t, WantsPayload(forwarding{s3s}))
+	require.False(t, WantsPayload(forwarding{sqss}))
+}
