@@ -15,7 +15,8 @@ import (
 )
 
 // Capture stands in for the SQS and SNS clients of a mapping's destinations
-// and records every payload sent, so a test can assert on failure records:
+// and records every payload sent, with its message attributes, so a test can
+// assert on failure records and dead-letter messages:
 //
 //	c := esmtest.NewCapture()
 //	// … run a mapping whose on-failure destination client is c …
@@ -39,7 +40,17 @@ type Captured struct {
 	Target  string // the queue URL or topic ARN
 	Body    string // the message as sent
 	Subject string // SNS only
-	Time    time.Time
+	// Attributes are the message attributes sent with it (SendMessage's
+	// or Publish's MessageAttributes, by name); nil when none.
+	Attributes map[string]MessageAttribute
+	Time       time.Time
+}
+
+// MessageAttribute is a captured message attribute.
+type MessageAttribute struct {
+	DataType    string // "String", "Number", "Binary" (with an optional ".custom" suffix)
+	StringValue string
+	BinaryValue []byte
 }
 
 // NewCapture returns an empty capture.
@@ -72,8 +83,33 @@ func (c *Capture) SendMessage(ctx context.Context, in *sqs.SendMessageInput, _ .
 	if in.MessageBody == nil || *in.MessageBody == "" {
 		return nil, sqsMissing("MessageBody")
 	}
-	id := c.record(Captured{Service: "sqs", Target: *in.QueueUrl, Body: *in.MessageBody})
-	return &sqs.SendMessageOutput{MessageId: new(id), MD5OfMessageBody: new(sqsMD5(*in.MessageBody))}, nil
+	if err := sqsCheckAttributes(in.MessageAttributes); err != nil {
+		return nil, err
+	}
+	e := Captured{Service: "sqs", Target: *in.QueueUrl, Body: *in.MessageBody}
+	for k, v := range in.MessageAttributes {
+		e.attribute(k, v.DataType, v.StringValue, v.BinaryValue)
+	}
+	out := &sqs.SendMessageOutput{MessageId: new(c.record(e)), MD5OfMessageBody: new(sqsMD5(*in.MessageBody))}
+	if len(in.MessageAttributes) > 0 {
+		out.MD5OfMessageAttributes = new(sqsMD5OfAttributes(sqsCopyAttributes(in.MessageAttributes)))
+	}
+	return out, nil
+}
+
+// attribute keeps one message attribute.
+func (e *Captured) attribute(name string, dataType, value *string, binary []byte) {
+	if e.Attributes == nil {
+		e.Attributes = map[string]MessageAttribute{}
+	}
+	a := MessageAttribute{BinaryValue: bytes.Clone(binary)}
+	if dataType != nil {
+		a.DataType = *dataType
+	}
+	if value != nil {
+		a.StringValue = *value
+	}
+	e.Attributes[name] = a
 }
 
 // Publish records the message (and subject).
@@ -95,6 +131,9 @@ func (c *Capture) Publish(ctx context.Context, in *sns.PublishInput, _ ...func(*
 	}
 	if in.Subject != nil {
 		e.Subject = *in.Subject
+	}
+	for k, v := range in.MessageAttributes {
+		e.attribute(k, v.DataType, v.StringValue, v.BinaryValue)
 	}
 	return &sns.PublishOutput{MessageId: new(c.record(e))}, nil
 }
@@ -189,6 +228,20 @@ func captureField(doc json.RawMessage, path []string) string {
 		return s
 	}
 	return string(bytes.TrimSpace(doc))
+}
+
+// AttributeValues returns the string value of the message attribute name
+// of every captured payload, in the order sent; "" for a payload without
+// it. It makes a one-line assertion on dead-letter messages:
+//
+//	require.Equal(t, []string{"200"}, c.AttributeValues("ErrorCode"))
+func (c *Capture) AttributeValues(name string) []string {
+	sent := c.Sent()
+	out := make([]string, len(sent))
+	for i, e := range sent {
+		out[i] = e.Attributes[name].StringValue
+	}
+	return out
 }
 
 // DecodeRecords unmarshals each record into a T, failing the test on error:

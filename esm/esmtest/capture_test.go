@@ -5,7 +5,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
+	snstypes "github.com/aws/aws-sdk-go-v2/service/sns/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/stretchr/testify/require"
 
 	"github.com/lambdaesm/lambdaesm/esm/esmtest"
@@ -47,4 +49,45 @@ func TestCaptureRecordsDestinationPayloads(t *testing.T) {
 	require.JSONEq(t, `"not json"`, string(c.Records()[2]))
 	c.Reset()
 	require.Zero(t, c.Len())
+}
+
+// A Capture keeps the message attributes sent with SQS and SNS messages (a
+// dead-letter message's RequestID, ErrorCode and ErrorMessage), and refuses
+// SQS attributes that SQS would refuse.
+func TestCaptureKeepsMessageAttributes(t *testing.T) {
+	c := esmtest.NewCapture()
+	url, err := c.GetQueueUrl(t.Context(), &sqs.GetQueueUrlInput{QueueName: aws.String("dlq")})
+	require.NoError(t, err)
+	out, err := c.SendMessage(t.Context(), &sqs.SendMessageInput{QueueUrl: url.QueueUrl, MessageBody: aws.String(`{"id":1}`),
+		MessageAttributes: map[string]sqstypes.MessageAttributeValue{
+			"RequestID": {DataType: aws.String("String"), StringValue: aws.String("req-1")},
+			"ErrorCode": {DataType: aws.String("Number"), StringValue: aws.String("200")},
+			"Blob":      {DataType: aws.String("Binary"), BinaryValue: []byte{1, 2}},
+		}})
+	require.NoError(t, err)
+	require.NotEmpty(t, aws.ToString(out.MD5OfMessageAttributes))
+	_, err = c.Publish(t.Context(), &sns.PublishInput{TopicArn: aws.String("arn:aws:sns:us-east-1:000000000000:t"), Message: aws.String(`{"id":2}`),
+		MessageAttributes: map[string]snstypes.MessageAttributeValue{
+			"RequestID": {DataType: aws.String("String"), StringValue: aws.String("req-2")},
+		}})
+	require.NoError(t, err)
+	_, err = c.SendMessage(t.Context(), &sqs.SendMessageInput{QueueUrl: url.QueueUrl, MessageBody: aws.String(`{"id":3}`)})
+	require.NoError(t, err)
+
+	sent := c.Sent()
+	require.Equal(t, map[string]esmtest.MessageAttribute{
+		"RequestID": {DataType: "String", StringValue: "req-1"},
+		"ErrorCode": {DataType: "Number", StringValue: "200"},
+		"Blob":      {DataType: "Binary", BinaryValue: []byte{1, 2}},
+	}, sent[0].Attributes)
+	require.Equal(t, map[string]esmtest.MessageAttribute{"RequestID": {DataType: "String", StringValue: "req-2"}}, sent[1].Attributes)
+	require.Nil(t, sent[2].Attributes)
+	require.Equal(t, []string{"req-1", "req-2", ""}, c.AttributeValues("RequestID"))
+	require.Equal(t, []string{"200", "", ""}, c.AttributeValues("ErrorCode"))
+
+	// SQS refuses an empty value.
+	_, err = c.SendMessage(t.Context(), &sqs.SendMessageInput{QueueUrl: url.QueueUrl, MessageBody: aws.String(`{}`),
+		MessageAttributes: map[string]sqstypes.MessageAttributeValue{"ErrorMessage": {DataType: aws.String("String"), StringValue: aws.String("")}}})
+	require.ErrorContains(t, err, "non-empty message attribute value")
+	require.Equal(t, 3, c.Len())
 }
