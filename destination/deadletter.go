@@ -48,7 +48,8 @@ type DeadLetterInput struct {
 	// first): the message then has RequestID alone.
 	StatusCode int
 	// ErrorMessage is the last error's message (errorMessage of the
-	// function's error object). Empty leaves the attribute out.
+	// function's error object). Empty leaves the attribute out, as an
+	// empty RequestID does (SQS refuses empty attribute values).
 	ErrorMessage string
 	// Now is the message's Time. Zero means time.Now().
 	Now time.Time
@@ -64,7 +65,10 @@ type DeadLetterInput struct {
 // an attribute (control characters other than tab and newlines, invalid
 // UTF-8) become U+FFFD, and the cut never splits a character.
 func NewDeadLetter(in DeadLetterInput) Message {
-	attrs := map[string]Attribute{RequestIDAttribute: {DataType: "String", Value: in.RequestID}}
+	attrs := map[string]Attribute{}
+	if in.RequestID != "" {
+		attrs[RequestIDAttribute] = Attribute{DataType: "String", Value: in.RequestID}
+	}
 	if in.StatusCode != 0 {
 		attrs[ErrorCodeAttribute] = Attribute{DataType: "Number", Value: strconv.Itoa(in.StatusCode)}
 		if msg := attributeText(in.ErrorMessage, DeadLetterErrorMessageBytes); msg != "" {

@@ -36,7 +36,10 @@ func TestNewDeadLetter(t *testing.T) {
 	require.Equal(t, map[string]Attribute{"RequestID": {DataType: "String", Value: requestID}}, m.Attributes)
 	require.False(t, m.Time.IsZero())
 
-	// An empty message is left out (SQS refuses empty attribute values).
+	// Empty values are left out (SQS refuses empty attribute values).
+	m = NewDeadLetter(DeadLetterInput{Payload: payload})
+	require.Empty(t, m.Attributes)
+
 	m = NewDeadLetter(DeadLetterInput{Payload: payload, RequestID: requestID, StatusCode: 429})
 	require.Equal(t, map[string]Attribute{
 		"RequestID": {DataType: "String", Value: requestID},
