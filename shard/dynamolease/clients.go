@@ -23,10 +23,17 @@ type DynamoDBAPI interface {
 
 var _ DynamoDBAPI = (*dynamodb.Client)(nil)
 
-// ErrOwnerInUse is returned by Leases when another live process heartbeats
-// under the same Options.Owner: two processes with one name would read the
-// same shards.
-var ErrOwnerInUse = errors.New("dynamolease: owner name in use by another live process")
+// ErrOwnerInUse is returned by Leases to a process whose Options.Owner a
+// newer process took over: a process that starts under a name takes the
+// name's heartbeat and leases at its first lease round, so a restart under a
+// stable name (a StatefulSet pod's) reads its shards again at once, and the
+// older process, should it still run, must stop. The error also wraps
+// [shard.ErrLeaseLost]. It is final for the Store and mapping: every later
+// Leases returns it without a call (until Retire), Save fails with
+// [shard.ErrLeaseLost], and Release gives nothing away. Two processes
+// started under one name by mistake thus end with only the newest reading,
+// the other reporting this error at every lease round.
+var ErrOwnerInUse = errors.New("dynamolease: owner name taken over by a newer process")
 
 // apiError names the table and, for access denied, the IAM action that was
 // refused: "access denied: dynamodb:UpdateItem on table T was refused".

@@ -40,8 +40,8 @@
 // A heartbeat item, one per live process and mapping:
 //
 //	workerId          S  the owner name
-//	session           S  a random identity per Store, so that two live processes
-//	                     cannot share one owner name ([ErrOwnerInUse])
+//	session           S  a random identity per Store: the newest process under the
+//	                     name, which took the item over ([ErrOwnerInUse])
 //	heartbeatExpires  N  unix ms: the last heartbeat plus the lease duration
 //	heartbeats        N  heartbeats written
 //
@@ -89,6 +89,40 @@
 // duration (NTP, as on EC2, ECS and EKS). A process whose clock is off may
 // take leases early; fencing still keeps every checkpoint right, but records
 // may then be handled twice.
+//
+// # Restarts under the same owner name
+//
+// Options.Owner may be stable across restarts, such as a StatefulSet pod's
+// name. The first lease round of a new Store writes the name's heartbeat
+// item whatever it held: the newest process with a name wins. The same
+// round takes back every lease whose leaseOwner is the name, bumping its
+// leaseCounter, so the restarted process reads its shards again at once,
+// from their checkpoints, instead of waiting LeaseDuration for them to
+// lapse. Leases that another process asked for are handed to it instead.
+//
+// The bumped counters fence the earlier process, should it still run (a
+// process that was thought dead, or a second process started under the
+// name by mistake): its Save fails with [shard.ErrLeaseLost], so its
+// engine stops each shard at its next checkpoint; records it handled after
+// its last checkpoint are handled again by the new process, as after any
+// lost lease. Its next heartbeat, conditional on its session, fails, and
+// from then on every Leases call returns an error wrapping [ErrOwnerInUse]
+// and [shard.ErrLeaseLost] without a call to the table. The engine logs
+// that error at every round and keeps retrying; once Settings.LeaseTimeout
+// passes without a successful round it stops whatever shard it still
+// reads, and reads nothing more (Run does not return: shut the process
+// down). Its Release and Retire change nothing in the table. A round that
+// the earlier process began just before the takeover sees the new session
+// in its Query and takes nothing back.
+//
+// ErrOwnerInUse therefore no longer refuses a new process while a
+// heartbeat under its name is live (which made a restarted pod wait out
+// the lease duration, or fail): it is kept for the one case it still
+// describes, a process whose name a newer process took over. KCL treats
+// its leases alike (a worker's lease renewer picks up, when it starts, the
+// leases it finds under its worker ID, and renewing one bumps its
+// leaseCounter), but has no heartbeat item, hence nothing like
+// ErrOwnerInUse.
 //
 // # Balancing and hand-off
 //

@@ -30,6 +30,11 @@ func (s *Store) Leases(ctx context.Context, mapping string, shards []shard.Shard
 	if err != nil {
 		return nil, err
 	}
+	if w := workers[s.owner]; w != nil && w.session != s.session {
+		// A newer process of this name wrote its heartbeat since ours:
+		// leave its leases alone.
+		return nil, s.replaced(mapping)
+	}
 	r := &round{s: s, mapping: mapping, now: time.Now(), items: items, workers: workers}
 	r.index(shards)
 	if err := r.reconcile(ctx); err != nil {
@@ -44,33 +49,62 @@ func (s *Store) Leases(ctx context.Context, mapping string, shards []shard.Shard
 	return r.result(), nil
 }
 
-// heartbeat writes this process's heartbeat item. Its condition refuses to
-// overwrite the live heartbeat of another process under the same name.
+// heartbeat writes this process's heartbeat item. The first one of a Store
+// (for a mapping) takes the item over whoever wrote it before: the newest
+// process with a name wins, so a process restarted under its old name need
+// not wait for the old heartbeat to lapse. Every later one is conditional
+// on the item still holding this Store's session; once another session
+// took it, this Store is replaced for good (see [ErrOwnerInUse]).
 func (s *Store) heartbeat(ctx context.Context, mapping string) error {
+	s.mu.Lock()
+	m := s.state(mapping)
+	first, gone := !m.beating, m.replaced
+	s.mu.Unlock()
+	if gone {
+		return s.replaced(mapping)
+	}
 	start := time.Now()
-	_, err := s.c.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:           &s.table,
-		Key:                 key(mapping, workerPrefix+s.owner),
-		UpdateExpression:    aws.String("SET #w = :w, #s = :s, #u = :u ADD #b :one"),
-		ConditionExpression: aws.String("attribute_not_exists(#id) OR #s = :s OR #u < :now"),
+	in := &dynamodb.UpdateItemInput{
+		TableName:        &s.table,
+		Key:              key(mapping, workerPrefix+s.owner),
+		UpdateExpression: aws.String("SET #w = :w, #s = :s, #u = :u ADD #b :one"),
 		ExpressionAttributeNames: map[string]string{
-			"#w": attrWorker, "#s": attrSession, "#u": attrBeatUntil, "#b": attrBeats, "#id": attrID,
+			"#w": attrWorker, "#s": attrSession, "#u": attrBeatUntil, "#b": attrBeats,
 		},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":w": str(s.owner), ":s": str(s.session), ":u": num(ms(start.Add(s.dur))),
-			":one": num(1), ":now": num(ms(start)),
+			":w": str(s.owner), ":s": str(s.session), ":u": num(ms(start.Add(s.dur))), ":one": num(1),
 		},
-	})
+	}
+	if !first {
+		in.ConditionExpression = aws.String("#s = :s")
+	}
+	_, err := s.c.UpdateItem(ctx, in)
 	if failed, _ := conditionFailed(err); failed {
-		return fmt.Errorf("%w: %q heartbeats for mapping %s from another process; give each process its own Options.Owner", ErrOwnerInUse, s.owner, mapping)
+		return s.replaced(mapping)
 	}
 	if err != nil {
 		return s.apiError("UpdateItem", err)
 	}
 	s.mu.Lock()
-	s.state(mapping).beatUntil = start.Add(s.dur)
+	m = s.state(mapping)
+	m.beating = true
+	m.beatUntil = start.Add(s.dur)
 	s.mu.Unlock()
 	return nil
+}
+
+// replaced records that a newer process took this Store's owner name over
+// in the mapping: it holds no lease there any more, and every later round
+// fails at once.
+func (s *Store) replaced(mapping string) error {
+	s.mu.Lock()
+	m := s.state(mapping)
+	m.replaced = true
+	m.beatUntil = time.Time{}
+	clear(m.held)
+	s.mu.Unlock()
+	return fmt.Errorf("%w: %q heartbeats for mapping %s from a newer process, which took its leases over; this process reads none of them any more: %w",
+		ErrOwnerInUse, s.owner, mapping, shard.ErrLeaseLost)
 }
 
 // query reads every item of the mapping: shard leases and heartbeats.

@@ -31,10 +31,13 @@ type Options struct {
 	// Default [DefaultTable]. One table serves any number of mappings.
 	Table string
 	// Owner names this process in the table. Live processes must have
-	// distinct names: Leases returns [ErrOwnerInUse] while another
-	// process's heartbeat under the same name has not lapsed, so a
-	// process restarted under its old name waits up to LeaseDuration.
-	// Default the host name, the process ID and a random suffix.
+	// distinct names. A process started under the name of an earlier one
+	// (a StatefulSet pod's name, say) takes the name over at its first
+	// lease round, the newest process of a name winning, and takes the
+	// name's leases back at once instead of waiting LeaseDuration for
+	// them to lapse; the earlier process, should it still run, is fenced
+	// and gets [ErrOwnerInUse]. Default the host name, the process ID and
+	// a random suffix.
 	Owner string
 	// LeaseDuration is how long this process's leases last after its last
 	// heartbeat. Every lease round (Settings.LeaseInterval, default 1s)
@@ -51,7 +54,7 @@ type Store struct {
 	c       DynamoDBAPI
 	table   string
 	owner   string
-	session string // this Store's random identity, behind the owner name
+	session string // this Store's random identity, behind the owner name: the newest wins
 	dur     time.Duration
 
 	tableMu  sync.Mutex
@@ -67,6 +70,11 @@ type mapState struct {
 	// beatUntil is when this process's last confirmed heartbeat lapses:
 	// the start of the heartbeat write plus the lease duration.
 	beatUntil time.Time
+	// beating: this Store wrote its heartbeat item, taking the owner
+	// name over; later heartbeats require its session.
+	beating bool
+	// replaced: a newer process took the owner name over ([ErrOwnerInUse]).
+	replaced bool
 	// held are the leases this Store took, at the counter it wrote.
 	held map[string]*held
 	// finished are shards known finished because a child has a

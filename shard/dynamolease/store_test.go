@@ -371,18 +371,100 @@ func TestIntegrationAccessDeniedNamesTheAction(t *testing.T) {
 	require.ErrorContains(t, err, "access denied: dynamodb:GetItem on table ")
 }
 
-func TestIntegrationOwnerNameInUse(t *testing.T) {
+// A process restarted under its owner name (a StatefulSet pod) holds its
+// shards again at its first lease round, well before the old leases would
+// lapse, and the old process, should it still run, is fenced: its Save
+// fails, its rounds fail with ErrOwnerInUse, and its Release and Retire
+// change nothing.
+func TestIntegrationRestartUnderTheSameNameReclaimsLeases(t *testing.T) {
 	awstest.Integration(t)
 	table, c := newTable(t)
-	a1 := newStore(t, c, table, "same", 0)
-	a2 := newStore(t, c, table, "same", 0)
-	_ = leases(t, a1, "m", shardList(2))
-	_, err := a2.Leases(t.Context(), "m", shardList(2))
+	ctx := t.Context()
+	shards := shardList(4)
+	old := newEngine(t, newStore(t, c, table, "pod-0", 0), "m") // leases last 10s
+	other := newEngine(t, newStore(t, c, table, "pod-1", 0), "m")
+	for range 3 {
+		old.round(shards)
+		other.round(shards)
+	}
+	require.Equal(t, map[string]int{"pod-0": 2, "pod-1": 2}, count(owners(t, c, table, "m")))
+	var mine []string
+	for id := range old.reading {
+		mine = append(mine, id)
+	}
+	slices.Sort(mine)
+	for _, id := range mine {
+		require.NoError(t, old.s.Save(ctx, "m", id, shard.Checkpoint{SequenceNumber: "1"}))
+	}
+
+	// pod-0 dies (it just stops calling) and comes back under its name.
+	restarted := newStore(t, c, table, "pod-0", 0)
+	start := time.Now()
+	require.Equal(t, mine, leases(t, restarted, "m", shards), "the same shards, at the first round")
+	require.Less(t, time.Since(start), dynamolease.DefaultLeaseDuration/4)
+	for _, id := range mine {
+		require.ErrorIs(t, old.s.Save(ctx, "m", id, shard.Checkpoint{SequenceNumber: "2"}), shard.ErrLeaseLost)
+		require.ErrorIs(t, old.s.Save(ctx, "m", id, shard.Checkpoint{Start: start}), shard.ErrLeaseLost)
+		require.NoError(t, restarted.Save(ctx, "m", id, shard.Checkpoint{SequenceNumber: "3"}))
+	}
+	for range 2 {
+		_, err := old.s.Leases(ctx, "m", shards)
+		require.ErrorIs(t, err, dynamolease.ErrOwnerInUse, "the old process's heartbeat fails: its session was replaced")
+		require.ErrorIs(t, err, shard.ErrLeaseLost)
+	}
+	require.ErrorIs(t, old.s.Save(ctx, "m", mine[0], shard.Checkpoint{SequenceNumber: "4"}), shard.ErrLeaseLost)
+	for _, id := range mine {
+		require.NoError(t, old.s.Release(ctx, "m", id))
+	}
+	require.NoError(t, old.s.Retire(ctx, "m"))
+	require.Equal(t, mine, leases(t, restarted, "m", shards), "its heartbeat and leases survive the old process's Release and Retire")
+	other.round(shards)
+	require.Len(t, other.reading, 2, "pod-1 keeps its share")
+	require.Equal(t, map[string]int{"pod-0": 2, "pod-1": 2}, count(owners(t, c, table, "m")))
+	for _, id := range mine {
+		cp, ok, err := restarted.Load(ctx, "m", id)
+		require.NoError(t, err)
+		require.True(t, ok)
+		require.Equal(t, "3", cp.SequenceNumber, "only the new process's checkpoints landed")
+	}
+}
+
+// beforeQuery runs a function before the next Query of its client.
+type beforeQuery struct {
+	dynamolease.DynamoDBAPI
+	mu   sync.Mutex
+	next func()
+}
+
+func (c *beforeQuery) Query(ctx context.Context, in *dynamodb.QueryInput, o ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
+	c.mu.Lock()
+	f := c.next
+	c.next = nil
+	c.mu.Unlock()
+	if f != nil {
+		f()
+	}
+	return c.DynamoDBAPI.Query(ctx, in, o...)
+}
+
+// The old process's round that began (heartbeat written) just before the
+// restarted process took the name over does not take the leases back:
+// it sees the newer session in its Query.
+func TestIntegrationRestartDuringTheOldProcesssRound(t *testing.T) {
+	awstest.Integration(t)
+	table, c := newTable(t)
+	ctx := t.Context()
+	shards := shardList(2)
+	hook := &beforeQuery{DynamoDBAPI: c}
+	old := newStore(t, hook, table, "pod-0", 0)
+	require.Len(t, leases(t, old, "m", shards), 2)
+	restarted := newStore(t, c, table, "pod-0", 0)
+	hook.next = func() { require.Len(t, leases(t, restarted, "m", shards), 2) }
+	_, err := old.Leases(ctx, "m", shards)
 	require.ErrorIs(t, err, dynamolease.ErrOwnerInUse)
-	// Once the first retires, the name is free, and the second adopts
-	// what it finds under it.
-	require.NoError(t, a1.Retire(t.Context(), "m"))
-	require.Len(t, leases(t, a2, "m", shardList(2)), 2)
+	for _, sh := range shards {
+		require.NoError(t, restarted.Save(ctx, "m", sh.ID, shard.Checkpoint{SequenceNumber: "1"}), "still the restarted process's")
+	}
 }
 
 // engine simulates what the stream engine does with a Store each round:
