@@ -8,9 +8,11 @@
 // A test creates a fake ([NewKinesis], [NewDynamoDBStreams], [NewSQS],
 // [NewSNS]), fills it with the Must… and Put/Send helpers, runs a mapping
 // over it with [Start], waits with [Progress.WaitFinished] (pass the
-// [Progress] to the mapping with esm.WithHooks) and inspects what the handler
-// saw and what reached the failure destination (destination.Memory, or a
-// [Capture] standing in for the SQS and SNS clients).
+// [Progress] to the mapping with esm.WithHooks; messages that SQS moves to a
+// dead-letter queue count once [Progress.CountDeadLetters] names the queue)
+// and inspects what the handler saw and what reached the failure destination
+// (destination.Memory, or a [Capture] standing in for the SQS and SNS
+// clients, which keeps message attributes too).
 //
 // The fakes return what the AWS SDK would, typed errors included; the
 // conformance suite in esm/esmtest/conformance runs the same behavioural tests

@@ -3,6 +3,7 @@ package esmtest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -56,9 +57,10 @@ func WaitUntil(t testing.TB, timeout time.Duration, what string, cond func() boo
 
 // Progress is a hooks implementation (pass it with esm.WithHooks) that counts
 // what a mapping finished with: records handled successfully, discarded by
-// the retry policy, filtered out, and SQS messages deleted. A test waits for
-// the source to drain with [Progress.WaitFinished]. It is safe for concurrent
-// use.
+// the retry policy, filtered out, and SQS messages deleted — and, for an SQS
+// mapping over the fake, messages that SQS moved to the queue's dead-letter
+// queue ([Progress.CountDeadLetters]). A test waits for the source to drain
+// with [Progress.WaitFinished]. It is safe for concurrent use.
 type Progress struct {
 	core.NopHooks
 	mu          sync.Mutex
@@ -68,6 +70,37 @@ type Progress struct {
 	deleted     int
 	invocations int
 	failures    int
+	dlqs        []watchedQueue
+}
+
+// watchedQueue is a queue of the SQS fake whose redrives count as finished.
+type watchedQueue struct {
+	sqs   *SQS
+	queue string
+}
+
+// CountDeadLetters makes the messages that SQS moves from queue (URL, ARN or
+// name) of the fake s to its dead-letter queue count as finished. A mapping
+// never sees that move — SQS makes it on a later receive, after
+// maxReceiveCount failed deliveries — so the hooks alone cannot tell that a
+// poison message is done with.
+func (p *Progress) CountDeadLetters(s *SQS, queue string) {
+	p.mu.Lock()
+	p.dlqs = append(p.dlqs, watchedQueue{s, queue})
+	p.mu.Unlock()
+}
+
+// DeadLettered returns how many messages of the queues given to
+// [Progress.CountDeadLetters] went to their dead-letter queues.
+func (p *Progress) DeadLettered() int {
+	p.mu.Lock()
+	dlqs := p.dlqs
+	p.mu.Unlock()
+	n := 0
+	for _, w := range dlqs {
+		n += w.sqs.Redriven(w.queue)
+	}
+	return n
 }
 
 // BatchInvoked counts an invocation and the records it finished.
@@ -112,18 +145,22 @@ func (p *Progress) Counts() (handled, dropped, filtered, invocations, failures i
 }
 
 // Finished is the number of records the mapping is done with: handled,
-// discarded or filtered out.
+// discarded, filtered out, or moved to a dead-letter queue
+// ([Progress.CountDeadLetters]).
 func (p *Progress) Finished() int {
+	dead := p.DeadLettered()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.handled + p.dropped + p.filtered
+	return p.handled + p.dropped + p.filtered + dead
 }
 
-// WaitFinished waits until the mapping is done with n records (in fake time
-// under testing/synctest), failing the test after a minute.
-func (p *Progress) WaitFinished(t testing.TB, n int) {
+// WaitFinished waits until the mapping is done with n records
+// ([Progress.Finished]), failing the test after timeout. Under
+// testing/synctest the wait is in fake time: a timeout that spans
+// visibility timeouts and retries costs nothing.
+func (p *Progress) WaitFinished(t testing.TB, n int, timeout time.Duration) {
 	t.Helper()
-	WaitUntil(t, time.Minute, "the mapping to finish records", func() bool { return p.Finished() >= n })
+	WaitUntil(t, timeout, fmt.Sprintf("the mapping to finish %d records", n), func() bool { return p.Finished() >= n })
 }
 
 var _ core.Hooks = (*Progress)(nil)

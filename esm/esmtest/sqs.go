@@ -115,6 +115,7 @@ type sqsQueue struct {
 	groups map[string]*sqsGroup // FIFO only
 	epoch  uint64               // receive counter, marks groups visited by one receive
 	seq    uint64               // send counter (SequenceNumber of FIFO queues)
+	moved  int                  // messages moved to the dead-letter queue
 
 	dedup      map[string]sqsDedup // FIFO deduplication window
 	dedupOrder []sqsDedupKey       // dedup keys in insertion order, for expiry

@@ -107,3 +107,17 @@ func (s *SQS) Bodies(queue string) []string {
 	}
 	return out
 }
+
+// Redriven returns how many messages the queue has moved to its dead-letter
+// queue (RedrivePolicy, after maxReceiveCount receives); 0 for an unknown
+// queue. SQS moves a message when a receive finds it visible again with its
+// receives used up, not when the last attempt fails.
+func (s *SQS) Redriven(queue string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	q := s.lookup(queue)
+	if q == nil {
+		return 0
+	}
+	return q.moved
+}

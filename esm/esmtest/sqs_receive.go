@@ -317,6 +317,7 @@ func (s *SQS) redriven(m *sqsMessage, now time.Time) bool {
 	if dlq == nil || dlq == m.q {
 		return false
 	}
+	m.q.moved++
 	c := *m
 	s.drop(m)
 	c.q, c.g, c.handle, c.attempt, c.deleted, c.heap = nil, nil, "", nil, false, nil

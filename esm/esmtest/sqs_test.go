@@ -369,8 +369,13 @@ func TestSQSRedriveToDeadLetterQueue(t *testing.T) {
 		require.Equal(t, strconv.Itoa(i), msgs[0].Attributes["ApproximateReceiveCount"])
 		clk.Advance(10 * time.Second)
 	}
+	require.Zero(t, q.Redriven("src"), "the last failed delivery does not move it")
 	require.Empty(t, receive(t, q, url, 10), "the third receive moves it instead")
 	require.Empty(t, q.Messages(url))
+	require.Equal(t, 1, q.Redriven(url))
+	require.Equal(t, 1, q.Redriven(arn))
+	require.Zero(t, q.Redriven("dlq"))
+	require.Zero(t, q.Redriven("no-such-queue"))
 	moved := receive(t, q, dlqURL, 10)
 	require.Len(t, moved, 1)
 	require.Equal(t, id, *moved[0].MessageId)
