@@ -1,0 +1,633 @@
+package filter
+
+import (
+	"fmt"
+	"strconv"
+	"sync"
+	"unicode/utf16"
+	"unicode/utf8"
+	"unsafe"
+)
+
+// maxDepth bounds the nesting of decoded JSON, as encoding/json does.
+const maxDepth = 10000
+
+// SyntaxError is the error of [Decode] and [Filter.MatchJSON] for input that
+// is not valid JSON (RFC 8259).
+type SyntaxError struct {
+	Offset int // byte offset of the problem
+	msg    string
+}
+
+func (e *SyntaxError) Error() string {
+	return "filter: invalid JSON at offset " + strconv.Itoa(e.Offset) + ": " + e.msg
+}
+
+// Decode decodes one JSON value. Strings without escapes share memory with
+// a copy of data, which Decode makes once.
+func Decode(data []byte) (Value, error) {
+	var d decoder
+	return d.decode(string(data), nil)
+}
+
+// need is the set of object keys a compiled filter reads, as a tree: the
+// decoder of [Filter.MatchJSON] keeps those and only checks the syntax of the
+// rest. Arrays are transparent: a need applies to every element.
+type need struct {
+	names []string
+	kids  []*need
+	index map[string]*need // when there are many names
+}
+
+func (n *need) child(key string) *need {
+	if n.index != nil {
+		return n.index[key]
+	}
+	for i, name := range n.names {
+		if name == key {
+			return n.kids[i]
+		}
+	}
+	return nil
+}
+
+func (n *need) add(key string) *need {
+	if c := n.child(key); c != nil {
+		return c
+	}
+	c := &need{}
+	n.names = append(n.names, key)
+	n.kids = append(n.kids, c)
+	if len(n.names) > 8 {
+		n.index = make(map[string]*need, len(n.names))
+		for i, name := range n.names {
+			n.index[name] = n.kids[i]
+		}
+	}
+	return c
+}
+
+// decoder is a JSON decoder into Values. With a need it decodes only what
+// the need names (an object whose need has no keys keeps its kind and no
+// fields) and validates the rest. Objects keep every member, repeated keys
+// included, in order.
+type decoder struct {
+	s     string
+	i     int
+	depth int
+	fs    []Field // stack of the members of open objects
+	es    []Value // stack of the elements of open arrays
+	fa    []Field // arena for finished objects
+	ea    []Value // arena for finished arrays
+	root  Value   // the value of acquire
+}
+
+var decoders = sync.Pool{New: func() any { return new(decoder) }}
+
+// acquire decodes data with a pooled decoder for a match that does not
+// keep the result: data is not copied, and the decoder's arenas are reused.
+// The caller must release the decoder, after which the Value is invalid.
+func acquire(data []byte, n *need) (*decoder, *Value, error) {
+	if len(data) == 0 {
+		return nil, nil, &SyntaxError{Offset: 0, msg: "unexpected end of input"}
+	}
+	d := decoders.Get().(*decoder)
+	// The string shares data's memory. No Value made from it outlives the
+	// match: release drops the string, and the arenas are overwritten before
+	// they are read again.
+	v, err := d.decode(unsafe.String(&data[0], len(data)), n)
+	if err == nil && v.kind != KindObject {
+		err = fmt.Errorf("filter: the event is a JSON %s, not an object", v.kind)
+	}
+	if err != nil {
+		d.release()
+		return nil, nil, err
+	}
+	d.root = v
+	return d, &d.root, nil
+}
+
+func (d *decoder) release() {
+	d.s = ""
+	d.root = Value{}
+	d.fa = d.fa[:0]
+	d.ea = d.ea[:0]
+	decoders.Put(d)
+}
+
+func (d *decoder) decode(s string, n *need) (Value, error) {
+	d.s, d.i, d.depth = s, 0, 0
+	d.fs, d.es = d.fs[:0], d.es[:0]
+	v, err := d.value(n)
+	if err != nil {
+		return Value{}, err
+	}
+	d.ws()
+	if d.i < len(d.s) {
+		return Value{}, d.errf("unexpected %q after the value", d.s[d.i])
+	}
+	return v, nil
+}
+
+func (d *decoder) errf(format string, args ...any) error {
+	return &SyntaxError{Offset: d.i, msg: fmt.Sprintf(format, args...)}
+}
+
+func (d *decoder) eof() error {
+	return &SyntaxError{Offset: d.i, msg: "unexpected end of input"}
+}
+
+func (d *decoder) ws() {
+	for d.i < len(d.s) {
+		switch d.s[d.i] {
+		case ' ', '\t', '\n', '\r':
+			d.i++
+		default:
+			return
+		}
+	}
+}
+
+// value decodes the value at d.i. With n == nil everything is kept.
+func (d *decoder) value(n *need) (Value, error) {
+	d.ws()
+	if d.i >= len(d.s) {
+		return Value{}, d.eof()
+	}
+	switch c := d.s[d.i]; c {
+	case '{':
+		return d.object(n)
+	case '[':
+		return d.array(n)
+	case '"':
+		s, err := d.str()
+		return Value{kind: KindString, str: s}, err
+	case 't':
+		return Value{kind: KindTrue}, d.literal("true")
+	case 'f':
+		return Value{kind: KindFalse}, d.literal("false")
+	case 'n':
+		return Value{kind: KindNull}, d.literal("null")
+	default:
+		if c == '-' || (c >= '0' && c <= '9') {
+			start := d.i
+			if err := d.number(); err != nil {
+				return Value{}, err
+			}
+			return numberValue(d.s[start:d.i]), nil
+		}
+		return Value{}, d.errf("unexpected %q", c)
+	}
+}
+
+func (d *decoder) enter() error {
+	d.depth++
+	if d.depth > maxDepth {
+		return d.errf("nested deeper than %d", maxDepth)
+	}
+	return nil
+}
+
+func (d *decoder) object(n *need) (Value, error) {
+	if n != nil && len(n.names) == 0 {
+		// Only the kind matters here.
+		if err := d.skip(); err != nil {
+			return Value{}, err
+		}
+		return Value{kind: KindObject}, nil
+	}
+	if err := d.enter(); err != nil {
+		return Value{}, err
+	}
+	d.i++ // {
+	start := len(d.fs)
+	d.ws()
+	if d.i < len(d.s) && d.s[d.i] == '}' {
+		d.i++
+		d.depth--
+		return Value{kind: KindObject}, nil
+	}
+	for {
+		d.ws()
+		if d.i >= len(d.s) {
+			return Value{}, d.eof()
+		}
+		if d.s[d.i] != '"' {
+			return Value{}, d.errf("expected a string key, found %q", d.s[d.i])
+		}
+		key, err := d.str()
+		if err != nil {
+			return Value{}, err
+		}
+		d.ws()
+		if d.i >= len(d.s) {
+			return Value{}, d.eof()
+		}
+		if d.s[d.i] != ':' {
+			return Value{}, d.errf("expected ':' after an object key, found %q", d.s[d.i])
+		}
+		d.i++
+		if n == nil {
+			v, err := d.value(nil)
+			if err != nil {
+				return Value{}, err
+			}
+			d.fs = append(d.fs, Field{Key: key, Value: v})
+		} else if c := n.child(key); c != nil {
+			v, err := d.value(c)
+			if err != nil {
+				return Value{}, err
+			}
+			d.fs = append(d.fs, Field{Key: key, Value: v})
+		} else if err := d.skip(); err != nil {
+			return Value{}, err
+		}
+		d.ws()
+		if d.i >= len(d.s) {
+			return Value{}, d.eof()
+		}
+		switch d.s[d.i] {
+		case ',':
+			d.i++
+		case '}':
+			d.i++
+			d.depth--
+			obj := d.fieldsFrom(start)
+			return Value{kind: KindObject, obj: obj}, nil
+		default:
+			return Value{}, d.errf("expected ',' or '}' in an object, found %q", d.s[d.i])
+		}
+	}
+}
+
+// fieldsFrom moves the members pushed since start into the arena.
+func (d *decoder) fieldsFrom(start int) []Field {
+	m := d.fs[start:]
+	if len(m) == 0 {
+		return nil
+	}
+	if cap(d.fa)-len(d.fa) < len(m) {
+		d.fa = make([]Field, 0, max(2*cap(d.fa), len(m), 32))
+	}
+	at := len(d.fa)
+	d.fa = append(d.fa, m...)
+	clear(m)
+	d.fs = d.fs[:start]
+	return d.fa[at:len(d.fa):len(d.fa)]
+}
+
+func (d *decoder) elemsFrom(start int) []Value {
+	m := d.es[start:]
+	if len(m) == 0 {
+		return nil
+	}
+	if cap(d.ea)-len(d.ea) < len(m) {
+		d.ea = make([]Value, 0, max(2*cap(d.ea), len(m), 32))
+	}
+	at := len(d.ea)
+	d.ea = append(d.ea, m...)
+	clear(m)
+	d.es = d.es[:start]
+	return d.ea[at:len(d.ea):len(d.ea)]
+}
+
+func (d *decoder) array(n *need) (Value, error) {
+	if err := d.enter(); err != nil {
+		return Value{}, err
+	}
+	d.i++ // [
+	start := len(d.es)
+	d.ws()
+	if d.i < len(d.s) && d.s[d.i] == ']' {
+		d.i++
+		d.depth--
+		return Value{kind: KindArray}, nil
+	}
+	for {
+		v, err := d.value(n)
+		if err != nil {
+			return Value{}, err
+		}
+		d.es = append(d.es, v)
+		d.ws()
+		if d.i >= len(d.s) {
+			return Value{}, d.eof()
+		}
+		switch d.s[d.i] {
+		case ',':
+			d.i++
+		case ']':
+			d.i++
+			d.depth--
+			return Value{kind: KindArray, arr: d.elemsFrom(start)}, nil
+		default:
+			return Value{}, d.errf("expected ',' or ']' in an array, found %q", d.s[d.i])
+		}
+	}
+}
+
+// skip validates the value at d.i and moves past it.
+func (d *decoder) skip() error {
+	d.ws()
+	if d.i >= len(d.s) {
+		return d.eof()
+	}
+	switch c := d.s[d.i]; c {
+	case '{':
+		if err := d.enter(); err != nil {
+			return err
+		}
+		d.i++
+		d.ws()
+		if d.i < len(d.s) && d.s[d.i] == '}' {
+			d.i++
+			d.depth--
+			return nil
+		}
+		for {
+			d.ws()
+			if d.i >= len(d.s) {
+				return d.eof()
+			}
+			if d.s[d.i] != '"' {
+				return d.errf("expected a string key, found %q", d.s[d.i])
+			}
+			if err := d.skipString(); err != nil {
+				return err
+			}
+			d.ws()
+			if d.i >= len(d.s) {
+				return d.eof()
+			}
+			if d.s[d.i] != ':' {
+				return d.errf("expected ':' after an object key, found %q", d.s[d.i])
+			}
+			d.i++
+			if err := d.skip(); err != nil {
+				return err
+			}
+			d.ws()
+			if d.i >= len(d.s) {
+				return d.eof()
+			}
+			switch d.s[d.i] {
+			case ',':
+				d.i++
+			case '}':
+				d.i++
+				d.depth--
+				return nil
+			default:
+				return d.errf("expected ',' or '}' in an object, found %q", d.s[d.i])
+			}
+		}
+	case '[':
+		if err := d.enter(); err != nil {
+			return err
+		}
+		d.i++
+		d.ws()
+		if d.i < len(d.s) && d.s[d.i] == ']' {
+			d.i++
+			d.depth--
+			return nil
+		}
+		for {
+			if err := d.skip(); err != nil {
+				return err
+			}
+			d.ws()
+			if d.i >= len(d.s) {
+				return d.eof()
+			}
+			switch d.s[d.i] {
+			case ',':
+				d.i++
+			case ']':
+				d.i++
+				d.depth--
+				return nil
+			default:
+				return d.errf("expected ',' or ']' in an array, found %q", d.s[d.i])
+			}
+		}
+	case '"':
+		return d.skipString()
+	case 't':
+		return d.literal("true")
+	case 'f':
+		return d.literal("false")
+	case 'n':
+		return d.literal("null")
+	default:
+		if c == '-' || (c >= '0' && c <= '9') {
+			return d.number()
+		}
+		return d.errf("unexpected %q", c)
+	}
+}
+
+func (d *decoder) literal(word string) error {
+	if len(d.s)-d.i >= len(word) && d.s[d.i:d.i+len(word)] == word {
+		d.i += len(word)
+		return nil
+	}
+	return d.errf("invalid literal (expected %s)", word)
+}
+
+// number moves past a number, checking RFC 8259's grammar.
+func (d *decoder) number() error {
+	s, i := d.s, d.i
+	if s[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(s) && s[i] == '0':
+		i++
+	case i < len(s) && s[i] >= '1' && s[i] <= '9':
+		for i++; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
+		}
+	default:
+		d.i = i
+		return d.errf("invalid number")
+	}
+	if i < len(s) && s[i] == '.' {
+		i++
+		if i >= len(s) || s[i] < '0' || s[i] > '9' {
+			d.i = i
+			return d.errf("invalid number: no digit after '.'")
+		}
+		for ; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
+		}
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		if i >= len(s) || s[i] < '0' || s[i] > '9' {
+			d.i = i
+			return d.errf("invalid number: no digit in the exponent")
+		}
+		for ; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
+		}
+	}
+	d.i = i
+	return nil
+}
+
+// validNumber reports whether s is exactly one JSON number.
+func validNumber(s string) bool {
+	if s == "" {
+		return false
+	}
+	d := decoder{s: s}
+	return d.number() == nil && d.i == len(s)
+}
+
+// plain marks the bytes that stand for themselves inside a JSON string.
+var plain = func() (t [256]bool) {
+	for c := 0x20; c < 256; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+// skipString moves past the string at d.i, checking it.
+func (d *decoder) skipString() error {
+	s, i := d.s, d.i+1
+	for {
+		for i < len(s) && plain[s[i]] {
+			i++
+		}
+		if i >= len(s) {
+			d.i = i
+			return d.eof()
+		}
+		switch c := s[i]; c {
+		case '"':
+			d.i = i + 1
+			return nil
+		case '\\':
+			n, err := escapeLen(s, i)
+			if err != nil {
+				d.i = i
+				return err
+			}
+			i += n
+		default:
+			d.i = i
+			return d.errf("control character %#x in a string", c)
+		}
+	}
+}
+
+// escapeLen returns the length of the escape sequence at s[i] ('\\').
+func escapeLen(s string, i int) (int, error) {
+	if i+1 >= len(s) {
+		return 0, &SyntaxError{Offset: i, msg: "unexpected end of input"}
+	}
+	switch s[i+1] {
+	case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+		return 2, nil
+	case 'u':
+		if i+6 > len(s) {
+			return 0, &SyntaxError{Offset: i, msg: "unexpected end of input"}
+		}
+		for _, c := range []byte(s[i+2 : i+6]) {
+			if !isHex(c) {
+				return 0, &SyntaxError{Offset: i, msg: "invalid \\u escape"}
+			}
+		}
+		return 6, nil
+	}
+	return 0, &SyntaxError{Offset: i, msg: fmt.Sprintf("invalid escape %q", s[i:i+2])}
+}
+
+func isHex(c byte) bool {
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
+}
+
+// str decodes the string at d.i. Without escapes the result shares d.s.
+func (d *decoder) str() (string, error) {
+	s, i := d.s, d.i+1
+	start := i
+	for i < len(s) && plain[s[i]] {
+		i++
+	}
+	if i < len(s) && s[i] == '"' {
+		d.i = i + 1
+		return s[start:i], nil
+	}
+	d.i = i
+	if err := d.skipStringFrom(i); err != nil {
+		return "", err
+	}
+	return unescape(s[start : d.i-1]), nil
+}
+
+func (d *decoder) skipStringFrom(i int) error {
+	d.i = i - 1 // skipString starts after the byte at d.i
+	return d.skipString()
+}
+
+// unescape decodes the body of a valid JSON string, as encoding/json does
+// (a lone surrogate becomes U+FFFD).
+func unescape(s string) string {
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c != '\\' {
+			b = append(b, c)
+			i++
+			continue
+		}
+		switch s[i+1] {
+		case 'b':
+			b = append(b, '\b')
+		case 'f':
+			b = append(b, '\f')
+		case 'n':
+			b = append(b, '\n')
+		case 'r':
+			b = append(b, '\r')
+		case 't':
+			b = append(b, '\t')
+		case 'u':
+			r := hex4(s[i+2 : i+6])
+			i += 6
+			if utf16.IsSurrogate(r) {
+				if i+6 <= len(s) && s[i] == '\\' && s[i+1] == 'u' {
+					if r2 := hex4(s[i+2 : i+6]); utf16.DecodeRune(r, r2) != utf8.RuneError {
+						b = utf8.AppendRune(b, utf16.DecodeRune(r, r2))
+						i += 6
+						continue
+					}
+				}
+				r = utf8.RuneError
+			}
+			b = utf8.AppendRune(b, r)
+			continue
+		default: // '"', '\\', '/'
+			b = append(b, s[i+1])
+		}
+		i += 2
+	}
+	return string(b)
+}
+
+func hex4(s string) rune {
+	var r rune
+	for _, c := range []byte(s) {
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c = c - 'a' + 10
+		default:
+			c = c - 'A' + 10
+		}
+		r = r<<4 | rune(c)
+	}
+	return r
+}
