@@ -104,6 +104,7 @@ func TestHelperReplica(t *testing.T) {
 
 // replica is a helper process seen from the test.
 type replica struct {
+	name    string // its files' name: its owner name, unless restarted
 	owner   string
 	log     string
 	cmd     *exec.Cmd
@@ -112,16 +113,22 @@ type replica struct {
 }
 
 func startReplica(t *testing.T, dir string, cfg replicaConfig) *replica {
+	return startReplicaAs(t, dir, cfg.Owner, cfg)
+}
+
+// startReplicaAs starts a replica whose log and output files are named
+// name, as a process restarted under an owner name needs.
+func startReplicaAs(t *testing.T, dir, name string, cfg replicaConfig) *replica {
 	t.Helper()
-	cfg.Log = filepath.Join(dir, cfg.Owner+".log")
+	cfg.Log = filepath.Join(dir, name+".log")
 	raw, err := json.Marshal(cfg)
 	require.NoError(t, err)
-	stderr, err := os.Create(filepath.Join(dir, cfg.Owner+".out"))
+	stderr, err := os.Create(filepath.Join(dir, name+".out"))
 	require.NoError(t, err)
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperReplica$", "-test.count=1")
 	cmd.Env = append(os.Environ(), replicaEnv+"="+string(raw))
 	cmd.Stdout, cmd.Stderr = stderr, stderr
-	r := &replica{owner: cfg.Owner, log: cfg.Log, cmd: cmd, started: time.Now(), done: make(chan struct{})}
+	r := &replica{name: name, owner: cfg.Owner, log: cfg.Log, cmd: cmd, started: time.Now(), done: make(chan struct{})}
 	require.NoError(t, cmd.Start())
 	go func() {
 		_ = cmd.Wait()
@@ -133,7 +140,7 @@ func startReplica(t *testing.T, dir string, cfg replicaConfig) *replica {
 		<-r.done
 		if t.Failed() {
 			b, _ := os.ReadFile(stderr.Name())
-			t.Logf("%s output (last 4 kB):\n%s", cfg.Owner, tail(b, 4096))
+			t.Logf("%s output (last 4 kB):\n%s", name, tail(b, 4096))
 		}
 	})
 	return r
@@ -148,10 +155,11 @@ func tail(b []byte, n int) []byte {
 
 // tableView is one read of the lease table.
 type tableView struct {
-	at      time.Time
-	owners  map[string]string // unfinished shards' owners
-	cps     map[string]string // checkpoints
-	workers []string          // heartbeat items
+	at       time.Time
+	owners   map[string]string // unfinished shards' owners
+	cps      map[string]string // checkpoints
+	workers  []string          // heartbeat items
+	sessions map[string]string // each heartbeat item's session
 }
 
 // monitor reads the lease table every 100 ms, checks that no checkpoint
@@ -199,11 +207,12 @@ func attr(it map[string]types.AttributeValue, name string) string {
 }
 
 func (m *monitor) observe(items []map[string]types.AttributeValue) {
-	v := tableView{at: time.Now(), owners: map[string]string{}, cps: map[string]string{}}
+	v := tableView{at: time.Now(), owners: map[string]string{}, cps: map[string]string{}, sessions: map[string]string{}}
 	for _, it := range items {
 		id := attr(it, "id")
 		if w, ok := strings.CutPrefix(id, "worker/"); ok {
 			v.workers = append(v.workers, w)
+			v.sessions[w] = attr(it, "session")
 			continue
 		}
 		sh := strings.TrimPrefix(id, "shard/")
@@ -355,6 +364,7 @@ type handling struct {
 	shard, key string
 	n          int
 	owner      string
+	proc       string // the replica whose log it is in
 	at         int64
 	line       int // position in its log
 }
@@ -375,19 +385,19 @@ func readLogs(t *testing.T, rs ...*replica) []handling {
 			}
 			n, _ := strconv.Atoi(f[2])
 			at, _ := strconv.ParseInt(f[5], 10, 64)
-			out = append(out, handling{shard: f[0], key: f[1], n: n, owner: f[4], at: at, line: i})
+			out = append(out, handling{shard: f[0], key: f[1], n: n, owner: f[4], proc: r.name, at: at, line: i})
 		}
 	}
 	return out
 }
 
-// firstAfter returns when each of shards was first handled by another owner
-// than gone after t0 (zero when not yet).
+// firstAfter returns when each of shards was first handled by another
+// replica than gone after t0 (zero when not yet).
 func firstAfter(hs []handling, shards []string, gone string, t0 time.Time) map[string]time.Time {
 	out := map[string]time.Time{}
 	for _, h := range hs {
 		at := time.Unix(0, h.at)
-		if h.owner == gone || !at.After(t0) || !slices.Contains(shards, h.shard) {
+		if h.proc == gone || !at.After(t0) || !slices.Contains(shards, h.shard) {
 			continue
 		}
 		if prev, ok := out[h.shard]; !ok || at.Before(prev) {
@@ -401,13 +411,16 @@ func firstAfter(hs []handling, shards []string, gone string, t0 time.Time) map[s
 // through a DynamoDB Local lease table: they join one by one and the shards
 // spread evenly, a shard splits while three run, one is killed with SIGKILL
 // mid-batch and its shards resume elsewhere, one shuts down gracefully and
-// its shards move at once. Every record is handled at least once, each key's
-// records are first handled in order, no checkpoint goes backwards, and
-// only the killed replica's in-flight batches are handled twice.
+// its shards move at once, and the last is restarted under its owner name
+// while still running: the new process takes every lease over at its first
+// round and the old one, fenced, shuts down without a trace in the table.
+// Every record is handled at least once, each key's records are first
+// handled in order, no checkpoint goes backwards, and only the killed and
+// the replaced processes' last batches are handled twice.
 func TestIntegrationReplicasAcrossProcesses(t *testing.T) {
 	awstest.Integration(t)
 	if testing.Short() {
-		t.Skip("starts three processes for about 40 s")
+		t.Skip("starts four processes for about 15 s")
 	}
 	kc := awstest.Kinesis(t)
 	_, arn := awstest.NewStream(t, kc, 12)
@@ -517,6 +530,39 @@ func TestIntegrationReplicasAcrossProcesses(t *testing.T) {
 	}
 	require.Zero(t, r3.cmd.ProcessState.ExitCode(), "r3's Run returned an error")
 
+	// r1 is restarted under its owner name while the old process still
+	// runs (a pod whose old process is somehow alive): the new process
+	// takes the name over at its first round, while the old heartbeat is
+	// live, and reads every shard again; the old process is fenced, and
+	// its graceful shutdown changes nothing in the table.
+	restartShards := mon.view().heldBy("r1")
+	require.Len(t, restartShards, 13)
+	oldSession := mon.view().sessions["r1"]
+	require.NotEmpty(t, oldSession)
+	cfg.Owner = "r1"
+	r1b := startReplicaAs(t, dir, "r1b", cfg)
+	replaced := waitFor("the restarted r1 to take its name over", 15*time.Second, func(v tableView) bool {
+		return v.sessions["r1"] != "" && v.sessions["r1"] != oldSession
+	})
+	newSession := mon.view().sessions["r1"]
+	require.NoError(t, r1.cmd.Process.Signal(syscall.SIGTERM))
+	select {
+	case <-r1.done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the replaced r1 did not exit after SIGTERM")
+	}
+	require.Zero(t, r1.cmd.ProcessState.ExitCode(), "the replaced r1's Run returned an error")
+	var restartReads map[string]time.Time
+	deadline = time.Now().Add(15 * time.Second)
+	for restartReads = firstAfter(readLogs(t, r1b), restartShards, "r1", r1b.started); len(restartReads) < len(restartShards); {
+		require.True(t, time.Now().Before(deadline), "r1's shards not read again after its restart: %v of %v", restartReads, restartShards)
+		time.Sleep(100 * time.Millisecond)
+		restartReads = firstAfter(readLogs(t, r1b), restartShards, "r1", r1b.started)
+	}
+	v := mon.view()
+	require.Equal(t, newSession, v.sessions["r1"], "the old process's Retire left the new heartbeat alone")
+	require.Equal(t, restartShards, v.heldBy("r1"), "the old process's Release gave nothing away")
+
 	// Stop producing, let r1 catch up, shut it down.
 	prod.halt()
 	want := prod.produced()
@@ -527,7 +573,7 @@ func TestIntegrationReplicasAcrossProcesses(t *testing.T) {
 	deadline = time.Now().Add(30 * time.Second)
 	for {
 		seen := map[string]map[int]bool{}
-		for _, h := range readLogs(t, r1, r2, r3) {
+		for _, h := range readLogs(t, r1, r1b, r2, r3) {
 			if seen[h.key] == nil {
 				seen[h.key] = map[int]bool{}
 			}
@@ -543,13 +589,13 @@ func TestIntegrationReplicasAcrossProcesses(t *testing.T) {
 		require.True(t, time.Now().Before(deadline), "handled %d of %d records", got, total)
 		time.Sleep(200 * time.Millisecond)
 	}
-	require.NoError(t, r1.cmd.Process.Signal(syscall.SIGTERM))
-	<-r1.done
-	require.Zero(t, r1.cmd.ProcessState.ExitCode(), "r1's Run returned an error")
+	require.NoError(t, r1b.cmd.Process.Signal(syscall.SIGTERM))
+	<-r1b.done
+	require.Zero(t, r1b.cmd.ProcessState.ExitCode(), "the restarted r1's Run returned an error")
 
 	// Every record handled; first handlings in key order; duplicates only
-	// from r2's last batches.
-	hs := readLogs(t, r1, r2, r3)
+	// from the last batches of r2 (killed) and of the replaced r1.
+	hs := readLogs(t, r1, r1b, r2, r3)
 	byRecord := map[string][]handling{}
 	for _, h := range hs {
 		k := fmt.Sprintf("%s %d", h.key, h.n)
@@ -565,43 +611,62 @@ func TestIntegrationReplicasAcrossProcesses(t *testing.T) {
 			prevFirst = first
 		}
 	}
-	dupsByShard := map[string]int{}
-	dups := 0
+	// The processes whose last batches may be handled again, and when
+	// they stopped checkpointing.
+	cutOff := map[string]time.Time{"r2": killed, "r1": replaced}
+	dupsByShard := map[string]int{} // "<process> <shard>"
+	dups, killDups := 0, 0
 	for k, hsi := range byRecord {
 		if len(hsi) == 1 {
 			continue
 		}
 		dups += len(hsi) - 1
 		require.Len(t, hsi, 2, "%s handled more than twice: %v", k, hsi)
-		require.True(t, slices.ContainsFunc(hsi, func(h handling) bool { return h.owner == "r2" }),
-			"%s handled twice, not by the killed replica: %v", k, hsi)
-		for _, h := range hsi {
-			if h.owner == "r2" {
-				require.True(t, time.Unix(0, h.at).After(killed.Add(-2*time.Second)), "%s: r2 handled it long before the kill and did not checkpoint it", k)
-				dupsByShard[h.shard]++
+		// The first handling by a process shortly before it stopped
+		// checkpointing explains the second.
+		var culprit *handling
+		for i := range hsi {
+			h := &hsi[i]
+			if at, ok := cutOff[h.proc]; ok && time.Unix(0, h.at).After(at.Add(-2*time.Second)) && (culprit == nil || h.at < culprit.at) {
+				culprit = h
 			}
 		}
+		require.NotNil(t, culprit, "%s handled twice, not by the killed or the replaced process shortly before it stopped: %v", k, hsi)
+		dupsByShard[culprit.proc+" "+culprit.shard]++
+		if culprit.proc == "r2" {
+			killDups++
+		}
 	}
-	require.NotZero(t, dups, "the batch in flight in r2 at SIGKILL is handled again")
+	require.NotZero(t, killDups, "the batch in flight in r2 at SIGKILL is handled again")
 	for sh, n := range dupsByShard {
-		require.LessOrEqual(t, n, 2*replicaBatch, "shard %s: more duplicates than two in-flight batches", sh)
+		// The replaced r1 went on reading until its first refused
+		// checkpoint, up to the checkpoint interval after the takeover:
+		// its duplicates are bounded by time only (above).
+		if strings.HasPrefix(sh, "r2 ") {
+			require.LessOrEqual(t, n, 2*replicaBatch, "%s: more duplicates than two in-flight batches", sh)
+		}
 	}
 	mon.mu.Lock()
 	require.Empty(t, mon.violations)
 	mon.mu.Unlock()
 
-	var killMax, termMax time.Duration
+	var killMax, termMax, restartMax time.Duration
 	for _, at := range killReads {
 		killMax = max(killMax, at.Sub(killed))
 	}
 	for _, at := range termReads {
 		termMax = max(termMax, at.Sub(term))
 	}
-	t.Logf("records: %d, each handled; %d duplicates, all from r2's in-flight batches at SIGKILL (%v)", total, dups, dupsByShard)
+	for _, at := range restartReads {
+		restartMax = max(restartMax, at.Sub(r1b.started))
+	}
+	t.Logf("records: %d, each handled; %d duplicates, all from the last batches of r2 at SIGKILL and of r1 when replaced (%v)", total, dups, dupsByShard)
 	t.Logf("spread 12 shards evenly: %v after r2's first heartbeat (%v after its start); %v after r3's first heartbeat (%v after its start); lease rounds every %v",
 		even2.Sub(j2).Round(time.Millisecond), even2.Sub(r2.started).Round(time.Millisecond),
 		even3.Sub(j3).Round(time.Millisecond), even3.Sub(r3.started).Round(time.Millisecond), min(replicaDiscovery, 10*time.Second/3))
 	t.Logf("split: both children read %v after SplitShard", childrenAt.Sub(split).Round(time.Millisecond))
 	t.Logf("SIGKILL: %d shards of r2 read again within %v (lease duration %v)", len(killedShards), killMax.Round(time.Millisecond), replicaLease)
 	t.Logf("SIGTERM: %d shards of r3 read again within %v", len(gracefulShards), termMax.Round(time.Millisecond))
+	t.Logf("restart under the same name: %d shards read by the new process within %v of its start (name taken over %v after its start)",
+		len(restartShards), restartMax.Round(time.Millisecond), replaced.Sub(r1b.started).Round(time.Millisecond))
 }
