@@ -19,6 +19,10 @@ import "github.com/lambdaesm/lambdaesm/internal/core"
 //	DestinationDelivered(src HookSource, destinationARN string, err error)
 //	                                              a record sent (err nil) or refused (retried)
 //	Checkpointed(src HookSource, sequenceNumber string)
+//	CheckpointFailed(src HookSource, err error)   a checkpoint write failed: retried with
+//	                                              backoff, the shard reads nothing new
+//	                                              meanwhile; an error wrapping
+//	                                              shard.ErrStoreUnusable ends Run
 //	IteratorAge(src HookSource, age time.Duration) age of a batch's last record when invoked
 type Hooks = core.Hooks
 

@@ -69,7 +69,7 @@ func (d *discovery[R]) loop() error {
 			if list {
 				t.Reset(e.set.DiscoveryInterval)
 			}
-		case first && permanent(err), errors.Is(err, ErrStoreUnusable):
+		case first && permanent(err), errors.Is(err, ErrStoreUnusable), errors.Is(err, ErrLeaseLost):
 			e.fail(err)
 			return nil // Run returns the error once every shard stopped
 		default:
@@ -98,6 +98,12 @@ func (d *discovery[R]) discover(list bool) error {
 	}
 	if d.leases != nil {
 		held, err := d.leases.Leases(d.runCtx, d.e.set.Mapping, shards)
+		if errors.Is(err, ErrLeaseLost) {
+			// This process's identity was taken over (a newer process
+			// with its owner name): it will never hold a lease again.
+			d.hold(nil)
+			return err
+		}
 		if err != nil {
 			if d.leased.IsZero() {
 				d.leased = time.Now()

@@ -28,7 +28,9 @@ type LeaseStore interface {
 	// Leases renews the leases this process holds, takes unowned and
 	// expired ones and balances with the other processes, and returns the
 	// IDs of the shards this process holds now. shards is every shard
-	// listed for the stream.
+	// listed for the stream. An error wrapping [ErrLeaseLost] tells that
+	// this process can never hold a lease again (a newer process took its
+	// owner name over): the engine stops every shard and Run returns it.
 	Leases(ctx context.Context, mapping string, shards []ShardInfo) (held []string, err error)
 	// Release gives up the lease of a shard this process stopped reading,
 	// after its final checkpoint, so another process takes it at once.
