@@ -433,19 +433,25 @@ func parseCIDR(s string) (ipRange, string) {
 // objNode is one object level of a conjunctive pattern (a pattern with its
 // $or alternatives expanded): every field must match.
 type objNode struct {
-	fields []fieldNode
-	// positive: some condition below needs a value to be present. An array
-	// reached by such conditions is pinned to one element for all of them;
-	// an array reached only by exists:false conditions is not, so they must
-	// hold for every element.
-	positive bool
+	fields   []fieldNode
+	positive bool // some field is positive
 }
 
+// fieldNode holds the conditions on one key: on its leaf values (leaf or
+// absent) and on the fields below it (obj).
+//
+// Array consistency: the conditions of a pattern that reach into the same
+// array must be met by one element of it, as event-ruler's rulesForJSONEvent
+// requires. A positive condition (one that needs a value: anything but
+// exists:false) pins each array it goes through to one element; exists:false
+// conditions are then checked in that element only, and must hold in every
+// element of an array no positive condition goes through.
 type fieldNode struct {
-	key    string
-	leaf   *leafMatcher // a leaf value must match, or nil
-	absent bool         // no leaf value may be present (exists: false)
-	obj    *objNode     // conditions on fields below key, or nil
+	key      string
+	leaf     *leafMatcher // a leaf value must match, or nil
+	absent   bool         // no leaf value may be present (exists: false)
+	obj      *objNode     // conditions on fields below key, or nil
+	positive bool         // leaf != nil, or obj is positive
 }
 
 // match evaluates the node against an object; v nil or not an object is
@@ -457,14 +463,7 @@ func (n *objNode) match(v *Value) bool {
 		if x != nil && x.flags&flagPayload != 0 && !f.fitsPayload(x) {
 			return false
 		}
-		if f.absent {
-			if hasLeaf(x) {
-				return false
-			}
-		} else if f.leaf != nil && !anyLeaf(x, f.leaf) {
-			return false
-		}
-		if f.obj != nil && !f.obj.matchIn(x) {
+		if !f.matchValue(x) {
 			return false
 		}
 	}
@@ -481,71 +480,39 @@ func (f *fieldNode) fitsPayload(x *Value) bool {
 	return f.obj == nil
 }
 
-// matchIn evaluates the node against the value of a field: an object, an
-// array (whose elements, at any depth, are tried) or anything else (the
-// empty object).
-func (n *objNode) matchIn(x *Value) bool {
+// matchValue evaluates the field's conditions against its value x (nil
+// when the key is missing).
+func (f *fieldNode) matchValue(x *Value) bool {
 	if x == nil {
-		return n.match(nil)
+		return f.leaf == nil && (f.obj == nil || f.obj.match(nil))
 	}
 	switch x.kind {
-	case KindObject:
-		return n.match(x)
 	case KindArray:
-		if n.positive {
+		// Elements, at any depth, are tried: one for a positive field, all
+		// for a field of exists:false conditions only.
+		if f.positive {
 			for i := range x.arr {
-				if n.matchIn(&x.arr[i]) {
+				if f.matchValue(&x.arr[i]) {
 					return true
 				}
 			}
 			return false
 		}
 		for i := range x.arr {
-			if !n.matchIn(&x.arr[i]) {
+			if !f.matchValue(&x.arr[i]) {
 				return false
 			}
 		}
 		return true
+	case KindObject:
+		// Not a leaf value: exists:false holds, a value condition does not.
+		return f.leaf == nil && (f.obj == nil || f.obj.match(x))
+	case KindMissing:
+		return f.leaf == nil && (f.obj == nil || f.obj.match(nil))
 	default:
-		return n.match(nil)
-	}
-}
-
-// hasLeaf reports whether x holds a leaf value: it is one, or an array
-// holding one at any depth.
-func hasLeaf(x *Value) bool {
-	if x == nil {
-		return false
-	}
-	switch x.kind {
-	case KindMissing, KindObject:
-		return false
-	case KindArray:
-		for i := range x.arr {
-			if hasLeaf(&x.arr[i]) {
-				return true
-			}
+		if f.absent || (f.leaf != nil && !f.leaf.match(x)) {
+			return false
 		}
-		return false
+		return f.obj == nil || f.obj.match(nil)
 	}
-	return true
-}
-
-// anyLeaf reports whether a leaf value of x matches m.
-func anyLeaf(x *Value, m *leafMatcher) bool {
-	if x == nil {
-		return false
-	}
-	switch x.kind {
-	case KindMissing, KindObject:
-		return false
-	case KindArray:
-		for i := range x.arr {
-			if anyLeaf(&x.arr[i], m) {
-				return true
-			}
-		}
-		return false
-	}
-	return m.match(x)
 }

@@ -292,6 +292,12 @@ func TestArrays(t *testing.T) {
 		{"fields of an or alternative and of the pattern pick the same element", `{"a": {"b": [1]}, "$or": [{"a": {"c": [2]}}, {"x": [1]}]}`,
 			[]string{`{"a": [{"b": 1, "c": 2}]}`, `{"a": [{"b": 1}], "x": 1}`},
 			[]string{`{"a": [{"b": 1}, {"c": 2}]}`}},
+		{"a value and fields below it come from one element", `{"a": [5], "$or": [{"a": {"b": [1]}}, {"c": [1]}]}`,
+			[]string{`{"a": [5, {"b": 1}], "c": 1}`},
+			[]string{`{"a": [5, {"b": 1}]}`, `{"a": [[5, {"b": 1}]]}`}},
+		{"a value, and no field below it in the same element", `{"a": [5], "$or": [{"a": {"b": [{"exists": false}]}}, {"c": [1]}]}`,
+			[]string{`{"a": [5, {"b": 1}]}`},
+			[]string{`{"a": [{"b": 1}]}`}},
 	})
 }
 

@@ -673,10 +673,11 @@ func (n *objNode) field(key string) int {
 func (n *objNode) markPositive() bool {
 	for i := range n.fields {
 		f := &n.fields[i]
-		if f.leaf != nil {
-			n.positive = true
-		}
+		f.positive = f.leaf != nil
 		if f.obj != nil && f.obj.markPositive() {
+			f.positive = true
+		}
+		if f.positive {
 			n.positive = true
 		}
 	}
