@@ -17,6 +17,40 @@
 // checkpoint resumes AFTER_SEQUENCE_NUMBER of it; a shard without one starts
 // at StartingPosition.
 //
+// # Starting positions are fixed once
+//
+// As in Lambda, where the position is fixed when the mapping is created,
+// LATEST and AT_TIMESTAMP are resolved once per shard, not at every start.
+// Before its first read of a shard without a checkpoint, the engine saves a
+// start marker through the Store (Checkpoint.Start): for LATEST the time of
+// that read less one second (clockSkew, for a clock running ahead of the
+// service's), for AT_TIMESTAMP the configured time. A restarted process, or a
+// replica that takes the shard over, resumes from the marker until the first
+// record is checkpointed, whatever its own configuration or clock say: on
+// Kinesis AT_TIMESTAMP the marker, on DynamoDB Streams (no AT_TIMESTAMP) the
+// oldest record, skipping records created before the marker's minute
+// (ApproximateCreationDateTime is cut to the second, or the minute on
+// DynamoDB Local). So a crash during the first batch loses nothing; it may
+// deliver records written up to a second (Kinesis) or a minute (DynamoDB)
+// before the mapping first started. An iterator that expires before the
+// first record is read resumes the same way. The marker is kept by every
+// store (memory, file, lease table, DynamoDB) and fenced like a checkpoint.
+//
+// # Checkpoint writes and their failures
+//
+// A shard's checkpoint is written at most once per CheckpointInterval
+// (default 1s): what finishes meanwhile is coalesced into the next write. The
+// final checkpoint is written at once when the shard stops (shutdown, lease
+// hand-off, shard end). After a crash, the records finished within the last
+// interval are delivered again (at-least-once). A failed write is retried
+// with backoff, reported through the CheckpointFailed hook and the engine's
+// Health, and the shard reads no new records until a write succeeds. An
+// error wrapping [ErrStoreUnusable] (a checkpoint file of another mapping, a
+// directory that cannot be written) or a lease store that says this process
+// was superseded ([ErrLeaseLost] from Leases) stops the mapping: Run returns
+// the error once every shard has stopped. Start-up errors other than
+// not-found and access denied are retried with backoff.
+//
 // Each shard has one reader. It polls again at once (but at most every
 // MinPollInterval, 200ms: Kinesis allows 5 GetRecords per second per shard)
 // while reads return records, and every PollInterval when idle (1s for
@@ -69,6 +103,7 @@
 //	MinPollInterval        esm.WithPolling(…, busy, …)           200ms
 //	DiscoveryInterval      esm.WithPolling(…, discovery)         30s
 //	Store                  esm.WithStore                         files (esm), memory (here)
+//	CheckpointInterval     esm.WithCheckpointInterval            1s
 //	LeaseInterval          esm.WithLeaseInterval                 1s
 //	Disabled               Enabled=false                         false
 //	MaxPayload, ReadLimit  —                                     6 MB, the service's maximum

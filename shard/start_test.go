@@ -306,3 +306,38 @@ func TestUnusableStoreEndsRun(t *testing.T) {
 		})
 	})
 }
+
+// One 500 at start-up (after the SDK's own retries) no longer ends Run: the
+// check is retried and the records are read.
+func TestStartupSurvivesTransientErrors(t *testing.T) {
+	for _, op := range []string{"DescribeStreamSummary", "ListShards"} {
+		t.Run(op, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				k := esmtest.NewKinesis()
+				arn := k.MustCreateStream(t, "orders", 1)
+				k.Put(t, "orders", "a", []byte("1"))
+				k.Faults.FailNext(op, 3, esmtest.ServerError(500))
+				d := &delivered{}
+				eng, err := shard.NewKinesis(k, arn, "", streamSettings(shard.NewMemoryStore(), "TRIM_HORIZON", time.Time{}), shard.Callbacks[events.KinesisEventRecord]{
+					Invoke: func(_ context.Context, batch []events.KinesisEventRecord) shard.Result {
+						return d.take([]string{batch[0].Kinesis.PartitionKey})
+					},
+				})
+				require.NoError(t, err)
+				require.NoError(t, runFor(t, eng.Run, eng.Shutdown, 30*time.Second, nil))
+				require.Equal(t, 1, d.count())
+				require.Equal(t, 4, k.Faults.Calls(op), "retried after each failure")
+			})
+		})
+	}
+	t.Run("not found ends Run", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			k := esmtest.NewKinesis()
+			eng, err := shard.NewKinesis(k, "arn:aws:kinesis:us-east-1:000000000000:stream/missing", "", streamSettings(shard.NewMemoryStore(), "TRIM_HORIZON", time.Time{}), shard.Callbacks[events.KinesisEventRecord]{
+				Invoke: func(context.Context, []events.KinesisEventRecord) shard.Result { return shard.Result{} },
+			})
+			require.NoError(t, err)
+			require.ErrorContains(t, eng.Run(t.Context()), "not found")
+		})
+	})
+}
