@@ -150,6 +150,15 @@ func (e *Engine) invoke(ctx context.Context, b *batch, lo, hi int) {
 			out.Err = fmt.Errorf("%w (%w)", out.Err, cause)
 		}
 	}
+	if core.InvalidPartialBatchResponse(out.Err) {
+		// A response that does not decode: under ReportBatchItemFailures
+		// the whole batch fails, without it the response is not read.
+		if e.set.ReportBatchItemFailures {
+			out = Result{Err: fmt.Errorf("%w: %w", ErrInvalidResponse, out.Err)}
+		} else {
+			out = Result{}
+		}
+	}
 	if len(out.ItemFailures) > 0 && !e.set.ReportBatchItemFailures {
 		e.ignored.Do(func() {
 			e.log.Warn("the handler returned batchItemFailures but FunctionResponseTypes does not include ReportBatchItemFailures: " +

@@ -17,16 +17,20 @@
 //     after [Backoff] until it has failed MaximumRetryAttempts + 1 times, and
 //     is then discarded with [RetryAttemptsExhausted].
 //   - A valid partial batch response (ReportBatchItemFailures) completes the
-//     records before the lowest one it names; the rest is retried, counting an
-//     attempt (or discarded when its retries are used up), or with
-//     BisectBatchOnFunctionError becomes a new run, as Lambda
-//     bisects at the returned sequence number. A response naming the first
-//     record is a failure of the whole run. Without ReportBatchItemFailures
-//     the response is ignored.
+//     records before the lowest one it names; the rest becomes a new run
+//     whose attempts start at zero, as AWS's recordings show (BatchSize 3,
+//     MaximumRetryAttempts 3, the 6th record always failing: delivered once
+//     in its batch, then 4 times alone, approximateInvokeCount 4,
+//     functionError null). It is retried after [Backoff], or at once with
+//     BisectBatchOnFunctionError (Lambda bisects at the returned sequence
+//     number). A response naming the first record is a failure of the whole
+//     run. Without ReportBatchItemFailures the response is ignored.
 //
 // [Policy.Expired] tells how many leading records are older than
 // MaximumRecordAge; the engine discards them with [RecordAgeExceeded] before
-// an attempt. [LowestFailure] applies AWS's rules for item identifiers.
+// an attempt, with approximateInvokeCount the invocations the run had (at
+// least 1, as AWS counts it) and [Run.FunctionError] telling how the last
+// one ended. [LowestFailure] applies AWS's rules for item identifiers.
 //
 // # Testing
 //

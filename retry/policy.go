@@ -40,6 +40,10 @@ type Run struct {
 	// or by reading. A split starts its halves at zero, as AWS's "splitting
 	// a batch does not count towards the retry quota".
 	Attempts int
+	// FunctionError tells that the last invocation of these records
+	// returned a function error (not a partial batch response), for the
+	// failure record of records that then expire.
+	FunctionError bool
 }
 
 // Len is the number of records in the run.
@@ -112,13 +116,14 @@ func (p Policy) Decide(r Run, out Outcome) Decision {
 			return Decision{Done: r.Len()}
 		}
 		if k > 0 {
-			rest := Run{Lo: r.Lo + k, Hi: r.Hi, Attempts: attempts}
-			if p.BisectBatchOnFunctionError {
-				// Bisected at the returned sequence number: the
-				// remaining records are a new batch, not a retry.
-				return Decision{Done: k, Next: []Run{{Lo: rest.Lo, Hi: rest.Hi}}}
-			}
-			return p.retryOrDiscard(k, rest, true)
+			// The checkpoint moves to the failed record, and the records
+			// from it on are a new batch whose attempts start at zero,
+			// as AWS's recordings show (BatchSize 3, MaximumRetryAttempts
+			// 3, the 6th record always failing: delivered once in its
+			// batch, then 4 times alone, approximateInvokeCount 4).
+			// With bisect it is not even a retry: no backoff first.
+			rest := Run{Lo: r.Lo + k, Hi: r.Hi}
+			return Decision{Done: k, Next: []Run{rest}, Retry: !p.BisectBatchOnFunctionError}
 		}
 		// The first record failed: no progress, the batch failed.
 	}
@@ -126,18 +131,13 @@ func (p Policy) Decide(r Run, out Outcome) Decision {
 		mid := r.Lo + r.Len()/2
 		return Decision{Next: []Run{{Lo: r.Lo, Hi: mid}, {Lo: mid, Hi: r.Hi}}}
 	}
-	return p.retryOrDiscard(0, Run{Lo: r.Lo, Hi: r.Hi, Attempts: attempts}, out.Err != nil)
-}
-
-// retryOrDiscard retries rest (whose Attempts already counts the failed
-// invocation) or discards it when the retries are used up.
-func (p Policy) retryOrDiscard(done int, rest Run, functionError bool) Decision {
+	rest := Run{Lo: r.Lo, Hi: r.Hi, Attempts: attempts, FunctionError: out.Err != nil}
 	if p.MaximumRetryAttempts >= 0 && rest.Attempts > p.MaximumRetryAttempts {
-		return Decision{Done: done, Discard: &Discard{
-			Run: rest, Condition: RetryAttemptsExhausted, InvokeCount: rest.Attempts, FunctionError: functionError,
+		return Decision{Discard: &Discard{
+			Run: rest, Condition: RetryAttemptsExhausted, InvokeCount: rest.Attempts, FunctionError: rest.FunctionError,
 		}}
 	}
-	return Decision{Done: done, Next: []Run{rest}, Retry: true}
+	return Decision{Next: []Run{rest}, Retry: true}
 }
 
 // LowestFailure applies AWS's partial batch response rules. ids are the

@@ -104,8 +104,18 @@ func TestDecideSequences(t *testing.T) {
 			name:   "partial batch response retries from the lowest failure",
 			policy: retry.Policy{MaximumRetryAttempts: 1, ReportBatchItemFailures: true},
 			n:      5, bad: poison(3),
-			invocations: []string{"0-5", "3-5"},
+			invocations: []string{"0-5", "3-5", "3-5"},
 			discards:    []string{"3-5 RetryAttemptsExhausted x2"},
+		},
+		{
+			// AWS's recording (Kinesis and DynamoDB, 2024-09 to 2025-11):
+			// BatchSize 3, MaximumRetryAttempts 3, the 6th record always
+			// failing: once in its batch, then 4 times alone, count 4.
+			name:   "a partial batch response starts a new batch",
+			policy: retry.Policy{MaximumRetryAttempts: 3, ReportBatchItemFailures: true},
+			n:      3, bad: poison(2),
+			invocations: []string{"0-3", "2-3", "2-3", "2-3", "2-3"},
+			discards:    []string{"2-3 RetryAttemptsExhausted x4"},
 		},
 		{
 			name:   "partial batch response with bisect splits at the failure",

@@ -133,7 +133,9 @@ func (l *lane[R]) invoke(ctx context.Context, refs []ref[R]) bool {
 		runs = runs[1:]
 		if k := e.set.Policy.Expired(r, time.Now(), func(i int) time.Time { return e.src.arrival(&recs[r.Lo+i]) }); k > 0 {
 			old := retry.Run{Lo: r.Lo, Hi: r.Lo + k}
-			if !p.discard(ctx, recs[old.Lo:old.Hi], retry.Discard{Run: old, Condition: retry.RecordAgeExceeded, InvokeCount: r.Attempts}) {
+			// approximateInvokeCount is the invocations these records
+			// had (0 when they expired before the first one).
+			if !p.discard(ctx, recs[old.Lo:old.Hi], retry.Discard{Run: old, Condition: retry.RecordAgeExceeded, InvokeCount: r.Attempts, FunctionError: r.FunctionError}) {
 				return false
 			}
 			p.tr.finish(refs[old.Lo:old.Hi])
@@ -206,6 +208,12 @@ func (p *proc[R]) call(ctx context.Context, batch []R) retry.Outcome {
 	switch {
 	case errors.Is(ictx.Err(), context.DeadlineExceeded) && ctx.Err() == nil:
 		return retry.Outcome{Err: &TimeoutError{Timeout: e.set.FunctionTimeout}, FirstFailure: -1}
+	case core.InvalidPartialBatchResponse(res.Err):
+		if !e.set.Policy.ReportBatchItemFailures {
+			return retry.Success // the response is not read
+		}
+		e.log.Warn("invalid partial batch response: the whole batch fails, as in Lambda", "shardId", p.id, "err", res.Err)
+		return retry.Outcome{FirstFailure: -1, InvalidResponse: true}
 	case res.Err != nil:
 		return retry.Outcome{Err: res.Err, FirstFailure: -1}
 	case len(res.ItemFailures) == 0:

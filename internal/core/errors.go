@@ -28,3 +28,14 @@ func (e *NotInvokedError) Error() string { return "function not invoked: " + e.E
 
 // Unwrap returns the service error.
 func (e *NotInvokedError) Unwrap() error { return e.Err }
+
+// InvalidPartialBatchResponse reports whether err says that the function's
+// response was not a valid partial batch response (invoke.Function returns
+// such an error for a response that does not decode): under
+// ReportBatchItemFailures the whole batch then fails without a function
+// error (functionError null), and without it the response is ignored, as
+// Lambda does.
+func InvalidPartialBatchResponse(err error) bool {
+	var invalid interface{ InvalidPartialBatchResponse() bool }
+	return errors.As(err, &invalid) && invalid.InvalidPartialBatchResponse()
+}
