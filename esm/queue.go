@@ -54,6 +54,8 @@ func NewSQSMapping(cfg Config, client queue.SQSAPI, h Handler[events.SQSEvent, e
 // Run implements [Mapping]. It returns an error when the queue cannot be
 // used: not found, access denied, or attributes Lambda would refuse (a
 // visibility timeout shorter than FunctionTimeout without the heartbeat).
+// Transient errors while checking the queue (server errors, throttling) are
+// retried with backoff until they pass or the mapping is stopped.
 func (m *SQSMapping) Run(ctx context.Context) error { return m.eng.Run(ctx) }
 
 // Shutdown implements [Mapping]. Messages received but not yet handed to the

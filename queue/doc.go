@@ -26,6 +26,17 @@
 //   - when window + timeout exceeds the visibility timeout, every receive asks
 //     for window + timeout + 30 s (at most 12 hours), as Lambda does.
 //
+// Transient errors of these start-up calls (server errors, throttling,
+// network failures) are retried with backoff (ServiceBackoff), as receives
+// are, so a brief SQS outage at start-up does not end the mapping; each
+// failure is logged. Only errors no retry heals end Run with an error: the
+// queue does not exist (in Lambda's words: "Error occurred while
+// ReceiveMessage. SQS Error Code: AWS.SimpleQueueService.NonExistentQueue.
+// SQS Error Message: The specified queue does not exist."), access is
+// denied, the request is invalid, or the queue's attributes break the rules
+// above. Shutdown, or the end of Run's context, during these retries makes
+// Run return nil at once, abandoning a start-up call in flight.
+//
 // Each worker receives and hands one batch at a time to the function; the
 // number of workers is the mapping's concurrency (see Scaling). Receives
 // long-poll (WaitTimeSeconds 20, or [Settings.LongPoll]) for every system and
@@ -159,6 +170,9 @@
 //     features; both are off by default.
 //   - Shutdown waits for receives in flight (see Shutdown); Lambda has no
 //     shutdown.
+//   - Lambda checks the queue once, when the mapping is created, and
+//     refuses the mapping if that fails; Run retries transient failures of
+//     its check instead (see Semantics).
 //   - A handler that ignores its context past FunctionTimeout cannot be
 //     killed: the engine waits for it, then counts the invocation as timed
 //     out ("Task timed out after N seconds").

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"reflect"
 	"sync"
 	"time"
 
@@ -198,7 +199,7 @@ type Engine struct {
 // New returns an engine for the queue named by set, calling cb.
 func New(c SQSAPI, set Settings, cb Callbacks) (*Engine, error) {
 	var errs []error
-	if c == nil {
+	if c == nil || isNilPointer(c) {
 		errs = append(errs, errors.New("queue: the SQS client is nil"))
 	}
 	if cb.Invoke == nil {
@@ -259,11 +260,20 @@ func New(c SQSAPI, set Settings, cb Callbacks) (*Engine, error) {
 	}, nil
 }
 
+// isNilPointer reports whether v holds a nil pointer (a typed nil such as a
+// nil *sqs.Client, which passes a v == nil check and panics when called).
+func isNilPointer(v any) bool {
+	rv := reflect.ValueOf(v)
+	return rv.Kind() == reflect.Pointer && rv.IsNil()
+}
+
 // Run checks the queue, then receives and invokes until ctx ends or Shutdown
 // is called. It returns nil after such a stop, an error when the queue cannot
-// be used (not found, access denied, a visibility timeout shorter than the
-// function timeout, a FIFO queue with BatchSize above 10 or a batching
-// window), and ErrClosed (esm.ErrClosed) when called twice or after Shutdown.
+// be used (not found, access denied, an invalid request, a visibility
+// timeout shorter than the function timeout, a FIFO queue with BatchSize
+// above 10 or a batching window), and ErrClosed (esm.ErrClosed) when called
+// twice or after Shutdown. Transient errors of the check (server errors,
+// throttling, network failures) are retried with backoff.
 //
 // When ctx ends, receives in flight are cancelled, in-flight invocations see
 // their context cancelled, and the messages received but not handed to the
@@ -275,12 +285,9 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 	defer end()
 
-	q, err := e.inspect(runCtx)
-	if err != nil {
-		if runCtx.Err() != nil {
-			return nil // stopped during the start-up check: a stop, not a failure
-		}
-		return err
+	q, ok, err := e.startup(runCtx)
+	if !ok {
+		return err // nil when stopped during the start-up check: a stop, not a failure
 	}
 	e.q = q
 	e.log = e.set.Logger.With("eventSourceArn", q.arn)

@@ -42,14 +42,52 @@ var attributesAsked = []types.QueueAttributeName{
 	types.QueueAttributeNameQueueArn,
 }
 
-// inspect finds the queue's URL and attributes and checks them against the
-// settings, as Lambda does when a mapping is created.
-func (e *Engine) inspect(ctx context.Context) (queueInfo, error) {
-	url, name := e.set.QueueURL, e.set.QueueARN
-	if name == "" {
-		name = url
+// startup runs the start-up check until it succeeds, retrying transient
+// errors (server errors, throttling, network failures) with backoff, as
+// receiving does. Only errors no retry heals end it: the queue is missing,
+// access is denied, or the request or the queue's attributes are invalid. It
+// reports ok false, with a nil error, when the engine stops (Shutdown, or
+// ctx ended) first; a start-up call in flight is then abandoned.
+func (e *Engine) startup(ctx context.Context) (q queueInfo, ok bool, err error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(e.lc.StopContext(), cancel)()
+	url := e.set.QueueURL
+	for failures := 1; ; failures++ {
+		q, err = e.inspect(ctx, &url)
+		switch {
+		case err == nil:
+			return q, true, nil
+		case ctx.Err() != nil || e.stopped():
+			return queueInfo{}, false, nil // a stop, not a failure
+		}
+		var fatal *fatalError
+		if errors.As(err, &fatal) {
+			return queueInfo{}, false, fatal.err
+		}
+		delay := e.backoff(failures)
+		e.log.Warn("checking the queue failed; retrying", "err", err, "failures", failures, "retryIn", delay)
+		if !e.wait(ctx, delay) {
+			return queueInfo{}, false, nil
+		}
 	}
-	if url == "" {
+}
+
+// fatalError marks a start-up error no retry heals.
+type fatalError struct{ err error }
+
+func (f *fatalError) Error() string { return f.err.Error() }
+func (f *fatalError) Unwrap() error { return f.err }
+
+// inspect finds the queue's URL (kept in *url once known, so a retry does not
+// ask again) and attributes, and checks them against the settings, as Lambda
+// does when a mapping is created. Errors no retry heals are *fatalError.
+func (e *Engine) inspect(ctx context.Context, url *string) (queueInfo, error) {
+	name := e.set.QueueARN
+	if name == "" {
+		name = e.set.QueueURL
+	}
+	if *url == "" {
 		a, _ := parseQueueARN(e.set.QueueARN) // checked by New
 		out, err := e.c.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: &a.Resource, QueueOwnerAWSAccountId: &a.AccountID})
 		if err != nil {
@@ -58,17 +96,17 @@ func (e *Engine) inspect(ctx context.Context) (queueInfo, error) {
 		if out.QueueUrl == nil || *out.QueueUrl == "" {
 			return queueInfo{}, fmt.Errorf("sqs:GetQueueUrl on queue %s returned no URL", name)
 		}
-		url = *out.QueueUrl
+		*url = *out.QueueUrl
 	}
-	out, err := e.c.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: &url, AttributeNames: attributesAsked})
+	out, err := e.c.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: url, AttributeNames: attributesAsked})
 	if err != nil {
 		return queueInfo{}, serviceError("sqs:GetQueueAttributes", "queue "+name, err)
 	}
 	q, warnings, err := checkQueue(e.set, out.Attributes)
 	if err != nil {
-		return queueInfo{}, fmt.Errorf("queue %s: %w", name, err)
+		return queueInfo{}, &fatalError{fmt.Errorf("queue %s: %w", name, err)}
 	}
-	q.url = url
+	q.url = *url
 	q.arn = e.set.QueueARN
 	if q.arn == "" {
 		q.arn = out.Attributes[string(types.QueueAttributeNameQueueArn)]
@@ -192,16 +230,41 @@ func parseQueueARN(s string) (arn.ARN, error) {
 	return a, nil
 }
 
+// Error codes of SQS (and of the emulators, which may lack the
+// query-compatible codes) that no retry heals.
+var (
+	notFoundCodes = map[string]bool{
+		"AWS.SimpleQueueService.NonExistentQueue": true, "QueueDoesNotExist": true,
+	}
+	accessDeniedCodes = map[string]bool{
+		"AccessDenied": true, "AccessDeniedException": true, "UnrecognizedClientException": true,
+		"InvalidClientTokenId": true, "InvalidSecurity": true,
+		"KMS.AccessDeniedException": true, "KmsAccessDenied": true,
+	}
+	invalidRequestCodes = map[string]bool{
+		"InvalidParameterValue": true, "InvalidAddress": true, "InvalidAttributeName": true, "InvalidAttributeValue": true,
+		"MissingParameter": true, "ValidationError": true, "AWS.SimpleQueueService.UnsupportedOperation": true, "UnsupportedOperation": true,
+	}
+)
+
+// nonExistentQueue is Lambda's message for a source queue that does not
+// exist.
+const nonExistentQueue = "Error occurred while ReceiveMessage. SQS Error Code: AWS.SimpleQueueService.NonExistentQueue. SQS Error Message: The specified queue does not exist."
+
 // serviceError names the resource and, for access denied, the IAM action that
-// was refused.
+// was refused. A missing queue is reported in Lambda's words. Errors no retry
+// heals (not found, access denied, an invalid request) are *fatalError; the
+// others are transient.
 func serviceError(action, resource string, err error) error {
 	var ae smithy.APIError
 	if errors.As(err, &ae) {
-		switch ae.ErrorCode() {
-		case "AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist":
-			return fmt.Errorf("%s: %s not found: %w", action, resource, err)
-		case "AccessDenied", "AccessDeniedException", "UnrecognizedClientException", "KMS.AccessDeniedException", "KmsAccessDenied":
-			return fmt.Errorf("access denied: %s on %s was refused (grant it to the caller's IAM role): %w", action, resource, err)
+		switch code := ae.ErrorCode(); {
+		case notFoundCodes[code]:
+			return &fatalError{fmt.Errorf("%s (%s: %s not found): %w", nonExistentQueue, action, resource, err)}
+		case accessDeniedCodes[code]:
+			return &fatalError{fmt.Errorf("access denied: %s on %s was refused (grant it to the caller's IAM role): %w", action, resource, err)}
+		case invalidRequestCodes[code]:
+			return &fatalError{fmt.Errorf("%s on %s: %w", action, resource, err)}
 		}
 	}
 	return fmt.Errorf("%s on %s: %w", action, resource, err)
