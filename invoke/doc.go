@@ -129,6 +129,15 @@
 //   - The in-memory queue is bounded and lost on a crash: Lambda's never
 //     reports a full queue and keeps its events (use Config.Durable).
 //   - Retry delays are exact; Lambda's are approximate.
+//   - A dead-letter message of an event that expired before any attempt
+//     carries RequestID alone (what Lambda sets then is not recorded), and
+//     a [Function] whose Invoke call failed without an HTTP response
+//     (unreachable) reports ErrorCode 200.
+//   - With [Function] behind the invoker, a response that does not decode
+//     into the response type is a failed attempt ([*ResponseError]);
+//     Lambda does not read the response of an asynchronous invocation.
+//     Use json.RawMessage as the response type, or
+//     FunctionOptions.IgnoreInvalidResponse.
 //
 // # Testing
 //
