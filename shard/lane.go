@@ -24,7 +24,7 @@ type lane[R any] struct {
 func (l *lane[R]) push(refs []ref[R]) {
 	l.mu.Lock()
 	if l.head > 0 && l.head == len(l.q) {
-		l.q, l.head = l.q[:0], 0
+		l.reset()
 	}
 	l.q = append(l.q, refs...)
 	l.mu.Unlock()
@@ -58,12 +58,17 @@ func (l *lane[R]) take(windowOver bool) []ref[R] {
 	}
 	batch := make([]ref[R], n)
 	copy(batch, avail[:n])
+	clear(avail[:n]) // taken: the queue no longer keeps their pages alive
 	l.head += n
 	if l.head == len(l.q) {
-		l.q, l.head = l.q[:0], 0
+		l.reset()
 	}
 	return batch
 }
+
+// reset empties the queue, keeping its array; l.mu is held. Its slots were
+// cleared when taken, so an idle lane holds no records.
+func (l *lane[R]) reset() { l.q, l.head = l.q[:0], 0 }
 
 func (l *lane[R]) run(ctx context.Context) {
 	e := l.p.e

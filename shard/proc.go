@@ -180,8 +180,11 @@ func (p *proc[R]) read(ctx context.Context) bool {
 		if !p.wait(rctx, time.Until(next)) {
 			return false
 		}
-		recs, nextIter, ended, err := e.src.read(rctx, p.id, iter, e.set.ReadLimit, nil)
+		// Reads are spaced from their start, as a rate limit (at most
+		// 1/MinPollInterval per second), so a slow read does not stretch
+		// the cadence.
 		next = time.Now().Add(e.set.MinPollInterval)
+		recs, nextIter, ended, err := e.src.read(rctx, p.id, iter, e.set.ReadLimit, nil)
 		if err != nil {
 			if rctx.Err() != nil || p.halted() {
 				return false
@@ -269,6 +272,7 @@ func (p *proc[R]) dispatch(recs []R, perLane [][]ref[R]) {
 	for l, refs := range perLane {
 		if len(refs) > 0 {
 			p.lanes[l].push(refs)
+			clear(refs) // the scratch must not keep the page alive
 			perLane[l] = refs[:0]
 		}
 	}
