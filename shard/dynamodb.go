@@ -35,7 +35,7 @@ func newDynamoDBSource(c DynamoDBStreamsAPI, streamARN string) (*dynamoDBSource,
 func (s *dynamoDBSource) check(ctx context.Context) error {
 	_, err := s.c.DescribeStream(ctx, &dynamodbstreams.DescribeStreamInput{StreamArn: &s.arn, Limit: aws.Int32(1)})
 	if err != nil {
-		return serviceError("dynamodb:DescribeStream", "stream "+s.arn, err)
+		return checkError("dynamodb:DescribeStream", s.arn, err)
 	}
 	return nil
 }

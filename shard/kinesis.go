@@ -36,7 +36,7 @@ func newKinesisSource(c KinesisAPI, streamARN, invokeIdentityARN string) (*kines
 func (s *kinesisSource) check(ctx context.Context) error {
 	_, err := s.c.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamARN: &s.arn})
 	if err != nil {
-		return serviceError("kinesis:DescribeStreamSummary", "stream "+s.arn, err)
+		return checkError("kinesis:DescribeStreamSummary", s.arn, err)
 	}
 	return nil
 }

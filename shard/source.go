@@ -96,6 +96,15 @@ func serviceError(action, resource string, err error) error {
 	return fmt.Errorf("%s on %s: %w", action, resource, err)
 }
 
+// checkError is the start-up check's error: a missing stream in Lambda's
+// words ("Stream not found: <arn>"), with the service's error after it.
+func checkError(action, streamARN string, err error) error {
+	if classify(err) == errNotFound {
+		return fmt.Errorf("Stream not found: %s (%s: %w)", streamARN, action, err)
+	}
+	return serviceError(action, "stream "+streamARN, err)
+}
+
 // permanent tells whether a start-up error is worth retrying.
 func permanent(err error) bool {
 	k := classify(err)

@@ -337,7 +337,7 @@ func TestStartupSurvivesTransientErrors(t *testing.T) {
 				Invoke: func(context.Context, []events.KinesisEventRecord) shard.Result { return shard.Result{} },
 			})
 			require.NoError(t, err)
-			require.ErrorContains(t, eng.Run(t.Context()), "not found")
+			require.ErrorContains(t, eng.Run(t.Context()), "Stream not found: arn:aws:kinesis:us-east-1:000000000000:stream/missing")
 		})
 	})
 }
