@@ -136,8 +136,12 @@ func TestConstructorsRefuseBadArguments(t *testing.T) {
 				"esm: WithStore applies to Kinesis and DynamoDB Streams mappings only",
 				"esm: WithPolling applies to Kinesis and DynamoDB Streams mappings only",
 				"esm: WithLeaseInterval applies to Kinesis and DynamoDB Streams mappings only",
-				"esm: WithInvokeIdentityARN applies to Kinesis and DynamoDB Streams mappings only",
+				"esm: WithInvokeIdentityARN applies to Kinesis mappings only",
 			}},
+		{"invoke identity on DynamoDB", func() error {
+			_, err := esm.NewDynamoDBMapping(dcfg, dc, dh, mem, esm.WithInvokeIdentityARN("arn:aws:iam::123456789012:role/r"))
+			return err
+		}, []string{"esm: WithInvokeIdentityARN applies to Kinesis mappings only"}},
 		{"stream failure handling on SQS", sqsm(esm.WithRetryBackoff(retry.Backoff{}), esm.WithOnFailure(&destination.Memory{}), esm.WithDestinationClients(destination.Clients{})),
 			[]string{
 				"esm: WithRetryBackoff applies to Kinesis and DynamoDB Streams mappings only",

@@ -33,6 +33,7 @@ type appliesTo uint8
 const (
 	anyMapping appliesTo = iota
 	streamMappings
+	kinesisMappings
 	sqsMappings
 )
 
@@ -77,6 +78,8 @@ func buildOptions(kind SourceKind, opts []Option) (options, error) {
 			errs = append(errs, fmt.Errorf("esm: %s applies to SQS mappings only", spec.name))
 		case spec.to == streamMappings && !kind.IsStream():
 			errs = append(errs, fmt.Errorf("esm: %s applies to Kinesis and DynamoDB Streams mappings only", spec.name))
+		case spec.to == kinesisMappings && kind != Kinesis:
+			errs = append(errs, fmt.Errorf("esm: %s applies to Kinesis mappings only", spec.name))
 		}
 		errs = append(errs, spec.errs...)
 		if spec.set != nil {
@@ -217,10 +220,10 @@ func WithStore(s shard.Store) Option {
 }
 
 // WithInvokeIdentityARN fills the invokeIdentityArn of Kinesis events (the
-// role Lambda would use): an ARN, or empty (the default). Kinesis and
-// DynamoDB Streams mappings only (DynamoDB events have no such field).
+// role Lambda would use): an ARN, or empty (the default). Kinesis mappings
+// only (DynamoDB Streams events have no such field).
 func WithInvokeIdentityARN(identity string) Option {
-	o := option{name: "WithInvokeIdentityARN", to: streamMappings, set: func(o *options) { o.invokeIdentity = identity }}
+	o := option{name: "WithInvokeIdentityARN", to: kinesisMappings, set: func(o *options) { o.invokeIdentity = identity }}
 	if identity != "" && !arn.IsARN(identity) {
 		o.errs = []error{fmt.Errorf("esm: WithInvokeIdentityARN(%q): must be an ARN, such as arn:aws:iam::<account>:role/<name>", identity)}
 	}
