@@ -161,7 +161,42 @@ func TestRecordAgeExceeded(t *testing.T) {
 		require.Len(t, dest.Messages(), 1)
 		f := decodeFailure(t, dest.Messages()[0].Record)
 		require.Equal(t, "RecordAgeExceeded", f.RequestContext.Condition)
+		require.Equal(t, 1, f.RequestContext.ApproximateInvokeCount, "expired before the first invocation")
 		require.Nil(t, f.ResponseContext, "no responseContext for expired records")
+	})
+}
+
+// Records retried until they expire carry the invocations they had, as AWS
+// recorded (approximateInvokeCount 8 after 60 s of retries), not 1.
+func TestRecordAgeExceededCountsInvocations(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		k := esmtest.NewKinesis()
+		arn := k.MustCreateStream(t, "s", 1)
+		k.Put(t, arn, "key", []byte("poison"))
+		var mu sync.Mutex
+		calls := 0
+		h := esm.HandleKinesis(func(context.Context, events.KinesisEvent) error {
+			mu.Lock()
+			defer mu.Unlock()
+			calls++
+			return errors.New("always fails")
+		})
+		dest := &destination.Memory{}
+		cfg := esm.Config{EventSourceArn: arn, StartingPosition: esm.TrimHorizon, MaximumRecordAge: time.Minute}
+		m, err := esm.NewKinesisMapping(cfg, k, h, esm.WithStore(shard.NewMemoryStore()), esm.WithOnFailure(dest),
+			esm.WithRetryBackoff(retry.Backoff{Initial: 8 * time.Second, Max: 8 * time.Second}))
+		require.NoError(t, err)
+		stop := start(t, m)
+		waitFor(t, "the expired record", func() bool { return len(dest.Messages()) == 1 })
+		stop()
+		f := decodeFailure(t, dest.Messages()[0].Record)
+		require.Equal(t, "RecordAgeExceeded", f.RequestContext.Condition)
+		mu.Lock()
+		defer mu.Unlock()
+		require.Greater(t, calls, 1)
+		require.Equal(t, calls, f.RequestContext.ApproximateInvokeCount, "the invocations the batch received")
+		require.Nil(t, f.ResponseContext, "no responseContext for RecordAgeExceeded")
+		require.Contains(t, string(dest.Messages()[0].Payload), `"data":"cG9pc29u"`, "a Memory destination gets the payload the S3 sender would")
 	})
 }
 

@@ -219,15 +219,14 @@ func newOnDiscard[Rec, E any](cfg Config, set shard.Settings, o options, kind de
 	// Stands in for the ESM UUID AWS puts in S3 object keys: stable across
 	// restarts of the same mapping.
 	mappingID := uuid.FromName(set.Mapping)
-	_, isS3 := o.onFailure.(*destination.S3Sender)
+	wantsPayload := destination.WantsPayload(o.onFailure)
 	hookSrc := func(shardID string) HookSource {
 		return HookSource{EventSourceARN: cfg.EventSourceArn, ShardID: shardID}
 	}
 	return func(ctx context.Context, d shard.Discarded[Rec]) error {
-		count := d.InvokeCount
-		if d.Condition == retry.RecordAgeExceeded {
-			count = 1 // what AWS reports for expired records, however often they were tried
-		}
+		// The invocations the records had; records that expired before
+		// the first one count 1, as AWS records them.
+		count := max(d.InvokeCount, 1)
 		rec := destination.NewStreamFailure(destination.StreamFailureInput{
 			Kind: kind, FunctionARN: functionARN, Condition: destination.Condition(d.Condition),
 			ApproximateInvokeCount: count, FunctionError: d.FunctionError,
@@ -237,7 +236,7 @@ func newOnDiscard[Rec, E any](cfg Config, set shard.Settings, o options, kind de
 			BatchSize: len(d.Records),
 		})
 		var payload json.RawMessage
-		if isS3 {
+		if wantsPayload {
 			p, err := json.Marshal(event(d.Records))
 			if err != nil {
 				return err
