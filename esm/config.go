@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"github.com/lambdaesm/lambdaesm/retry"
+
+	"github.com/lambdaesm/lambdaesm/filter"
 )
 
 // Infinite is AWS's −1: "no limit". Use it for [Config.MaximumRecordAge]
@@ -271,8 +273,11 @@ type MetricsConfig struct {
 // and MaximumRecordAge ([Infinite]). Settings that do not apply to the source
 // stay unset, so the result validates too. Pointer fields of the result are
 // fresh: changing them does not change c. The error is a [*ConfigError].
-func (c Config) WithDefaults() (Config, error) {
-	if err := c.Validate(); err != nil {
+func (c Config) WithDefaults() (Config, error) { return c.withDefaults(filter.DefaultMaxFilters) }
+
+// withDefaults is WithDefaults with a filter quota (WithFilterQuota).
+func (c Config) withDefaults(maxFilters int) (Config, error) {
+	if err := c.validate(maxFilters); err != nil {
 		return Config{}, err
 	}
 	src, _ := c.EventSource() // valid: Validate checked it

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/lambdaesm/lambdaesm/filter"
 )
 
 // maxConfigSize bounds what [LoadConfig] reads.
@@ -39,7 +41,7 @@ func ParseConfig(data []byte) (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
-	for _, v := range c.violations() {
+	for _, v := range c.violations(filter.DefaultMaxFilters) {
 		// A field that did not decode is zero: do not blame it twice.
 		if !slices.ContainsFunc(vs, func(failed Violation) bool { return within(v.Field, failed.Field) }) {
 			vs = append(vs, v)

@@ -1,7 +1,7 @@
 package esm
 
 import (
-	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -9,6 +9,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
+
+	"github.com/lambdaesm/lambdaesm/filter"
 )
 
 // Violation is one broken rule of a [Config].
@@ -68,8 +70,6 @@ const (
 	minMaximumConcurrency = 2
 	maxMaximumConcurrency = 1000
 	maxFunctionTimeout    = 900 * time.Second
-	maxFilters            = 5
-	maxPatternLength      = 4096
 )
 
 // Rules shared by Validate and the JSON decoder.
@@ -82,7 +82,6 @@ const (
 	ruleTumbling      = "must be between 0s and 900s, in whole seconds"
 	ruleConcurrency   = "must be between 2 and 1000"
 	ruleTimeout       = "must be between 1s and 900s, in whole seconds"
-	ruleBadPattern    = "Invalid filter pattern definition."
 	ruleDestination   = "Unsupported DestinationConfig parameter for given event source mapping type."
 	ruleNullPosition  = "Value null at 'startingPosition' failed to satisfy constraint: Member must not be null"
 	ruleSQSPosition   = "StartingPosition is not valid for SQS event sources."
@@ -155,15 +154,19 @@ func (v *validator) add(field, value, rule string) {
 // violated rule at once, as a [*ConfigError]; nil when c is valid. Zero
 // values mean "default" and are valid. Rules that depend on the source are
 // skipped when EventSourceArn (or QueueURL) cannot be parsed.
-func (c Config) Validate() error {
-	if vs := c.violations(); len(vs) > 0 {
+func (c Config) Validate() error { return c.validate(filter.DefaultMaxFilters) }
+
+// validate is Validate with a filter quota (WithFilterQuota).
+func (c Config) validate(maxFilters int) error {
+	if vs := c.violations(maxFilters); len(vs) > 0 {
 		return &ConfigError{Violations: vs}
 	}
 	return nil
 }
 
-// violations lists every violated rule, in field order.
-func (c Config) violations() []Violation {
+// violations lists every violated rule, in field order; maxFilters is the
+// filter quota.
+func (c Config) violations(maxFilters int) []Violation {
 	src, vs := c.eventSource()
 	v := &validator{vs: vs}
 	c.validateFunction(v)
@@ -171,7 +174,7 @@ func (c Config) violations() []Violation {
 	c.validateStream(v, src.Kind)
 	c.validateResponseTypes(v)
 	c.validateDestinations(v, src.Kind)
-	c.validateFilters(v)
+	c.validateFilters(v, src.Kind, maxFilters)
 	c.validateScaling(v, src.Kind)
 	c.validateMetrics(v)
 	return v.vs
@@ -310,25 +313,43 @@ func (c Config) validateDestinations(v *validator, kind SourceKind) {
 	}
 }
 
-func (c Config) validateFilters(v *validator) {
+// validateFilters checks FilterCriteria as Lambda does, with package
+// filter's compiler: AWS's "Invalid filter pattern definition." and a
+// precise reason for each pattern, and the quota on their number.
+func (c Config) validateFilters(v *validator, kind SourceKind, maxFilters int) {
 	if c.FilterCriteria == nil {
 		return
 	}
 	fs := c.FilterCriteria.Filters
 	if len(fs) > maxFilters {
-		v.add("FilterCriteria.Filters", strconv.Itoa(len(fs))+" filters", "must have at most 5 filters")
+		v.add("FilterCriteria.Filters", strconv.Itoa(len(fs))+" filters",
+			fmt.Sprintf("must have at most %d filters (the Filters per event source mapping quota)", maxFilters))
 	}
+	opts := &filter.Options{MaxFilters: filter.MaxFiltersLimit, Source: filterSource(kind)}
 	for i, f := range fs {
 		field := fmt.Sprintf("FilterCriteria.Filters[%d].Pattern", i)
-		switch p := strings.TrimSpace(f.Pattern); {
-		case p == "":
-			v.add(field, quote(f.Pattern), ruleBadPattern+" (the pattern is empty)")
-		case utf8.RuneCountInString(f.Pattern) > maxPatternLength:
-			v.add(field, quote(f.Pattern), "must be at most 4096 characters")
-		case !json.Valid([]byte(p)) || p[0] != '{':
-			v.add(field, quote(f.Pattern), ruleBadPattern+" (the pattern must be a JSON object)")
+		if _, err := filter.Compile([]string{f.Pattern}, opts); err != nil {
+			var pe *filter.PatternError
+			if errors.As(err, &pe) {
+				pe.Index = -1 // the field already says which filter
+				err = pe
+			}
+			v.add(field, quote(f.Pattern), err.Error())
 		}
 	}
+}
+
+// filterSource is the filter package's name for a source kind.
+func filterSource(k SourceKind) filter.Source {
+	switch k {
+	case Kinesis:
+		return filter.SourceKinesis
+	case DynamoDBStreams:
+		return filter.SourceDynamoDB
+	case SQS:
+		return filter.SourceSQS
+	}
+	return filter.AnySource
 }
 
 func (c Config) validateScaling(v *validator, kind SourceKind) {

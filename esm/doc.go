@@ -54,15 +54,31 @@
 // ([WithCheckpointInterval]) and always when a shard stops; after a crash,
 // the records finished within the last interval are delivered again.
 //
+// FilterCriteria is applied as Lambda applies it, record by record before
+// batching (package filter compiles the patterns once per mapping): a Kinesis
+// record's data is matched as JSON when it is JSON, a DynamoDB record's
+// images in DynamoDB JSON, an SQS body as JSON or as a plain string.
+// Filtered-out SQS messages are deleted; filtered-out stream records are
+// checkpointed past, even when a batch holds nothing else. Hooks count them
+// (RecordsFilteredOut). An invalid pattern is refused when the mapping is
+// constructed with AWS's message, "Invalid filter pattern definition.", and
+// the precise reason.
+//
 // # Differences from AWS
 //
-//   - FilterCriteria and TumblingWindow are validated but not implemented yet:
-//     a mapping that sets them is refused rather than run without them.
+//   - TumblingWindow is validated but not implemented yet: a mapping that
+//     sets it is refused rather than run without it.
+//   - FilterCriteria accepts the whole EventBridge pattern language (package
+//     filter), a superset of the operators Lambda's guide lists; the quota of
+//     5 patterns is raised to 10 with [WithFilterQuota], as a quota increase
+//     does in AWS.
 //   - There is no Lambda function: FunctionArn in failure records is derived
 //     from FunctionName or the mapping's name ([WithName]), and the mapping
 //     UUID in S3 failure-record keys is derived from the name and the source.
-//   - RecordAgeExceeded records report approximateInvokeCount 1, which is
-//     what AWS's recorded records show.
+//   - RecordAgeExceeded records report approximateInvokeCount as the
+//     invocations the batch had (1 when it expired before the first), as
+//     AWS's latest recording does (8 after 60 s of retries); an older
+//     recording (2025-04) says 1 after retries.
 //   - See packages shard and queue for the engines' own differences.
 //
 // # Observability

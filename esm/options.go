@@ -14,6 +14,8 @@ import (
 	"github.com/lambdaesm/lambdaesm/queue"
 	"github.com/lambdaesm/lambdaesm/retry"
 	"github.com/lambdaesm/lambdaesm/shard"
+
+	"github.com/lambdaesm/lambdaesm/filter"
 )
 
 // DefaultCheckpointDir is where stream mappings keep checkpoints unless
@@ -59,13 +61,15 @@ type options struct {
 	destClients    destination.Clients
 	onFailure      destination.Sender
 	queue          queue.Settings // only the SQS tuning fields are read
+	filterQuota    int            // patterns allowed in FilterCriteria
+	filter         *filter.Filter // compiled FilterCriteria (set by prepare)
 }
 
 // buildOptions applies opts for a mapping of kind and reports every
 // problem at once: nil options, options for another kind of mapping, and
 // arguments out of range.
 func buildOptions(kind SourceKind, opts []Option) (options, error) {
-	o := options{name: "esm"}
+	o := options{name: "esm", filterQuota: filter.DefaultMaxFilters}
 	var errs []error
 	for i, opt := range opts {
 		if opt == nil {
@@ -270,6 +274,17 @@ func WithCheckpointInterval(d time.Duration) Option {
 	return option{name: "WithCheckpointInterval", to: streamMappings,
 		errs: checkDuration("WithCheckpointInterval", "", d, time.Nanosecond, maxCheckpoint, "0 (the default, 1s) or positive, at most 1h"),
 		set:  func(o *options) { o.tuning.CheckpointInterval = d }}
+}
+
+// WithFilterQuota raises the number of FilterCriteria patterns a mapping may
+// have from Lambda's default quota, 5, to at most 10, as a quota increase
+// (the "Filters per event source mapping" quota) does in AWS. Any mapping.
+func WithFilterQuota(n int) Option {
+	o := option{name: "WithFilterQuota", set: func(o *options) { o.filterQuota = n }}
+	if n < filter.DefaultMaxFilters || n > filter.MaxFiltersLimit {
+		o.errs = []error{fmt.Errorf("esm: WithFilterQuota(%d): must be from %d (the default) to %d", n, filter.DefaultMaxFilters, filter.MaxFiltersLimit)}
+	}
+	return o
 }
 
 // WithDestinationClients gives the clients through which the on-failure

@@ -7,6 +7,8 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/lambdaesm/lambdaesm/queue"
+
+	"github.com/lambdaesm/lambdaesm/filter"
 )
 
 // SQSMapping runs an SQS queue mapping.
@@ -44,7 +46,7 @@ func NewSQSMapping(cfg Config, client queue.SQSAPI, h Handler[events.SQSEvent, e
 	set.Disabled = !cfg.IsEnabled()
 	set.Hooks = o.hooks
 	set.Logger = o.logger.With("mapping", o.name)
-	eng, err := queue.New(client, set, queue.Callbacks{Invoke: sqsInvoker(h)})
+	eng, err := queue.New(client, set, queue.Callbacks{Invoke: sqsInvoker(h), Filter: recordFilter(o.filter, filter.SQSMessage)})
 	if err != nil {
 		return nil, err
 	}

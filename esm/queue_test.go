@@ -38,7 +38,24 @@ func TestNewSQSMappingChecksItsArguments(t *testing.T) {
 	withFilter := cfg
 	withFilter.FilterCriteria = &esm.FilterCriteria{Filters: []esm.Filter{{Pattern: `{"body":{"a":[1]}}`}}}
 	_, err = esm.NewSQSMapping(withFilter, q, h)
-	require.ErrorContains(t, err, "FilterCriteria is not supported yet")
+	require.NoError(t, err, "FilterCriteria is supported")
+	withFilter.FilterCriteria = &esm.FilterCriteria{Filters: []esm.Filter{{Pattern: `{"eventSource":"aws:sqs"}`}, {Pattern: `{"eventSource":[]}`}}}
+	_, err = esm.NewSQSMapping(withFilter, q, h)
+	require.ErrorContains(t, err, "FilterCriteria.Filters[0].Pattern")
+	require.ErrorContains(t, err, "FilterCriteria.Filters[1].Pattern")
+	require.ErrorContains(t, err, "Invalid filter pattern definition.", "AWS's words for a non-array leaf and an empty array")
+
+	// Lambda's quota is 5 patterns, 10 after a quota increase.
+	withFilter.FilterCriteria = &esm.FilterCriteria{}
+	for i := range 7 {
+		withFilter.FilterCriteria.Filters = append(withFilter.FilterCriteria.Filters, esm.Filter{Pattern: fmt.Sprintf(`{"body":{"n":[%d]}}`, i)})
+	}
+	_, err = esm.NewSQSMapping(withFilter, q, h)
+	require.ErrorContains(t, err, "must have at most 5 filters")
+	_, err = esm.NewSQSMapping(withFilter, q, h, esm.WithFilterQuota(10))
+	require.NoError(t, err)
+	_, err = esm.NewSQSMapping(withFilter, q, h, esm.WithFilterQuota(11))
+	require.ErrorContains(t, err, "WithFilterQuota(11): must be from 5 (the default) to 10")
 
 	_, err = esm.NewSQSMapping(esm.Config{EventSourceArn: q.QueueARN("orders.fifo"), BatchSize: 11}, q, h)
 	require.ErrorContains(t, err, "must be between 1 and 10 for a FIFO queue")

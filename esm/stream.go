@@ -12,6 +12,8 @@ import (
 	"github.com/lambdaesm/lambdaesm/internal/uuid"
 	"github.com/lambdaesm/lambdaesm/retry"
 	"github.com/lambdaesm/lambdaesm/shard"
+
+	"github.com/lambdaesm/lambdaesm/filter"
 )
 
 // Mapping is a running event source mapping.
@@ -58,7 +60,9 @@ func NewKinesisMapping(cfg Config, client shard.KinesisAPI, h Handler[events.Kin
 		return failureIDs(r.BatchItemFailures, func(f events.KinesisBatchItemFailure) string { return f.ItemIdentifier })
 	})
 	onDiscard := newOnDiscard(cfg, set, o, destination.Kinesis, event)
-	eng, err := shard.NewKinesis(client, cfg.EventSourceArn, o.invokeIdentity, set, shard.Callbacks[events.KinesisEventRecord]{Invoke: inv, OnDiscard: onDiscard})
+	eng, err := shard.NewKinesis(client, cfg.EventSourceArn, o.invokeIdentity, set, shard.Callbacks[events.KinesisEventRecord]{
+		Invoke: inv, OnDiscard: onDiscard, Filter: recordFilter(o.filter, filter.KinesisRecord),
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -81,7 +85,9 @@ func NewDynamoDBMapping(cfg Config, client shard.DynamoDBStreamsAPI, h Handler[e
 		return failureIDs(r.BatchItemFailures, func(f events.DynamoDBBatchItemFailure) string { return f.ItemIdentifier })
 	})
 	onDiscard := newOnDiscard(cfg, set, o, destination.DynamoDB, event)
-	eng, err := shard.NewDynamoDB(client, cfg.EventSourceArn, set, shard.Callbacks[events.DynamoDBEventRecord]{Invoke: inv, OnDiscard: onDiscard})
+	eng, err := shard.NewDynamoDB(client, cfg.EventSourceArn, set, shard.Callbacks[events.DynamoDBEventRecord]{
+		Invoke: inv, OnDiscard: onDiscard, Filter: recordFilter(o.filter, filter.DynamoDBRecord),
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -119,7 +125,11 @@ func prepare(cfg Config, kind SourceKind, client, h any, opts []Option) (Config,
 	case isNil(h):
 		errs = append(errs, fmt.Errorf("esm: the handler is nil (a nil %T)", h))
 	}
-	cfg, err := cfg.WithDefaults()
+	o, oerr := buildOptions(kind, opts)
+	if oerr != nil {
+		errs = append(errs, oerr)
+	}
+	cfg, err := cfg.withDefaults(o.filterQuota)
 	if err != nil {
 		errs = append(errs, err)
 	} else if src, _ := cfg.EventSource(); src.Kind != kind {
@@ -129,13 +139,8 @@ func prepare(cfg Config, kind SourceKind, client, h any, opts []Option) (Config,
 		if cfg.TumblingWindow > 0 {
 			errs = append(errs, errors.New("esm: TumblingWindow is not supported yet"))
 		}
-		if cfg.FilterCriteria != nil && len(cfg.FilterCriteria.Filters) > 0 {
-			errs = append(errs, errors.New("esm: FilterCriteria is not supported yet (records would reach the handler unfiltered)"))
-		}
-	}
-	o, oerr := buildOptions(kind, opts)
-	if oerr != nil {
-		errs = append(errs, oerr)
+		// Valid patterns (withDefaults checked them) compile.
+		o.filter, _ = filter.Compile(cfg.FilterPatterns(), &filter.Options{MaxFilters: filter.MaxFiltersLimit})
 	}
 	if err == nil && oerr == nil && o.onFailure == nil && cfg.OnFailureDestination() != "" {
 		s, serr := destination.ForARN(cfg.OnFailureDestination(), o.destClients)
@@ -178,6 +183,15 @@ func streamSettings(cfg Config, kind SourceKind, client, h any, opts []Option) (
 	set.Hooks = o.hooks
 	set.Logger = o.logger.With("mapping", o.name)
 	return cfg, set, o, nil
+}
+
+// recordFilter is an engine's filter callback: nil (keep every record)
+// without FilterCriteria.
+func recordFilter[R any](f *filter.Filter, value func(R) filter.Value) func(*R) bool {
+	if f.Len() == 0 {
+		return nil
+	}
+	return func(r *R) bool { return f.Match(value(*r)) }
 }
 
 func failureIDs[F any](fs []F, id func(F) string) []string {

@@ -178,9 +178,7 @@
 //     out ("Task timed out after N seconds").
 //   - The 6 MB payload is computed from the record fields and their JSON
 //     escapes, not by marshalling the event.
-//   - Filter patterns (FilterCriteria) are not implemented yet; the engine has
-//     the seam ([Callbacks.Filter]) and package esm refuses FilterCriteria.
-//     Provisioned mode (MinimumPollers/MaximumPollers) is not implemented.
+//   - Provisioned mode (MinimumPollers/MaximumPollers) is not implemented.
 //
 // # Testing
 //
