@@ -133,14 +133,24 @@ func FuzzCompile(f *testing.F) {
 // FuzzDecode checks the decoder against encoding/json: the same inputs are
 // valid, and they decode to the same values.
 func FuzzDecode(f *testing.F) {
-	for _, s := range []string{`{"a": [1, -2.5e-3, "x\u00e9\ud83d\ude00", true, false, null, {}, []]}`, `"\ud800"`, `01`, `[1,]`, `{"a":1,"a":2}`, " \n\t[] ", ec2Event} {
+	for _, s := range []string{`{"x": [1 2]}`, `{"x": [1, true false]}`, `{"x": {"y" 1}}`, `{"x": -}`, `{"x": 1.}`, `{"x": 1e}`, `{"x": tru}`, `{"x": "\q"}`, `{"a": [{"b": 1, "c": [[[]]]}, 2e-3, "\u00e9"]}`, `{"a": [1, -2.5e-3, "x\u00e9\ud83d\ude00", true, false, null, {}, []]}`, `"\ud800"`, `01`, `[1,]`, `{"a":1,"a":2}`, " \n\t[] ", ec2Event} {
 		f.Add([]byte(s))
+	}
+	skipper, err := filter.Compile([]string{`{"a": {"b": [1]}}`}, nil)
+	if err != nil {
+		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		v, err := filter.Decode(data)
 		valid := json.Valid(data)
 		if (err == nil) != valid {
 			t.Fatalf("Decode(%q): error %v, but json.Valid says %v", data, err, valid)
+		}
+		// MatchJSON skips what the pattern does not name; it must check it
+		// all the same.
+		_, merr := skipper.MatchJSON(data)
+		if wantOK := valid && v.Kind() == filter.KindObject; (merr == nil) != wantOK {
+			t.Fatalf("MatchJSON(%q): error %v, want an error: %v", data, merr, !wantOK)
 		}
 		if err != nil {
 			return

@@ -1,8 +1,11 @@
 package filter
 
 import (
+	"encoding/binary"
 	"fmt"
+	"math/bits"
 	"strconv"
+	"strings"
 	"sync"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -73,10 +76,12 @@ func (n *need) add(key string) *need {
 // included, in order.
 type decoder struct {
 	s     string
+	b     []byte // s's bytes, read only
 	i     int
 	depth int
 	fs    []Field // stack of the members of open objects
 	es    []Value // stack of the elements of open arrays
+	stack []byte  // open containers of skip
 	fa    []Field // arena for finished objects
 	ea    []Value // arena for finished arrays
 	root  Value   // the value of acquire
@@ -108,7 +113,7 @@ func acquire(data []byte, n *need) (*decoder, *Value, error) {
 }
 
 func (d *decoder) release() {
-	d.s = ""
+	d.s, d.b = "", nil
 	d.root = Value{}
 	d.fa = d.fa[:0]
 	d.ea = d.ea[:0]
@@ -117,6 +122,7 @@ func (d *decoder) release() {
 
 func (d *decoder) decode(s string, n *need) (Value, error) {
 	d.s, d.i, d.depth = s, 0, 0
+	d.b = unsafe.Slice(unsafe.StringData(s), len(s)) // never written
 	d.fs, d.es = d.fs[:0], d.es[:0]
 	v, err := d.value(n)
 	if err != nil {
@@ -138,14 +144,11 @@ func (d *decoder) eof() error {
 }
 
 func (d *decoder) ws() {
-	for d.i < len(d.s) {
-		switch d.s[d.i] {
-		case ' ', '\t', '\n', '\r':
-			d.i++
-		default:
-			return
-		}
+	i := d.i
+	for i < len(d.s) && space[d.s[i]] {
+		i++
 	}
+	d.i = i
 }
 
 // value decodes the value at d.i. With n == nil everything is kept.
@@ -326,106 +329,215 @@ func (d *decoder) array(n *need) (Value, error) {
 	}
 }
 
-// skip validates the value at d.i and moves past it.
+// skip validates the value at d.i and moves past it. Most of an event is
+// skipped, so this is one loop over the bytes, with the open containers on
+// d.stack and the common cases of strings and numbers inline; escapes and
+// errors go to the general functions.
 func (d *decoder) skip() error {
-	d.ws()
-	if d.i >= len(d.s) {
-		return d.eof()
+	s, i := d.s, d.i
+	stack := d.stack[:0]
+	var c byte
+value:
+	for i < len(s) && space[s[i]] {
+		i++
 	}
-	switch c := d.s[d.i]; c {
-	case '{':
-		if err := d.enter(); err != nil {
+	if i >= len(s) {
+		goto fail
+	}
+	switch c = s[i]; {
+	case c == '"':
+		j := i + 1
+		for j < len(s) && plain[s[j]] {
+			j++
+		}
+		if j < len(s) && s[j] == '"' {
+			i = j + 1
+			break
+		}
+		d.i = i
+		if err := d.skipString(); err != nil {
+			d.stack = stack
 			return err
 		}
-		d.i++
-		d.ws()
-		if d.i < len(d.s) && d.s[d.i] == '}' {
-			d.i++
-			d.depth--
-			return nil
+		i = d.i
+	case c-'0' < 10 || c == '-':
+		j := i
+		if c == '-' {
+			j++
 		}
-		for {
-			d.ws()
-			if d.i >= len(d.s) {
-				return d.eof()
+		switch {
+		case j < len(s) && s[j] == '0':
+			j++
+		case j < len(s) && s[j]-'1' < 9:
+			for j++; j < len(s) && s[j]-'0' < 10; j++ {
 			}
-			if d.s[d.i] != '"' {
-				return d.errf("expected a string key, found %q", d.s[d.i])
+		default:
+			goto slowNumber
+		}
+		if j < len(s) && s[j] == '.' {
+			j++
+			if j >= len(s) || s[j]-'0' >= 10 {
+				goto slowNumber
 			}
-			if err := d.skipString(); err != nil {
-				return err
+			// Fractions are long (coordinates, timestamps): eight digits
+			// at a time, as in digits.
+			for j++; j+8 <= len(s); j += 8 {
+				w := binary.LittleEndian.Uint64(d.b[j:])
+				bad := (w&0xF0F0F0F0F0F0F0F0 ^ 0x3030303030303030) |
+					((w+0x0606060606060606)&0xF0F0F0F0F0F0F0F0 ^ 0x3030303030303030)
+				if bad != 0 {
+					z := ^((bad&0x7F7F7F7F7F7F7F7F + 0x7F7F7F7F7F7F7F7F) | bad | 0x7F7F7F7F7F7F7F7F)
+					j += bits.TrailingZeros64(^z&0x8080808080808080) / 8
+					goto fraction
+				}
 			}
-			d.ws()
-			if d.i >= len(d.s) {
-				return d.eof()
-			}
-			if d.s[d.i] != ':' {
-				return d.errf("expected ':' after an object key, found %q", d.s[d.i])
-			}
-			d.i++
-			if err := d.skip(); err != nil {
-				return err
-			}
-			d.ws()
-			if d.i >= len(d.s) {
-				return d.eof()
-			}
-			switch d.s[d.i] {
-			case ',':
-				d.i++
-			case '}':
-				d.i++
-				d.depth--
-				return nil
-			default:
-				return d.errf("expected ',' or '}' in an object, found %q", d.s[d.i])
+			for ; j < len(s) && s[j]-'0' < 10; j++ {
 			}
 		}
-	case '[':
-		if err := d.enter(); err != nil {
+	fraction:
+		if j < len(s) && s[j]|0x20 == 'e' {
+			goto slowNumber
+		}
+		i = j
+		break
+	slowNumber:
+		d.i = i
+		if err := d.number(); err != nil {
+			d.stack = stack
 			return err
 		}
-		d.i++
-		d.ws()
-		if d.i < len(d.s) && d.s[d.i] == ']' {
-			d.i++
-			d.depth--
-			return nil
+		i = d.i
+	case c == '{':
+		if len(stack)+d.depth >= maxDepth {
+			goto fail
 		}
-		for {
-			if err := d.skip(); err != nil {
-				return err
-			}
-			d.ws()
-			if d.i >= len(d.s) {
-				return d.eof()
-			}
-			switch d.s[d.i] {
-			case ',':
-				d.i++
-			case ']':
-				d.i++
-				d.depth--
-				return nil
-			default:
-				return d.errf("expected ',' or ']' in an array, found %q", d.s[d.i])
-			}
+		stack = append(stack, '{')
+		i++
+		for i < len(s) && space[s[i]] {
+			i++
 		}
-	case '"':
-		return d.skipString()
-	case 't':
-		return d.literal("true")
-	case 'f':
-		return d.literal("false")
-	case 'n':
-		return d.literal("null")
+		if i < len(s) && s[i] == '}' {
+			i++
+			stack = stack[:len(stack)-1]
+			goto after
+		}
+		goto key
+	case c == '[':
+		if len(stack)+d.depth >= maxDepth {
+			goto fail
+		}
+		stack = append(stack, '[')
+		i++
+		for i < len(s) && space[s[i]] {
+			i++
+		}
+		if i < len(s) && s[i] == ']' {
+			i++
+			stack = stack[:len(stack)-1]
+			goto after
+		}
+		goto value
+	case c == 't':
+		if len(s)-i < 4 || s[i:i+4] != "true" {
+			goto fail
+		}
+		i += 4
+	case c == 'f':
+		if len(s)-i < 5 || s[i:i+5] != "false" {
+			goto fail
+		}
+		i += 5
+	case c == 'n':
+		if len(s)-i < 4 || s[i:i+4] != "null" {
+			goto fail
+		}
+		i += 4
 	default:
-		if c == '-' || (c >= '0' && c <= '9') {
-			return d.number()
-		}
-		return d.errf("unexpected %q", c)
+		goto fail
 	}
+after:
+	if len(stack) == 0 {
+		d.i = i
+		d.stack = stack
+		return nil
+	}
+	for i < len(s) && space[s[i]] {
+		i++
+	}
+	if i >= len(s) {
+		goto fail
+	}
+	switch c = s[i]; {
+	case c == ',':
+		i++
+		if stack[len(stack)-1] == '{' {
+			goto key
+		}
+		goto value
+	case c == '}' && stack[len(stack)-1] == '{', c == ']' && stack[len(stack)-1] == '[':
+		i++
+		stack = stack[:len(stack)-1]
+		goto after
+	default:
+		goto fail
+	}
+key:
+	for i < len(s) && space[s[i]] {
+		i++
+	}
+	if i >= len(s) || s[i] != '"' {
+		goto fail
+	}
+	{
+		j := i + 1
+		for j < len(s) && plain[s[j]] {
+			j++
+		}
+		if j < len(s) && s[j] == '"' {
+			i = j + 1
+		} else {
+			d.i = i
+			if err := d.skipString(); err != nil {
+				d.stack = stack
+				return err
+			}
+			i = d.i
+		}
+	}
+	for i < len(s) && space[s[i]] {
+		i++
+	}
+	if i >= len(s) || s[i] != ':' {
+		goto fail
+	}
+	i++
+	goto value
+fail:
+	d.stack = stack
+	return d.skipError(i, stack)
 }
+
+// skipError describes the syntax error skip stopped at.
+func (d *decoder) skipError(i int, stack []byte) error {
+	d.i = i
+	s := d.s
+	switch {
+	case i >= len(s):
+		return d.eof()
+	case len(stack)+d.depth >= maxDepth && (s[i] == '{' || s[i] == '['):
+		return d.errf("nested deeper than %d", maxDepth)
+	case s[i] == 't' && !strings.HasPrefix(s[i:], "true"):
+		return d.errf("invalid literal (expected true)")
+	case s[i] == 'f' && !strings.HasPrefix(s[i:], "false"):
+		return d.errf("invalid literal (expected false)")
+	case s[i] == 'n' && !strings.HasPrefix(s[i:], "null"):
+		return d.errf("invalid literal (expected null)")
+	}
+	return d.errf("unexpected %q", s[i])
+}
+
+// space marks JSON whitespace.
+var space = [256]bool{' ': true, '\t': true, '\n': true, '\r': true}
 
 func (d *decoder) literal(word string) error {
 	if len(d.s)-d.i >= len(word) && d.s[d.i:d.i+len(word)] == word {
@@ -444,36 +556,57 @@ func (d *decoder) number() error {
 	switch {
 	case i < len(s) && s[i] == '0':
 		i++
-	case i < len(s) && s[i] >= '1' && s[i] <= '9':
-		for i++; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
-		}
+	case i < len(s) && s[i]-'1' < 9:
+		i = d.digits(i + 1)
 	default:
 		d.i = i
 		return d.errf("invalid number")
 	}
 	if i < len(s) && s[i] == '.' {
 		i++
-		if i >= len(s) || s[i] < '0' || s[i] > '9' {
+		if i >= len(s) || s[i]-'0' >= 10 {
 			d.i = i
 			return d.errf("invalid number: no digit after '.'")
 		}
-		for ; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
-		}
+		i = d.digits(i + 1)
 	}
 	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
 		i++
 		if i < len(s) && (s[i] == '+' || s[i] == '-') {
 			i++
 		}
-		if i >= len(s) || s[i] < '0' || s[i] > '9' {
+		if i >= len(s) || s[i]-'0' >= 10 {
 			d.i = i
 			return d.errf("invalid number: no digit in the exponent")
 		}
-		for ; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
-		}
+		i = d.digits(i + 1)
 	}
 	d.i = i
 	return nil
+}
+
+// digits returns the end of the run of ASCII digits at i, eight bytes at a
+// time: the fractions of coordinates and timestamps are long.
+func (d *decoder) digits(i int) int {
+	b := d.b
+	for i+8 <= len(b) {
+		w := binary.LittleEndian.Uint64(b[i:])
+		// A byte is a digit when its high nibble is 3 and, plus 6, still
+		// is (0x30..0x39). A carry out of a byte only reaches later bytes,
+		// after the first failing one.
+		bad := (w&0xF0F0F0F0F0F0F0F0 ^ 0x3030303030303030) |
+			((w+0x0606060606060606)&0xF0F0F0F0F0F0F0F0 ^ 0x3030303030303030)
+		if bad != 0 {
+			// High bit of each zero byte, exactly.
+			z := ^((bad&0x7F7F7F7F7F7F7F7F + 0x7F7F7F7F7F7F7F7F) | bad | 0x7F7F7F7F7F7F7F7F)
+			return i + bits.TrailingZeros64(^z&0x8080808080808080)/8
+		}
+		i += 8
+	}
+	for i < len(b) && b[i]-'0' < 10 {
+		i++
+	}
+	return i
 }
 
 // validNumber reports whether s is exactly one JSON number.
@@ -481,7 +614,7 @@ func validNumber(s string) bool {
 	if s == "" {
 		return false
 	}
-	d := decoder{s: s}
+	d := decoder{s: s, b: []byte(s)}
 	return d.number() == nil && d.i == len(s)
 }
 

@@ -143,7 +143,7 @@ func (op rOp) json() string {
 
 type occurrence struct {
 	path []string
-	val  any               // string, json.Number, bool or nil
+	val  any            // string, json.Number, bool or nil
 	mem  map[string]int // array location → element index
 }
 
