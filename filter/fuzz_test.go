@@ -61,9 +61,9 @@ func checkAgainstReference(t *testing.T, seed uint64) {
 }
 
 func TestMatchAgainstReference(t *testing.T) {
-	n := uint64(4000)
+	n := uint64(2000)
 	if testing.Short() {
-		n = 500
+		n = 300
 	}
 	for seed := uint64(0); seed < n; seed++ {
 		checkAgainstReference(t, seed)
