@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
+	"github.com/lambdaesm/lambdaesm"
 )
 
 // What Lambda writes in the events it puts on an EventBridge destination.
@@ -65,7 +66,7 @@ func (s *EventBridgeSender) Send(ctx context.Context, m Message) error {
 		return &SendError{Destination: s.arn, Err: fmt.Errorf("record is not an invocation record: %w", err)}
 	}
 	detailType := DetailTypeFailure
-	if rec.RequestContext.Condition == Success {
+	if rec.RequestContext.Condition == lambdaesm.Success {
 		detailType = DetailTypeSuccess
 	}
 	resources := []string{s.arn}

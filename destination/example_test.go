@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/lambdaesm/lambdaesm"
 	"github.com/lambdaesm/lambdaesm/destination"
 )
 
@@ -15,7 +16,7 @@ func ExampleNewStreamFailure() {
 	f := destination.NewStreamFailure(destination.StreamFailureInput{
 		Kind:                   destination.Kinesis,
 		FunctionARN:            "arn:aws:lambda:us-east-1:123456789012:function:orders",
-		Condition:              destination.RetryAttemptsExhausted,
+		Condition:              lambdaesm.RetryAttemptsExhausted,
 		ApproximateInvokeCount: 3,
 		FunctionError:          true,
 		ShardID:                "shardId-000000000000",
@@ -63,7 +64,7 @@ func ExampleNewStreamFailure_recordAge() {
 	f := destination.NewStreamFailure(destination.StreamFailureInput{
 		Kind:                   destination.DynamoDB,
 		FunctionARN:            "arn:aws:lambda:us-east-1:123456789012:function:audit",
-		Condition:              destination.RecordAgeExceeded,
+		Condition:              lambdaesm.RecordAgeExceeded,
 		ApproximateInvokeCount: 1,
 		ShardID:                "shardId-00000001714564800000-1a2b3c4d",
 		StreamARN:              "arn:aws:dynamodb:us-east-1:123456789012:table/audit/stream/2024-05-01T00:00:00.000",
@@ -87,7 +88,7 @@ func ExampleMemory() {
 	dest.FailNext(fmt.Errorf("throttled"))
 
 	f := destination.NewStreamFailure(destination.StreamFailureInput{
-		Condition: destination.RetryAttemptsExhausted, ShardID: "shardId-000000000000", BatchSize: 1,
+		Condition: lambdaesm.RetryAttemptsExhausted, ShardID: "shardId-000000000000", BatchSize: 1,
 	})
 	m, _ := f.Message("mapping-uuid", nil)
 	ctx := context.Background()

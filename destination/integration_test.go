@@ -17,6 +17,7 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lambdaesm/lambdaesm"
 	"github.com/lambdaesm/lambdaesm/destination"
 	"github.com/lambdaesm/lambdaesm/internal/awstest"
 )
@@ -27,7 +28,7 @@ func failureRecord(t *testing.T) (destination.Message, map[string]any) {
 	t.Helper()
 	f := destination.NewStreamFailure(destination.StreamFailureInput{
 		FunctionARN:            "arn:aws:lambda:us-east-1:000000000000:function:consumer",
-		Condition:              destination.RetryAttemptsExhausted,
+		Condition:              lambdaesm.RetryAttemptsExhausted,
 		ApproximateInvokeCount: 3,
 		FunctionError:          true,
 		ShardID:                "shardId-000000000000",

@@ -19,6 +19,7 @@ import (
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lambdaesm/lambdaesm"
 	"github.com/lambdaesm/lambdaesm/destination"
 	"github.com/lambdaesm/lambdaesm/internal/rietest"
 )
@@ -31,7 +32,7 @@ const (
 
 // invocation returns the record of an asynchronous invocation and its
 // message.
-func invocation(t *testing.T, cond destination.Condition, request string) (destination.Invocation, destination.Message) {
+func invocation(t *testing.T, cond lambdaesm.Condition, request string) (destination.Invocation, destination.Message) {
 	t.Helper()
 	in := destination.InvocationInput{
 		FunctionARN:            functionARN + ":$LATEST",
@@ -43,7 +44,7 @@ func invocation(t *testing.T, cond destination.Condition, request string) (desti
 		RequestID:              "e4b46cbf-b738-4b5c-8880-a18cdf61200e",
 		Now:                    time.Date(2019, 11, 14, 18, 16, 5, 568e6, time.UTC),
 	}
-	if cond == destination.Success {
+	if cond == lambdaesm.Success {
 		in.ResponsePayload, in.FunctionError = json.RawMessage(`{"ok":true}`), ""
 	}
 	rec := destination.NewInvocation(in)
@@ -70,7 +71,7 @@ func TestLambdaSender(t *testing.T) {
 	s, err := destination.NewLambda(fake, targetARN)
 	require.NoError(t, err)
 	require.Equal(t, targetARN, s.ARN())
-	_, m := invocation(t, destination.RetriesExhausted, `{"id":1}`)
+	_, m := invocation(t, lambdaesm.RetriesExhausted, `{"id":1}`)
 	require.NoError(t, s.Send(t.Context(), m))
 	require.Len(t, fake.in, 1)
 	require.Equal(t, targetARN, aws.ToString(fake.in[0].FunctionName))
@@ -78,7 +79,7 @@ func TestLambdaSender(t *testing.T) {
 	require.Equal(t, string(m.Record), string(fake.in[0].Payload))
 
 	// Over the asynchronous payload limit, the payloads are dropped.
-	_, big := invocation(t, destination.RetriesExhausted, `"`+strings.Repeat("x", destination.MaxAsyncPayloadBytes)+`"`)
+	_, big := invocation(t, lambdaesm.RetriesExhausted, `"`+strings.Repeat("x", destination.MaxAsyncPayloadBytes)+`"`)
 	require.NoError(t, s.Send(t.Context(), big))
 	require.Equal(t, string(big.Reduced), string(fake.in[1].Payload))
 	require.NotContains(t, string(fake.in[1].Payload), "requestPayload")
@@ -163,12 +164,12 @@ func TestEventBridgeSender(t *testing.T) {
 	require.Equal(t, busARN, s.ARN())
 
 	for _, tc := range []struct {
-		cond       destination.Condition
+		cond       lambdaesm.Condition
 		detailType string
 	}{
-		{destination.Success, "Lambda Function Invocation Result - Success"},
-		{destination.RetriesExhausted, "Lambda Function Invocation Result - Failure"},
-		{destination.EventAgeExceeded, "Lambda Function Invocation Result - Failure"},
+		{lambdaesm.Success, "Lambda Function Invocation Result - Success"},
+		{lambdaesm.RetriesExhausted, "Lambda Function Invocation Result - Failure"},
+		{lambdaesm.EventAgeExceeded, "Lambda Function Invocation Result - Failure"},
 	} {
 		_, m := invocation(t, tc.cond, `{"id":1}`)
 		require.NoError(t, s.Send(t.Context(), m))
@@ -192,7 +193,7 @@ func TestEventBridgeSenderFailures(t *testing.T) {
 	})
 	s, err := destination.NewEventBridge(refused, busARN)
 	require.NoError(t, err)
-	_, m := invocation(t, destination.RetriesExhausted, `{"id":1}`)
+	_, m := invocation(t, lambdaesm.RetriesExhausted, `{"id":1}`)
 	err = s.Send(t.Context(), m)
 	require.ErrorContains(t, err, "InternalFailure: try again")
 	_, ok := errors.AsType[*destination.SendError](err)
@@ -219,7 +220,7 @@ func TestIntegrationLambdaSenderUnderRIE(t *testing.T) {
 	// only to "function".
 	s, err := destination.NewLambda(fn.AnyName(), targetARN)
 	require.NoError(t, err)
-	want, m := invocation(t, destination.RetriesExhausted, `{"ORDER_IDS":["9e07af03"]}`)
+	want, m := invocation(t, lambdaesm.RetriesExhausted, `{"ORDER_IDS":["9e07af03"]}`)
 	require.NoError(t, s.Send(t.Context(), m))
 
 	b, err := os.ReadFile(out)

@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/lambdaesm/lambdaesm"
 	"github.com/lambdaesm/lambdaesm/internal/uuid"
-	"github.com/lambdaesm/lambdaesm/retry"
 )
 
 // Kind is the stream a failure record describes. It decides the name of the
@@ -20,24 +20,6 @@ const (
 	Kinesis Kind = iota
 	// DynamoDB writes DDBStreamBatchInfo with arrival times in seconds.
 	DynamoDB
-)
-
-// Condition is why Lambda wrote a record, as the record's
-// requestContext.condition says.
-type Condition string
-
-// Conditions of stream failure records (event source mappings): the retry
-// policy's, which decides them.
-const (
-	RetryAttemptsExhausted = Condition(retry.RetryAttemptsExhausted)
-	RecordAgeExceeded      = Condition(retry.RecordAgeExceeded)
-)
-
-// Conditions of asynchronous invocation records.
-const (
-	Success          Condition = "Success"
-	RetriesExhausted Condition = "RetriesExhausted"
-	EventAgeExceeded Condition = "EventAgeExceeded"
 )
 
 // Values Lambda writes in every record.
@@ -61,10 +43,10 @@ const (
 
 // RequestContext is a record's requestContext.
 type RequestContext struct {
-	RequestID              string    `json:"requestId"`
-	FunctionARN            string    `json:"functionArn"`
-	Condition              Condition `json:"condition"`
-	ApproximateInvokeCount int       `json:"approximateInvokeCount"`
+	RequestID              string              `json:"requestId"`
+	FunctionARN            string              `json:"functionArn"`
+	Condition              lambdaesm.Condition `json:"condition"`
+	ApproximateInvokeCount int                 `json:"approximateInvokeCount"`
 }
 
 // ResponseContext is the responseContext of a stream failure record.
@@ -96,7 +78,7 @@ type BatchInfo struct {
 // KinesisBatchInfo and DDBStreamBatchInfo is set.
 type StreamFailure struct {
 	RequestContext RequestContext `json:"requestContext"`
-	// ResponseContext is nil for RecordAgeExceeded: the discarded records
+	// ResponseContext is nil for lambdaesm.RecordAgeExceeded: the discarded records
 	// reached no invocation, and Lambda writes no responseContext.
 	ResponseContext    *ResponseContext `json:"responseContext,omitempty"`
 	Version            string           `json:"version"`
@@ -112,15 +94,15 @@ type StreamFailureInput struct {
 	Kind Kind
 	// FunctionARN is requestContext.functionArn.
 	FunctionARN string
-	// Condition is RetryAttemptsExhausted or RecordAgeExceeded.
-	Condition Condition
+	// Condition is lambdaesm.RetryAttemptsExhausted or lambdaesm.RecordAgeExceeded.
+	Condition lambdaesm.Condition
 	// ApproximateInvokeCount is the number of invocations of the batch
 	// (retries + 1 when the retries ran out).
 	ApproximateInvokeCount int
 	// FunctionError tells that the last invocation failed with a function
 	// error ("Unhandled"); false writes null, as Lambda does when the
 	// function returned a partial batch response that failed the batch.
-	// Ignored for RecordAgeExceeded.
+	// Ignored for lambdaesm.RecordAgeExceeded.
 	FunctionError bool
 	// ShardID and StreamARN locate the records.
 	ShardID   string
@@ -149,7 +131,7 @@ func NewStreamFailure(in StreamFailureInput) StreamFailure {
 		Version:        Version,
 		Timestamp:      formatMillis(orNow(in.Now)),
 	}
-	if in.Condition != RecordAgeExceeded {
+	if in.Condition != lambdaesm.RecordAgeExceeded {
 		rc := &ResponseContext{StatusCode: 200, ExecutedVersion: LatestVersion}
 		if in.FunctionError {
 			rc.FunctionError = new(Unhandled)
@@ -238,8 +220,8 @@ type InvocationInput struct {
 	// FunctionARN is requestContext.functionArn; Lambda reports the
 	// qualified ARN (…:function:name:$LATEST).
 	FunctionARN string
-	// Condition is Success, RetriesExhausted or EventAgeExceeded.
-	Condition Condition
+	// Condition is lambdaesm.Success, lambdaesm.RetriesExhausted or lambdaesm.EventAgeExceeded.
+	Condition lambdaesm.Condition
 	// ApproximateInvokeCount is the number of attempts. Zero means the
 	// function was never invoked: the record then has no responseContext
 	// and no responsePayload.
@@ -334,7 +316,7 @@ func orNull(p json.RawMessage) json.RawMessage {
 }
 
 // newRequestContext builds a requestContext; an empty id gets a new UUID.
-func newRequestContext(id, functionARN string, c Condition, invokeCount int) RequestContext {
+func newRequestContext(id, functionARN string, c lambdaesm.Condition, invokeCount int) RequestContext {
 	if id == "" {
 		id = uuid.New()
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lambdaesm/lambdaesm"
 	"github.com/stretchr/testify/require"
 )
 
@@ -45,7 +46,7 @@ func TestStreamFailureGolden(t *testing.T) {
 		in: StreamFailureInput{
 			Kind:                   Kinesis,
 			FunctionARN:            "arn:aws:lambda:us-east-2:123456789012:function:myfunction",
-			Condition:              RetryAttemptsExhausted,
+			Condition:              lambdaesm.RetryAttemptsExhausted,
 			ApproximateInvokeCount: 1,
 			FunctionError:          true,
 			ShardID:                "shardId-000000000001",
@@ -65,7 +66,7 @@ func TestStreamFailureGolden(t *testing.T) {
 		in: StreamFailureInput{
 			Kind:                   DynamoDB,
 			FunctionARN:            "arn:aws:lambda:us-east-2:123456789012:function:myfunction",
-			Condition:              RetryAttemptsExhausted,
+			Condition:              lambdaesm.RetryAttemptsExhausted,
 			ApproximateInvokeCount: 1,
 			FunctionError:          true,
 			ShardID:                "shardId-00000001573689847184-864758bb",
@@ -83,7 +84,7 @@ func TestStreamFailureGolden(t *testing.T) {
 		golden: "kinesis_record_age_exceeded.json",
 		in: StreamFailureInput{
 			FunctionARN:            "arn:aws:lambda:us-east-1:111111111111:function:consumer",
-			Condition:              RecordAgeExceeded,
+			Condition:              lambdaesm.RecordAgeExceeded,
 			ApproximateInvokeCount: 1,
 			FunctionError:          true, // ignored: no responseContext
 			ShardID:                "shardId-000000000000",
@@ -100,7 +101,7 @@ func TestStreamFailureGolden(t *testing.T) {
 		golden: "kinesis_invalid_partial_response.json",
 		in: StreamFailureInput{
 			FunctionARN:            "arn:aws:lambda:us-east-1:111111111111:function:consumer",
-			Condition:              RetryAttemptsExhausted,
+			Condition:              lambdaesm.RetryAttemptsExhausted,
 			ApproximateInvokeCount: 3,
 			FunctionError:          false, // null
 			ShardID:                "shardId-000000000000",
@@ -143,8 +144,8 @@ var uuidV4 = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-
 
 func TestStreamFailureDefaults(t *testing.T) {
 	before := time.Now()
-	a := NewStreamFailure(StreamFailureInput{Condition: RetryAttemptsExhausted})
-	b := NewStreamFailure(StreamFailureInput{Condition: RetryAttemptsExhausted})
+	a := NewStreamFailure(StreamFailureInput{Condition: lambdaesm.RetryAttemptsExhausted})
+	b := NewStreamFailure(StreamFailureInput{Condition: lambdaesm.RetryAttemptsExhausted})
 	require.Regexp(t, uuidV4, a.RequestContext.RequestID)
 	require.NotEqual(t, a.RequestContext.RequestID, b.RequestContext.RequestID)
 
@@ -170,7 +171,7 @@ func TestStreamFailureMessageErrors(t *testing.T) {
 func TestInvocationGolden(t *testing.T) {
 	r := NewInvocation(InvocationInput{
 		FunctionARN:            "arn:aws:lambda:us-east-2:123456789012:function:my-function:$LATEST",
-		Condition:              RetriesExhausted,
+		Condition:              lambdaesm.RetriesExhausted,
 		ApproximateInvokeCount: 3,
 		RequestPayload:         json.RawMessage(`{"ORDER_IDS":["9e07af03-ce31-4ff3-xmpl-36dce652cb4f","637de236-e7b2-464e-xmpl-baf57f86bb53","a81ddca6-2c35-45c7-xmpl-c3a03a31ed15"]}`),
 		ResponsePayload:        json.RawMessage(`{"errorMessage":"RequestId: e4b46cbf-b738-xmpl-8880-a18cdf61200e Process exited before completing request"}`),
@@ -194,16 +195,16 @@ func TestInvocationShapes(t *testing.T) {
 		want string
 	}{{
 		name: "success has no functionError",
-		in: InvocationInput{FunctionARN: "f:$LATEST", Condition: Success, ApproximateInvokeCount: 1,
+		in: InvocationInput{FunctionARN: "f:$LATEST", Condition: lambdaesm.Success, ApproximateInvokeCount: 1,
 			RequestPayload: json.RawMessage(`{"a":1}`), ResponsePayload: json.RawMessage(`"ok"`), RequestID: "r", Now: now},
 		want: `{"version":"1.0","timestamp":"2019-11-14T18:16:05.568Z","requestContext":{"requestId":"r","functionArn":"f:$LATEST","condition":"Success","approximateInvokeCount":1},"requestPayload":{"a":1},"responseContext":{"statusCode":200,"executedVersion":"$LATEST"},"responsePayload":"ok"}`,
 	}, {
 		name: "nil payloads are null",
-		in:   InvocationInput{FunctionARN: "f", Condition: Success, ApproximateInvokeCount: 1, RequestID: "r", Now: now},
+		in:   InvocationInput{FunctionARN: "f", Condition: lambdaesm.Success, ApproximateInvokeCount: 1, RequestID: "r", Now: now},
 		want: `{"version":"1.0","timestamp":"2019-11-14T18:16:05.568Z","requestContext":{"requestId":"r","functionArn":"f","condition":"Success","approximateInvokeCount":1},"requestPayload":null,"responseContext":{"statusCode":200,"executedVersion":"$LATEST"},"responsePayload":null}`,
 	}, {
 		name: "never invoked has no response",
-		in:   InvocationInput{FunctionARN: "f", Condition: EventAgeExceeded, RequestPayload: json.RawMessage(`{}`), RequestID: "r", Now: now},
+		in:   InvocationInput{FunctionARN: "f", Condition: lambdaesm.EventAgeExceeded, RequestPayload: json.RawMessage(`{}`), RequestID: "r", Now: now},
 		want: `{"version":"1.0","timestamp":"2019-11-14T18:16:05.568Z","requestContext":{"requestId":"r","functionArn":"f","condition":"EventAgeExceeded","approximateInvokeCount":0},"requestPayload":{}}`,
 	}}
 	for _, tt := range tests {
@@ -221,7 +222,7 @@ func TestS3BodyGolden(t *testing.T) {
 		`","eventName":"aws:kinesis:record","invokeIdentityArn":"arn:aws:iam::123456789012:role/lambda-role","awsRegion":"us-east-2","eventSourceARN":"arn:aws:kinesis:us-east-2:123456789012:stream/mystream"}]}`
 	f := NewStreamFailure(StreamFailureInput{
 		FunctionARN:            "arn:aws:lambda:us-east-2:123456789012:function:myfunction",
-		Condition:              RetryAttemptsExhausted,
+		Condition:              lambdaesm.RetryAttemptsExhausted,
 		ApproximateInvokeCount: 2,
 		FunctionError:          true,
 		ShardID:                "shardId-000000000001",

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/lambdaesm/lambdaesm"
 	"github.com/stretchr/testify/require"
 )
 
@@ -115,7 +116,7 @@ const (
 func testMessage(t *testing.T) Message {
 	t.Helper()
 	m, err := NewStreamFailure(StreamFailureInput{
-		FunctionARN: "arn:aws:lambda:us-east-1:123456789012:function:f", Condition: RetryAttemptsExhausted,
+		FunctionARN: "arn:aws:lambda:us-east-1:123456789012:function:f", Condition: lambdaesm.RetryAttemptsExhausted,
 		ApproximateInvokeCount: 3, FunctionError: true, ShardID: "shardId-000000000000",
 		StreamARN: "arn:aws:kinesis:us-east-1:123456789012:stream/s", StartSequenceNumber: "1", EndSequenceNumber: "2",
 		FirstArrival: at("2024-01-02T03:04:05Z"), LastArrival: at("2024-01-02T03:04:06Z"), BatchSize: 2,
@@ -216,7 +217,7 @@ func TestSNSSenderSizeLimit(t *testing.T) {
 	require.NoError(t, err)
 
 	big := json.RawMessage(`"` + strings.Repeat("x", SNSMaxMessageBytes) + `"`)
-	r := NewInvocation(InvocationInput{FunctionARN: "f", Condition: Success, ApproximateInvokeCount: 1,
+	r := NewInvocation(InvocationInput{FunctionARN: "f", Condition: lambdaesm.Success, ApproximateInvokeCount: 1,
 		RequestPayload: big, ResponsePayload: json.RawMessage(`{}`), Now: at("2024-01-02T03:04:05Z")})
 	m, err := r.Message()
 	require.NoError(t, err)

@@ -83,8 +83,15 @@
 //
 // # Observability
 //
-// Logging goes through *slog.Logger; metrics through [Hooks], named after
-// Lambda's EventCount metrics and IteratorAge.
+// Logging goes through *slog.Logger ([WithLogger]); metrics through hooks
+// ([WithHooks]): any values implementing the small interfaces of package
+// lambdaesm (HookBatchInvoked, HookRecordsPolled, HookCheckpointFailed, …),
+// named after Lambda's EventCount metrics and IteratorAge, plus checkpoints,
+// leases, shards, throttles, retries and splits. Several hooks listen at
+// once. Each stream mapping's Health method reports whether it runs, its last
+// poll and checkpoint and its last background error, for a readiness probe.
+// Errors are package lambdaesm's: lambdaesm.ErrClosed, *lambdaesm.TimeoutError
+// and *lambdaesm.NotInvokedError.
 //
 // # Testing
 //

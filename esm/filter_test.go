@@ -19,6 +19,7 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lambdaesm/lambdaesm"
 	"github.com/lambdaesm/lambdaesm/esm"
 	"github.com/lambdaesm/lambdaesm/esm/esmtest"
 	"github.com/lambdaesm/lambdaesm/internal/awstest"
@@ -27,12 +28,11 @@ import (
 
 // progressHooks counts the records filtered out.
 type progressHooks struct {
-	esm.NopHooks
 	mu sync.Mutex
 	n  int
 }
 
-func (h *progressHooks) RecordsFilteredOut(_ esm.HookSource, n int) {
+func (h *progressHooks) OnRecordsFilteredOut(_ lambdaesm.Source, n int) {
 	h.mu.Lock()
 	h.n += n
 	h.mu.Unlock()

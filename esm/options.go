@@ -10,6 +10,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
 
+	"github.com/lambdaesm/lambdaesm"
 	"github.com/lambdaesm/lambdaesm/destination"
 	"github.com/lambdaesm/lambdaesm/queue"
 	"github.com/lambdaesm/lambdaesm/retry"
@@ -53,7 +54,7 @@ func (o option) spec() option { return o }
 type options struct {
 	name           string
 	logger         *slog.Logger
-	hooks          Hooks
+	hooks          []lambdaesm.Hook
 	store          shard.Store
 	tuning         shard.Settings // only the timing fields are read
 	invokeIdentity string
@@ -92,9 +93,6 @@ func buildOptions(kind SourceKind, opts []Option) (options, error) {
 	}
 	if o.logger == nil {
 		o.logger = slog.New(slog.DiscardHandler)
-	}
-	if o.hooks == nil {
-		o.hooks = NopHooks{}
 	}
 	return o, errors.Join(errs...)
 }
@@ -210,10 +208,18 @@ func WithLogger(l *slog.Logger) Option {
 	return option{name: "WithLogger", set: func(o *options) { o.logger = l }}
 }
 
-// WithHooks reports what the mapping does to h, for metrics. Nil means none.
-// Any mapping.
-func WithHooks(h Hooks) Option {
-	return option{name: "WithHooks", errs: typedNil("WithHooks", "hooks value", h), set: func(o *options) { o.hooks = h }}
+// WithHooks adds hooks that hear of what the mapping does: each hook is
+// called for the events whose interface it implements (see package
+// lambdaesm: HookBatchInvoked, HookRecordsPolled, …), so metrics and a test's
+// progress waiter can listen at once. Several WithHooks add up. Any mapping.
+func WithHooks(hs ...lambdaesm.Hook) Option {
+	var errs []error
+	for i, h := range hs {
+		if h != nil && isNil(h) { // a plain nil adds nothing
+			errs = append(errs, fmt.Errorf("esm: WithHooks: hook %d of %d is a nil %T", i+1, len(hs), h))
+		}
+	}
+	return option{name: "WithHooks", errs: errs, set: func(o *options) { o.hooks = append(o.hooks, hs...) }}
 }
 
 // WithStore keeps stream checkpoints in s instead of files under

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lambdaesm/lambdaesm"
 	"github.com/lambdaesm/lambdaesm/destination"
 	"github.com/lambdaesm/lambdaesm/esm"
 	"github.com/lambdaesm/lambdaesm/esm/esmtest"
@@ -357,7 +358,7 @@ func TestNotInvokedDoesNotCountAsAnAttempt(t *testing.T) {
 			defer mu.Unlock()
 			calls++
 			if calls <= 3 {
-				return &esm.NotInvokedError{Err: errors.New("TooManyRequestsException: Rate Exceeded")}
+				return &lambdaesm.NotInvokedError{Err: errors.New("TooManyRequestsException: Rate Exceeded")}
 			}
 			handled += len(ev.Records)
 			return nil

@@ -8,7 +8,9 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/lambdaesm/lambdaesm"
 	"github.com/lambdaesm/lambdaesm/destination"
+	"github.com/lambdaesm/lambdaesm/internal/core"
 	"github.com/lambdaesm/lambdaesm/internal/uuid"
 	"github.com/lambdaesm/lambdaesm/retry"
 	"github.com/lambdaesm/lambdaesm/shard"
@@ -234,15 +236,13 @@ func newOnDiscard[Rec, E any](cfg Config, set shard.Settings, o options, kind de
 	// restarts of the same mapping.
 	mappingID := uuid.FromName(set.Mapping)
 	wantsPayload := destination.WantsPayload(o.onFailure)
-	hookSrc := func(shardID string) HookSource {
-		return HookSource{EventSourceARN: cfg.EventSourceArn, ShardID: shardID}
-	}
+	hooks := core.NewHooks(o.hooks...)
 	return func(ctx context.Context, d shard.Discarded[Rec]) error {
 		// The invocations the records had; records that expired before
 		// the first one count 1, as AWS records them.
 		count := max(d.InvokeCount, 1)
 		rec := destination.NewStreamFailure(destination.StreamFailureInput{
-			Kind: kind, FunctionARN: functionARN, Condition: destination.Condition(d.Condition),
+			Kind: kind, FunctionARN: functionARN, Condition: d.Condition,
 			ApproximateInvokeCount: count, FunctionError: d.FunctionError,
 			ShardID: d.ShardID, StreamARN: cfg.EventSourceArn,
 			StartSequenceNumber: d.StartSequenceNumber, EndSequenceNumber: d.EndSequenceNumber,
@@ -261,7 +261,7 @@ func newOnDiscard[Rec, E any](cfg Config, set shard.Settings, o options, kind de
 		if err == nil {
 			err = o.onFailure.Send(ctx, msg)
 		}
-		o.hooks.DestinationDelivered(hookSrc(d.ShardID), cfg.OnFailureDestination(), err)
+		hooks.DestinationDelivered(lambdaesm.Source{EventSourceARN: cfg.EventSourceArn, ShardID: d.ShardID}, cfg.OnFailureDestination(), err)
 		return err
 	}
 }

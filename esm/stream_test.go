@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/lambdaesm/lambdaesm"
 	"github.com/lambdaesm/lambdaesm/esm"
 	"github.com/lambdaesm/lambdaesm/esm/esmtest"
 	"github.com/lambdaesm/lambdaesm/shard"
@@ -229,12 +230,11 @@ func TestKinesisShutdownMidBatchThenRestartLosesNothing(t *testing.T) {
 }
 
 type recordingHooks struct {
-	esm.NopHooks
 	mu   sync.Mutex
 	errs []error
 }
 
-func (h *recordingHooks) BatchInvoked(inv esm.Invocation) {
+func (h *recordingHooks) OnBatchInvoked(inv lambdaesm.Invocation) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if inv.Err != nil {
@@ -266,7 +266,7 @@ func TestKinesisHandlerPanicAndTimeoutAreFunctionErrors(t *testing.T) {
 		var pe *esm.PanicError
 		require.ErrorAs(t, h.errs[0], &pe)
 		require.Equal(t, "boom", pe.Value)
-		var te *shard.TimeoutError
+		var te *lambdaesm.TimeoutError
 		require.ErrorAs(t, h.errs[1], &te)
 		require.Equal(t, "Task timed out after 2.00 seconds", te.Error())
 	})
@@ -289,7 +289,7 @@ func TestKinesisStartupErrors(t *testing.T) {
 	err = m.Run(t.Context())
 	require.ErrorContains(t, err, "kinesis:DescribeStreamSummary")
 	require.ErrorContains(t, err, "access denied")
-	require.ErrorIs(t, m.Run(t.Context()), esm.ErrClosed, "Run twice")
+	require.ErrorIs(t, m.Run(t.Context()), lambdaesm.ErrClosed, "Run twice")
 
 	ddb := "arn:aws:dynamodb:us-east-1:123456789012:table/orders/stream/2024-01-01T00:00:00.000"
 	_, err = esm.NewKinesisMapping(esm.Config{EventSourceArn: ddb, StartingPosition: esm.TrimHorizon}, k, h)
@@ -305,7 +305,7 @@ func TestKinesisStartupErrors(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, m.Shutdown(t.Context()))
 	require.NoError(t, m.Shutdown(t.Context()), "idempotent")
-	require.ErrorIs(t, m.Run(t.Context()), esm.ErrClosed)
+	require.ErrorIs(t, m.Run(t.Context()), lambdaesm.ErrClosed)
 }
 
 // Split and merge while consuming: every record handled, each key in order,

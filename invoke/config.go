@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lambdaesm/lambdaesm"
 	"github.com/lambdaesm/lambdaesm/destination"
 	"github.com/lambdaesm/lambdaesm/retry"
 )
@@ -127,7 +128,7 @@ type Result struct {
 	// Condition is Success, RetriesExhausted or EventAgeExceeded, or empty
 	// when the invoker stopped before it was done with the event
 	// (Abandoned).
-	Condition destination.Condition
+	Condition lambdaesm.Condition
 	// Abandoned is true when the invoker stopped (Shutdown's context or
 	// Run's context ended) before the event succeeded or was discarded.
 	Abandoned bool

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/lambdaesm/lambdaesm"
 	"github.com/lambdaesm/lambdaesm/esm"
 	"github.com/lambdaesm/lambdaesm/queue"
 )
@@ -122,7 +123,7 @@ func (i *Invoker[E, R]) enqueueDurable(ctx context.Context, it *item) (string, e
 	shut := i.shut
 	i.mu.Unlock()
 	if shut {
-		return "", ErrClosed
+		return "", lambdaesm.ErrClosed
 	}
 	if err := i.sendDurable(ctx, it, 0); err != nil {
 		return "", err
@@ -202,7 +203,7 @@ func (i *Invoker[E, R]) runDurable(ctx context.Context) error {
 	i.mu.Lock()
 	if i.state != notRun {
 		i.mu.Unlock()
-		return ErrClosed
+		return lambdaesm.ErrClosed
 	}
 	i.state = running
 	i.mu.Unlock()

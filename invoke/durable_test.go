@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/lambdaesm/lambdaesm"
 	"github.com/lambdaesm/lambdaesm/destination"
 	"github.com/lambdaesm/lambdaesm/esm"
 	"github.com/lambdaesm/lambdaesm/esm/esmtest"
@@ -32,7 +33,7 @@ func TestDurableEventsSurviveARestart(t *testing.T) {
 		id1, id2 := send(t, first, "o-1"), send(t, first, "o-2")
 		require.NoError(t, first.Shutdown(t.Context()))
 		_, err = first.Invoke(t.Context(), order{ID: "late"})
-		require.ErrorIs(t, err, invoke.ErrClosed)
+		require.ErrorIs(t, err, lambdaesm.ErrClosed)
 		require.Len(t, q.Bodies(url), 2, "the events wait in the queue")
 
 		// The second one runs them.
@@ -80,7 +81,7 @@ func TestDurableRetriesAcrossARestart(t *testing.T) {
 			require.GreaterOrEqual(t, calls[n].at.Sub(start), want, "attempt %d", n+2)
 			require.Less(t, calls[n].at.Sub(start), want+5*time.Second, "attempt %d", n+2)
 		}
-		require.Equal(t, destination.RetriesExhausted, res.get()[0].Condition)
+		require.Equal(t, lambdaesm.RetriesExhausted, res.get()[0].Condition)
 		require.Equal(t, 3, res.get()[0].Attempts)
 		rec := record(t, onFailure.Messages()[0])
 		require.Equal(t, 3.0, rec["requestContext"].(map[string]any)["approximateInvokeCount"])
@@ -108,7 +109,7 @@ func TestDurableDelaysBeyondSQSLimit(t *testing.T) {
 		wait := calls[1].at.Sub(start)
 		require.True(t, wait >= 40*time.Minute && wait < 40*time.Minute+5*time.Second,
 			"a 40-minute delay spans several 15-minute SQS delays: %v", wait)
-		require.Equal(t, destination.Success, res.get()[0].Condition)
+		require.Equal(t, lambdaesm.Success, res.get()[0].Condition)
 	})
 }
 

@@ -13,11 +13,6 @@ import (
 	"github.com/lambdaesm/lambdaesm/esm"
 )
 
-// ErrClosed is returned by Invoke once Shutdown has begun or Run has
-// returned, and by Run when called twice or after Shutdown. It is
-// [esm.ErrClosed], so one check serves mappings and invokers.
-var ErrClosed = esm.ErrClosed
-
 // ErrQueueFull is returned by Invoke when the invoker already holds
 // Config.QueueCapacity events. The event was not queued; the caller may
 // retry later (Lambda answers 429 to an invocation it cannot take).

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
+	"github.com/lambdaesm/lambdaesm"
 	"github.com/lambdaesm/lambdaesm/destination"
 	"github.com/lambdaesm/lambdaesm/esm"
 	"github.com/lambdaesm/lambdaesm/internal/event"
@@ -144,7 +145,7 @@ func Function[E, R any](client LambdaAPI, functionName string, opts *FunctionOpt
 		if err != nil {
 			err = fmt.Errorf("invoke: function %s: %w", functionName, err)
 			if notInvoked(err) {
-				err = &esm.NotInvokedError{Err: err}
+				err = &lambdaesm.NotInvokedError{Err: err}
 			}
 			return zero, err
 		}

@@ -16,6 +16,7 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lambdaesm/lambdaesm"
 	"github.com/lambdaesm/lambdaesm/destination"
 	"github.com/lambdaesm/lambdaesm/internal/rietest"
 	"github.com/lambdaesm/lambdaesm/invoke"
@@ -151,7 +152,7 @@ func TestFunctionUnderRIEAsync(t *testing.T) {
 	_, err = inv.Invoke(t.Context(), map[string]string{"action": "error"})
 	require.NoError(t, err)
 	res := <-done
-	require.Equal(t, destination.RetriesExhausted, res.Condition)
+	require.Equal(t, lambdaesm.RetriesExhausted, res.Condition)
 	rec := record(t, onFailure.Messages()[0])
 	require.Equal(t, map[string]any{"errorMessage": "error requested", "errorType": "errorString"}, rec["responsePayload"],
 		"the function's own error object")

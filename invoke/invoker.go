@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/lambdaesm/lambdaesm"
 	"github.com/lambdaesm/lambdaesm/destination"
 	"github.com/lambdaesm/lambdaesm/esm"
 	"github.com/lambdaesm/lambdaesm/internal/uuid"
@@ -91,7 +92,7 @@ func New[E, R any](h esm.Handler[E, R], cfg *Config) (*Invoker[E, R], error) {
 // handler, like Lambda's Invoke with InvocationType Event. It fails with
 // [ErrQueueFull] when the invoker holds Config.QueueCapacity events, with
 // [ErrPayloadTooLarge] for an event over Config.MaxPayloadBytes, and with
-// [ErrClosed] once Shutdown has begun or Run has returned. Events given
+// [lambdaesm.ErrClosed] once Shutdown has begun or Run has returned. Events given
 // before Run starts wait for it. With Config.Durable, Invoke sends the event
 // to the queue (the call's error is returned) and there is no capacity.
 //
@@ -118,7 +119,7 @@ func (i *Invoker[E, R]) Invoke(ctx context.Context, event E) (string, error) {
 	switch {
 	case i.shut:
 		i.mu.Unlock()
-		return "", ErrClosed
+		return "", lambdaesm.ErrClosed
 	case i.held >= i.s.QueueCapacity:
 		i.mu.Unlock()
 		return "", ErrQueueFull
@@ -143,7 +144,7 @@ func (i *Invoker[E, R]) Call(ctx context.Context, event E) (R, error) {
 // or until ctx ends, and returns nil after either. When ctx ends, running
 // handlers see their context cancelled and the events still held are
 // abandoned (reported through Config.OnResult and the log). Run returns
-// [ErrClosed] when called twice, or after Shutdown when no event is held;
+// [lambdaesm.ErrClosed] when called twice, or after Shutdown when no event is held;
 // after Shutdown with events held, it runs them and returns. With
 // Config.Durable, Run runs the queue's mapping and returns its error (the
 // queue cannot be used, for one).
@@ -154,7 +155,7 @@ func (i *Invoker[E, R]) Run(ctx context.Context) error {
 	i.mu.Lock()
 	if i.state != notRun || (i.shut && i.held == 0) {
 		i.mu.Unlock()
-		return ErrClosed
+		return lambdaesm.ErrClosed
 	}
 	i.state = running
 	ctx, cancel := context.WithCancel(ctx)
@@ -172,13 +173,13 @@ func (i *Invoker[E, R]) Run(ctx context.Context) error {
 	return nil
 }
 
-// Shutdown stops accepting events (Invoke returns [ErrClosed]) and waits
+// Shutdown stops accepting events (Invoke returns [lambdaesm.ErrClosed]) and waits
 // until every held event has finished — retries and their delays included —
 // and Run has returned. If ctx ends first, it cancels the running handlers,
 // abandons the events still held and returns an error wrapping ctx's error
 // that says how many events were still held. Shutdown is idempotent and safe
 // to call concurrently. Called before Run, it returns at once when no event
-// is held (Run then returns [ErrClosed]); otherwise it waits for Run to run
+// is held (Run then returns [lambdaesm.ErrClosed]); otherwise it waits for Run to run
 // the held events, until ctx ends. With Config.Durable, Shutdown stops the
 // queue's mapping: the events in flight finish, the others stay queued.
 func (i *Invoker[E, R]) Shutdown(ctx context.Context) error {
@@ -279,7 +280,7 @@ func (i *Invoker[E, R]) attempt(ctx context.Context, it *item) (outcome, Result)
 		return interrupted, Result{}
 	}
 	if !time.Now().Before(it.deadline) {
-		return finishedEvent, i.discard(ctx, it, destination.EventAgeExceeded)
+		return finishedEvent, i.discard(ctx, it, lambdaesm.EventAgeExceeded)
 	}
 	it.attempts++
 	var e E
@@ -298,7 +299,7 @@ func (i *Invoker[E, R]) attempt(ctx context.Context, it *item) (outcome, Result)
 	case ctx.Err() != nil:
 		return interrupted, Result{}
 	case it.attempts > i.s.retries:
-		return finishedEvent, i.discard(ctx, it, destination.RetriesExhausted)
+		return finishedEvent, i.discard(ctx, it, lambdaesm.RetriesExhausted)
 	}
 	i.s.logger.Debug("function error; retrying", "requestId", it.id, "attempt", it.attempts, "err", err)
 	it.due = time.Now().Add(i.s.retryDelay(it.attempts))
@@ -318,7 +319,7 @@ func (i *Invoker[E, R]) call(ctx context.Context, requestID string, attempt int,
 			err = &esm.PanicError{Value: v, Stack: debug.Stack()}
 		}
 		if errors.Is(actx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
-			err = &esm.TimeoutError{Timeout: i.s.FunctionTimeout}
+			err = &lambdaesm.TimeoutError{Timeout: i.s.FunctionTimeout}
 		}
 	}()
 	return i.h.Handle(actx, e)
@@ -356,13 +357,13 @@ func (i *Invoker[E, R]) retryLoop(ctx context.Context) {
 
 // succeed sends the success record.
 func (i *Invoker[E, R]) succeed(ctx context.Context, it *item, resp R) Result {
-	res := Result{RequestID: it.id, Condition: destination.Success, Attempts: it.attempts}
+	res := Result{RequestID: it.id, Condition: lambdaesm.Success, Attempts: it.attempts}
 	if i.s.OnSuccess != nil {
 		out, err := json.Marshal(resp)
 		if err != nil {
 			i.s.logger.Warn("response is not JSON; the success record has a null responsePayload", "requestId", it.id, "err", err)
 		}
-		rec := i.record(it, destination.Success, out, "")
+		rec := i.record(it, lambdaesm.Success, out, "")
 		res.DeliveryErr = i.deliverRecord(ctx, "OnSuccess", i.s.OnSuccess, rec)
 	}
 	return res
@@ -370,7 +371,7 @@ func (i *Invoker[E, R]) succeed(ctx context.Context, it *item, resp R) Result {
 
 // discard sends the failure record and the payload to the failure
 // destination and the dead-letter queue.
-func (i *Invoker[E, R]) discard(ctx context.Context, it *item, cond destination.Condition) Result {
+func (i *Invoker[E, R]) discard(ctx context.Context, it *item, cond lambdaesm.Condition) Result {
 	res := Result{RequestID: it.id, Condition: cond, Attempts: it.attempts, Err: it.lastErr}
 	var errs []error
 	if i.s.OnFailure != nil {
@@ -405,7 +406,7 @@ func deadLetter(it *item) destination.Message {
 }
 
 // record builds the invocation record of it.
-func (i *Invoker[E, R]) record(it *item, cond destination.Condition, response json.RawMessage, functionError string) destination.Invocation {
+func (i *Invoker[E, R]) record(it *item, cond lambdaesm.Condition, response json.RawMessage, functionError string) destination.Invocation {
 	return destination.NewInvocation(destination.InvocationInput{
 		FunctionARN:            i.s.recordARN,
 		Condition:              cond,

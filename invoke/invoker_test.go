@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/lambdaesm/lambdaesm"
 	"github.com/lambdaesm/lambdaesm/destination"
 	"github.com/lambdaesm/lambdaesm/esm"
 	"github.com/lambdaesm/lambdaesm/invoke"
@@ -182,7 +183,7 @@ func TestRetriesWithLambdasDelaysThenFailureDestinations(t *testing.T) {
 			"ErrorMessage": {DataType: "String", Value: "boom"},
 		}, dlq.Messages()[0].Attributes, "with Lambda's attributes: the request ID, the status code and the error message")
 
-		require.Equal(t, []invoke.Result{{RequestID: id, Condition: destination.RetriesExhausted, Attempts: 3, Err: boom}}, res.get())
+		require.Equal(t, []invoke.Result{{RequestID: id, Condition: lambdaesm.RetriesExhausted, Attempts: 3, Err: boom}}, res.get())
 	})
 }
 
@@ -260,7 +261,7 @@ func TestEventAgeExceeded(t *testing.T) {
 			require.Equal(t, "Unhandled", rec["responseContext"].(map[string]any)["functionError"])
 			require.Len(t, dlq.Messages(), 1)
 			require.Equal(t, "boom", dlq.Messages()[0].Attributes[destination.ErrorMessageAttribute].Value, "the last attempt's error")
-			require.Equal(t, destination.EventAgeExceeded, res.get()[0].Condition)
+			require.Equal(t, lambdaesm.EventAgeExceeded, res.get()[0].Condition)
 		})
 	})
 	t.Run("before the first attempt", func(t *testing.T) {
@@ -336,10 +337,10 @@ func TestShutdown(t *testing.T) {
 			start := time.Now()
 			stop()
 			require.Equal(t, time.Minute, time.Since(start), "Shutdown waited for the retry")
-			require.Equal(t, destination.Success, res.get()[0].Condition)
+			require.Equal(t, lambdaesm.Success, res.get()[0].Condition)
 			_, err = inv.Invoke(t.Context(), order{})
-			require.ErrorIs(t, err, invoke.ErrClosed)
-			require.ErrorIs(t, inv.Run(t.Context()), invoke.ErrClosed)
+			require.ErrorIs(t, err, lambdaesm.ErrClosed)
+			require.ErrorIs(t, inv.Run(t.Context()), lambdaesm.ErrClosed)
 			require.NoError(t, inv.Shutdown(t.Context()), "idempotent")
 		})
 	})
@@ -380,14 +381,14 @@ func TestShutdown(t *testing.T) {
 			require.NoError(t, <-errc)
 			require.True(t, res.get()[0].Abandoned)
 			_, err = inv.Invoke(t.Context(), order{})
-			require.ErrorIs(t, err, invoke.ErrClosed)
+			require.ErrorIs(t, err, lambdaesm.ErrClosed)
 		})
 	})
 	t.Run("before run, nothing held", func(t *testing.T) {
 		inv, err := invoke.New(&recorder{}, nil)
 		require.NoError(t, err)
 		require.NoError(t, inv.Shutdown(t.Context()))
-		require.ErrorIs(t, inv.Run(t.Context()), invoke.ErrClosed)
+		require.ErrorIs(t, inv.Run(t.Context()), lambdaesm.ErrClosed)
 	})
 	t.Run("before run, events held", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
@@ -402,7 +403,7 @@ func TestShutdown(t *testing.T) {
 			require.NoError(t, inv.Run(t.Context()), "Run runs what Shutdown waits for")
 			require.NoError(t, <-shut)
 			require.Len(t, h.Calls(), 1)
-			require.Equal(t, destination.Success, res.get()[0].Condition)
+			require.Equal(t, lambdaesm.Success, res.get()[0].Condition)
 		})
 	})
 	t.Run("before run, never run", func(t *testing.T) {
@@ -414,7 +415,7 @@ func TestShutdown(t *testing.T) {
 			ctx, cancel := context.WithTimeout(t.Context(), time.Second)
 			defer cancel()
 			require.ErrorIs(t, inv.Shutdown(ctx), context.DeadlineExceeded)
-			require.ErrorIs(t, inv.Run(t.Context()), invoke.ErrClosed)
+			require.ErrorIs(t, inv.Run(t.Context()), lambdaesm.ErrClosed)
 			require.Len(t, res.get(), 1)
 			require.True(t, res.get()[0].Abandoned)
 			require.NoError(t, inv.Shutdown(t.Context()), "finished: nothing to wait for")
@@ -490,7 +491,7 @@ func TestCallPanicAndTimeout(t *testing.T) {
 		}), &invoke.Config{FunctionTimeout: time.Second})
 		require.NoError(t, err)
 		_, err = slow.Call(t.Context(), order{})
-		var te *esm.TimeoutError
+		var te *lambdaesm.TimeoutError
 		require.ErrorAs(t, err, &te)
 		require.EqualError(t, err, "Task timed out after 1.00 seconds")
 	})

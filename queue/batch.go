@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/lambdaesm/lambdaesm"
 	"github.com/lambdaesm/lambdaesm/internal/core"
 )
 
@@ -142,7 +143,7 @@ func (e *Engine) invoke(ctx context.Context, b *batch, lo, hi int) {
 	out := e.cb.Invoke(ictx, b.evs[lo:hi])
 	took := time.Since(start)
 	if errors.Is(ictx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
-		out = Result{Err: &TimeoutError{Timeout: e.set.FunctionTimeout}}
+		out = Result{Err: &lambdaesm.TimeoutError{Timeout: e.set.FunctionTimeout}}
 	}
 	cancel()
 	if out.Err != nil && ctx.Err() != nil {
@@ -167,7 +168,7 @@ func (e *Engine) invoke(ctx context.Context, b *batch, lo, hi int) {
 		out.ItemFailures = nil
 	}
 	nFailed, err := resolve(out, ms, b.state[lo:hi], e.q.fifo)
-	e.hook.BatchInvoked(core.Invocation{Source: e.q.src, Records: hi - lo, Attempt: max(ms[0].receives, 1), Duration: took, Err: err, Failed: nFailed})
+	e.hook.BatchInvoked(lambdaesm.Invocation{Source: e.q.src, Records: hi - lo, Attempt: max(ms[0].receives, 1), Duration: took, Err: err, Failed: nFailed})
 	switch {
 	case out.Err != nil:
 		e.log.Warn("function error: the messages will be delivered again after their visibility timeout",

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/lambdaesm/lambdaesm"
 	"github.com/lambdaesm/lambdaesm/esm"
 	"github.com/lambdaesm/lambdaesm/esm/esmtest"
 	"github.com/lambdaesm/lambdaesm/internal/awstest"
@@ -165,13 +166,12 @@ func BenchmarkSQSFauxqs(b *testing.B) {
 
 // deleteCounter closes done once n messages were deleted.
 type deleteCounter struct {
-	esm.NopHooks
 	n     int64
 	count *atomic.Int64
 	done  chan struct{}
 }
 
-func (d *deleteCounter) RecordsDeleted(_ esm.HookSource, k int) {
+func (d *deleteCounter) OnRecordsDeleted(_ lambdaesm.Source, k int) {
 	if c := d.count.Add(int64(k)); c >= d.n && c-int64(k) < d.n {
 		close(d.done)
 	}

@@ -48,7 +48,7 @@ func entryError(f types.BatchResultErrorEntry) error {
 
 // deleteMessages deletes messages with DeleteMessageBatch, ten at a time.
 // Failed entries and failed calls are retried; what stays undeleted is
-// reported (log, [NotDeletedHook], and the error Shutdown returns).
+// reported (log, lambdaesm.HookRecordsNotDeleted, and the error Shutdown returns).
 func (e *Engine) deleteMessages(ctx context.Context, ms []meta) {
 	deleted := 0
 	for lo := 0; lo < len(ms); lo += maxReceive {
@@ -108,9 +108,7 @@ func (e *Engine) deleteChunk(ctx context.Context, ms []meta) int {
 // in the queue.
 func (e *Engine) notDeleted(ids []string, err error) {
 	e.log.Error("messages could not be deleted: they will be delivered again", "messages", len(ids), "messageIds", ids, "err", err)
-	if h, ok := e.hook.(NotDeletedHook); ok {
-		h.MessagesNotDeleted(e.q.src, len(ids), err)
-	}
+	e.hook.RecordsNotDeleted(e.q.src, len(ids), err)
 	e.bgMu.Lock()
 	e.undeleted += len(ids)
 	e.deleteErr = err

@@ -58,9 +58,9 @@
 //   - Success: the batch is deleted with DeleteMessageBatch, ten entries a
 //     call. Failed entries (and failed calls) are retried, three attempts in
 //     all; messages still undeleted are logged, reported to a
-//     [NotDeletedHook], and summed up in the [*DeleteError] Shutdown returns.
+//     lambdaesm.HookRecordsNotDeleted, and summed up in the [*DeleteError] Shutdown returns.
 //     They will be delivered again.
-//   - Function error (an error, a panic, a timeout: [*TimeoutError]): nothing
+//   - Function error (an error, a panic, a timeout: [*lambdaesm.TimeoutError]): nothing
 //     is deleted. The messages come back when their visibility timeout ends
 //     and the queue's redrive policy moves them to its dead-letter queue after
 //     maxReceiveCount receives. With [Settings.FailureBackoff] (beyond Lambda)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/lambdaesm/lambdaesm"
 	"github.com/lambdaesm/lambdaesm/internal/core"
 	"github.com/lambdaesm/lambdaesm/retry"
 )
@@ -80,9 +81,9 @@ type Settings struct {
 	// Disabled pauses the mapping (Lambda's Enabled=false): Run checks the
 	// queue, then receives nothing until it is stopped.
 	Disabled bool
-	// Hooks receives metrics. Default none. If it also implements
-	// [NotDeletedHook], it hears of messages that could not be deleted.
-	Hooks core.Hooks
+	// Hooks hear of what the mapping does (see package lambdaesm). Default
+	// none.
+	Hooks []lambdaesm.Hook
 	// Logger receives logs. Default none.
 	Logger *slog.Logger
 }
@@ -159,15 +160,6 @@ type Callbacks struct {
 	Filter func(m *events.SQSMessage) bool
 }
 
-// NotDeletedHook is an optional interface of [Settings.Hooks]: it hears of
-// messages that were handled (or filtered out) but could not be deleted after
-// retries; they will be delivered again.
-type NotDeletedHook interface {
-	// MessagesNotDeleted reports n messages of src that stay in the queue,
-	// and the last deletion error. src is an esm.HookSource.
-	MessagesNotDeleted(src core.Source, n int, err error)
-}
-
 // Engine runs one SQS mapping: it receives batches with a scaling number of
 // workers, invokes the function, and deletes what succeeded. Create it with
 // [New]; it starts no goroutine until Run.
@@ -176,7 +168,7 @@ type Engine struct {
 	set  Settings
 	cb   Callbacks
 	log  *slog.Logger
-	hook core.Hooks
+	hook *core.Hooks
 
 	// Known once Run has checked the queue.
 	q queueInfo
@@ -245,16 +237,13 @@ func New(c SQSAPI, set Settings, cb Callbacks) (*Engine, error) {
 	if set.MaxPayload <= 0 {
 		set.MaxPayload = defaultPayload
 	}
-	if set.Hooks == nil {
-		set.Hooks = core.NopHooks{}
-	}
 	if set.Logger == nil {
 		set.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Engine{
 		c: c, set: set, cb: cb,
 		log:   set.Logger,
-		hook:  set.Hooks,
+		hook:  core.NewHooks(set.Hooks...),
 		lc:    core.NewLifecycle(),
 		slots: make(chan struct{}, sc.Max),
 	}, nil
@@ -271,7 +260,7 @@ func isNilPointer(v any) bool {
 // is called. It returns nil after such a stop, an error when the queue cannot
 // be used (not found, access denied, an invalid request, a visibility
 // timeout shorter than the function timeout, a FIFO queue with BatchSize
-// above 10 or a batching window), and ErrClosed (esm.ErrClosed) when called
+// above 10 or a batching window), and [lambdaesm.ErrClosed] when called
 // twice or after Shutdown. Transient errors of the check (server errors,
 // throttling, network failures) are retried with backoff.
 //
@@ -317,7 +306,7 @@ func (e *Engine) Run(ctx context.Context) error {
 // returned. Once Run has returned, Shutdown
 // returns a [*DeleteError] if messages were handled but could not be
 // deleted (they will be delivered again). Shutdown is idempotent and safe to
-// call concurrently; before Run it makes Run return ErrClosed (esm.ErrClosed).
+// call concurrently; before Run it makes Run return [lambdaesm.ErrClosed].
 func (e *Engine) Shutdown(ctx context.Context) error {
 	if err := e.lc.Shutdown(ctx); err != nil {
 		return err

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lambdaesm/lambdaesm"
 	"github.com/lambdaesm/lambdaesm/esm/esmtest"
 	"github.com/lambdaesm/lambdaesm/queue"
 	"github.com/lambdaesm/lambdaesm/retry"
@@ -37,7 +38,7 @@ func TestStandardQueueBatchesAreHandledAndDeleted(t *testing.T) {
 		}
 		h := &handler{}
 		hk := &hooks{}
-		r := start(t, q, queue.Settings{QueueARN: arn, Hooks: hk}, queue.Callbacks{Invoke: h.invoke})
+		r := start(t, q, queue.Settings{QueueARN: arn, Hooks: []lambdaesm.Hook{hk}}, queue.Callbacks{Invoke: h.invoke})
 		waitFor(t, time.Minute, func() bool { return len(q.Messages(url)) == 0 }, "the queue to empty")
 		shErr, runErr := r.stop(t)
 		require.NoError(t, shErr)
@@ -166,7 +167,7 @@ func TestFunctionErrorDeletesNothing(t *testing.T) {
 				q, url, arn := newQueue(t, "fails", map[string]string{"VisibilityTimeout": "30"}, 3)
 				var calls atomic.Int32
 				hk := &hooks{}
-				r := start(t, q, queue.Settings{QueueARN: arn, Hooks: hk, ReportBatchItemFailures: true}, queue.Callbacks{Invoke: func(ctx context.Context, b []events.SQSMessage) queue.Result {
+				r := start(t, q, queue.Settings{QueueARN: arn, Hooks: []lambdaesm.Hook{hk}, ReportBatchItemFailures: true}, queue.Callbacks{Invoke: func(ctx context.Context, b []events.SQSMessage) queue.Result {
 					calls.Add(1)
 					return tc.fn(ctx, b)
 				}})
@@ -305,7 +306,7 @@ func TestFailedDeleteEntriesAreRetriedThenReported(t *testing.T) {
 		hk := &hooks{}
 		lg, logs := newLogger()
 		h := &handler{}
-		r := start(t, q, queue.Settings{QueueARN: arn, Hooks: hk, Logger: lg, Scaling: queue.Scaling{Initial: 1, Min: 1}}, queue.Callbacks{Invoke: h.invoke})
+		r := start(t, q, queue.Settings{QueueARN: arn, Hooks: []lambdaesm.Hook{hk}, Logger: lg, Scaling: queue.Scaling{Initial: 1, Min: 1}}, queue.Callbacks{Invoke: h.invoke})
 		waitFor(t, time.Minute, func() bool { _, _, _, n := hk.snapshot(); return n > 0 }, "a report")
 		shErr, runErr := r.stop(t)
 		require.NoError(t, runErr)
@@ -327,7 +328,7 @@ func TestFilteredOutMessagesAreDeletedUnhandled(t *testing.T) {
 		q, url, arn := newQueue(t, "filter", nil, 6)
 		h := &handler{}
 		hk := &hooks{}
-		r := start(t, q, queue.Settings{QueueARN: arn, Hooks: hk}, queue.Callbacks{
+		r := start(t, q, queue.Settings{QueueARN: arn, Hooks: []lambdaesm.Hook{hk}}, queue.Callbacks{
 			Invoke: h.invoke,
 			Filter: func(m *events.SQSMessage) bool { n, _ := strconv.Atoi(m.Body); return n%2 == 0 },
 		})

@@ -2,17 +2,11 @@ package queue
 
 import (
 	"fmt"
-
-	"github.com/lambdaesm/lambdaesm/internal/core"
 )
-
-// TimeoutError is the function error of an invocation that ran past the
-// function timeout ("Task timed out after N seconds").
-type TimeoutError = core.TimeoutError
 
 // DeleteError is returned by [Engine.Shutdown] when messages were handled (or
 // filtered out) but could not be deleted, even after retries: they will be
-// delivered again. Each was also logged and reported to a [NotDeletedHook].
+// delivered again. Each was also logged and reported to a lambdaesm.HookRecordsNotDeleted hook.
 type DeleteError struct {
 	// Messages is how many messages stayed in the queue.
 	Messages int
@@ -40,7 +34,3 @@ func (e *HeartbeatError) Error() string {
 }
 
 func (e *HeartbeatError) Unwrap() error { return e.Err }
-
-// ErrClosed is returned by Run when called twice or after Shutdown. It is
-// esm.ErrClosed.
-var ErrClosed = core.ErrClosed

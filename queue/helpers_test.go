@@ -15,8 +15,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/lambdaesm/lambdaesm"
 	"github.com/lambdaesm/lambdaesm/esm/esmtest"
-	"github.com/lambdaesm/lambdaesm/internal/core"
 	"github.com/lambdaesm/lambdaesm/queue"
 )
 
@@ -212,46 +212,45 @@ func newLogger() (*slog.Logger, *logBuffer) {
 
 // hooks counts what the engine reports.
 type hooks struct {
-	core.NopHooks
 	mu          sync.Mutex
-	invocations []core.Invocation
+	invocations []lambdaesm.Invocation
 	deleted     int
 	filtered    int
 	notDeleted  int
 	notDelErr   error
 }
 
-func (h *hooks) BatchInvoked(inv core.Invocation) {
+func (h *hooks) OnBatchInvoked(inv lambdaesm.Invocation) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.invocations = append(h.invocations, inv)
 }
 
-func (h *hooks) RecordsDeleted(_ core.Source, n int) {
+func (h *hooks) OnRecordsDeleted(_ lambdaesm.Source, n int) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.deleted += n
 }
 
-func (h *hooks) RecordsFilteredOut(_ core.Source, n int) {
+func (h *hooks) OnRecordsFilteredOut(_ lambdaesm.Source, n int) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.filtered += n
 }
 
-func (h *hooks) MessagesNotDeleted(_ core.Source, n int, err error) {
+func (h *hooks) OnRecordsNotDeleted(_ lambdaesm.Source, n int, err error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.notDeleted += n
 	h.notDelErr = err
 }
 
-var _ queue.NotDeletedHook = (*hooks)(nil)
+var _ lambdaesm.HookRecordsNotDeleted = (*hooks)(nil)
 
-func (h *hooks) snapshot() (invs []core.Invocation, deleted, filtered, notDeleted int) {
+func (h *hooks) snapshot() (invs []lambdaesm.Invocation, deleted, filtered, notDeleted int) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return append([]core.Invocation(nil), h.invocations...), h.deleted, h.filtered, h.notDeleted
+	return append([]lambdaesm.Invocation(nil), h.invocations...), h.deleted, h.filtered, h.notDeleted
 }
 
 var errBoom = errors.New("boom")

@@ -15,8 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lambdaesm/lambdaesm"
 	"github.com/lambdaesm/lambdaesm/esm/esmtest"
-	"github.com/lambdaesm/lambdaesm/internal/core"
 	"github.com/lambdaesm/lambdaesm/queue"
 )
 
@@ -29,7 +29,7 @@ func TestStartupChecksOnTheQueue(t *testing.T) {
 		err = eng.Run(context.Background())
 		require.ErrorContains(t, err, "Queue visibility timeout: 60 seconds is less than Function timeout: 180 seconds")
 		require.ErrorContains(t, err, arn)
-		require.ErrorIs(t, eng.Run(context.Background()), core.ErrClosed)
+		require.ErrorIs(t, eng.Run(context.Background()), lambdaesm.ErrClosed)
 
 		// Warnings, and a longer visibility timeout for receives.
 		_, arn = q.MustCreateQueue(t, "warn", map[string]string{"VisibilityTimeout": "30"})
@@ -167,7 +167,7 @@ func TestRunEndsWhenItsContextEnds(t *testing.T) {
 		eng, err = queue.New(q, queue.Settings{QueueARN: arn}, queue.Callbacks{Invoke: (&handler{}).invoke})
 		require.NoError(t, err)
 		require.NoError(t, eng.Shutdown(context.Background()))
-		require.ErrorIs(t, eng.Run(context.Background()), core.ErrClosed)
+		require.ErrorIs(t, eng.Run(context.Background()), lambdaesm.ErrClosed)
 	})
 }
 

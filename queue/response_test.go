@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lambdaesm/lambdaesm"
 	"github.com/lambdaesm/lambdaesm/queue"
 )
 
@@ -29,7 +30,7 @@ func TestUndecodableResponse(t *testing.T) {
 			q, url, arn := newQueue(t, "undecodable", map[string]string{"VisibilityTimeout": "30"}, 3)
 			var calls atomic.Int32
 			hk := &hooks{}
-			r := start(t, q, queue.Settings{QueueARN: arn, Hooks: hk, ReportBatchItemFailures: rbif}, queue.Callbacks{Invoke: func(context.Context, []events.SQSMessage) queue.Result {
+			r := start(t, q, queue.Settings{QueueARN: arn, Hooks: []lambdaesm.Hook{hk}, ReportBatchItemFailures: rbif}, queue.Callbacks{Invoke: func(context.Context, []events.SQSMessage) queue.Result {
 				calls.Add(1)
 				return queue.Result{Err: undecodable{}}
 			}})

@@ -12,14 +12,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/smithy-go"
-
-	"github.com/lambdaesm/lambdaesm/internal/core"
+	"github.com/lambdaesm/lambdaesm"
 )
 
 // queueInfo is what Run learns about the queue before receiving.
 type queueInfo struct {
 	url, arn, region string
-	src              core.Source
+	src              lambdaesm.Source
 	fifo             bool
 	// visibility is the queue's VisibilityTimeout.
 	visibility time.Duration
@@ -114,7 +113,7 @@ func (e *Engine) inspect(ctx context.Context, url *string) (queueInfo, error) {
 	if a, err := arn.Parse(q.arn); err == nil {
 		q.region = a.Region
 	}
-	q.src = core.Source{EventSourceARN: q.arn}
+	q.src = lambdaesm.Source{EventSourceARN: q.arn}
 	for _, w := range warnings {
 		e.log.Warn(w, "eventSourceArn", q.arn)
 	}

@@ -15,7 +15,7 @@
 //     into two halves whose attempt counts start at zero ("splitting a batch
 //     does not count towards the retry quota"); otherwise the run is retried
 //     after [Backoff] until it has failed MaximumRetryAttempts + 1 times, and
-//     is then discarded with [RetryAttemptsExhausted].
+//     is then discarded with [lambdaesm.RetryAttemptsExhausted].
 //   - A valid partial batch response (ReportBatchItemFailures) completes the
 //     records before the lowest one it names; the rest becomes a new run
 //     whose attempts start at zero, as AWS's recordings show (BatchSize 3,
@@ -27,7 +27,7 @@
 //     run. Without ReportBatchItemFailures the response is ignored.
 //
 // [Policy.Expired] tells how many leading records are older than
-// MaximumRecordAge; the engine discards them with [RecordAgeExceeded] before
+// MaximumRecordAge; the engine discards them with [lambdaesm.RecordAgeExceeded] before
 // an attempt, with approximateInvokeCount the invocations the run had (at
 // least 1, as AWS counts it) and [Run.FunctionError] telling how the last
 // one ended. [LowestFailure] applies AWS's rules for item identifiers.

@@ -1,19 +1,14 @@
 package retry
 
-import "time"
+import (
+	"time"
+
+	"github.com/lambdaesm/lambdaesm"
+)
 
 // Infinite is AWS's -1: retry until the record expires, or never discard for
 // age.
 const Infinite = -1
-
-// Condition is why records were discarded, as AWS names it in failure records.
-type Condition string
-
-// The conditions of a stream mapping's on-failure record.
-const (
-	RetryAttemptsExhausted Condition = "RetryAttemptsExhausted"
-	RecordAgeExceeded      Condition = "RecordAgeExceeded"
-)
 
 // Policy is a stream mapping's error handling: MaximumRetryAttempts,
 // MaximumRecordAge, BisectBatchOnFunctionError and ReportBatchItemFailures.
@@ -69,7 +64,7 @@ var Success = Outcome{FirstFailure: -1}
 // Discard is a run of records given up on.
 type Discard struct {
 	Run       Run
-	Condition Condition
+	Condition lambdaesm.Condition
 	// InvokeCount is the approximateInvokeCount of the failure record.
 	InvokeCount int
 	// FunctionError tells whether the last invocation was a function error
@@ -134,7 +129,7 @@ func (p Policy) Decide(r Run, out Outcome) Decision {
 	rest := Run{Lo: r.Lo, Hi: r.Hi, Attempts: attempts, FunctionError: out.Err != nil}
 	if p.MaximumRetryAttempts >= 0 && rest.Attempts > p.MaximumRetryAttempts {
 		return Decision{Discard: &Discard{
-			Run: rest, Condition: RetryAttemptsExhausted, InvokeCount: rest.Attempts, FunctionError: rest.FunctionError,
+			Run: rest, Condition: lambdaesm.RetryAttemptsExhausted, InvokeCount: rest.Attempts, FunctionError: rest.FunctionError,
 		}}
 	}
 	return Decision{Next: []Run{rest}, Retry: true}

@@ -12,7 +12,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
 
-	"github.com/lambdaesm/lambdaesm/esm"
+	"github.com/lambdaesm/lambdaesm"
 	"github.com/lambdaesm/lambdaesm/internal/uuid"
 )
 
@@ -116,19 +116,19 @@ func (s *Scheduler) Schedule() Schedule { return s.sched }
 // (for a rate, one period after). Firings missed while the process was not
 // running, or while Run was held up past them, are not replayed: after a
 // gap, the next firing is the schedule's first time after the gap. Run
-// returns [esm.ErrClosed] when called twice or after Shutdown.
+// returns [lambdaesm.ErrClosed] when called twice or after Shutdown.
 func (s *Scheduler) Run(ctx context.Context) error {
 	s.mu.Lock()
 	if s.started {
 		s.mu.Unlock()
-		return esm.ErrClosed
+		return lambdaesm.ErrClosed
 	}
 	s.started = true
 	s.mu.Unlock()
 	defer close(s.done)
 	select {
 	case <-s.stopping:
-		return esm.ErrClosed
+		return lambdaesm.ErrClosed
 	default:
 	}
 	next := s.sched.Next(time.Now())
@@ -166,7 +166,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 
 // Shutdown stops the scheduler and waits for Run to return, or returns ctx's
 // error if ctx ends first. It is idempotent; before Run it makes Run return
-// [esm.ErrClosed].
+// [lambdaesm.ErrClosed].
 func (s *Scheduler) Shutdown(ctx context.Context) error {
 	s.stopOnce.Do(func() { close(s.stopping) })
 	s.mu.Lock()

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/lambdaesm/lambdaesm"
 	"github.com/lambdaesm/lambdaesm/esm"
 	"github.com/lambdaesm/lambdaesm/invoke"
 	"github.com/lambdaesm/lambdaesm/schedule"
@@ -180,7 +181,7 @@ func TestSchedulerLifecycle(t *testing.T) {
 		errc := make(chan error, 1)
 		go func() { errc <- s.Run(ctx) }()
 		synctest.Wait()
-		require.ErrorIs(t, s.Run(t.Context()), esm.ErrClosed, "Run twice")
+		require.ErrorIs(t, s.Run(t.Context()), lambdaesm.ErrClosed, "Run twice")
 		cancel()
 		require.NoError(t, <-errc)
 		require.NoError(t, s.Shutdown(t.Context()))
@@ -189,7 +190,7 @@ func TestSchedulerLifecycle(t *testing.T) {
 		early, err := schedule.New("rate(1 minute)", target, nil)
 		require.NoError(t, err)
 		require.NoError(t, early.Shutdown(t.Context()))
-		require.ErrorIs(t, early.Run(t.Context()), esm.ErrClosed)
+		require.ErrorIs(t, early.Run(t.Context()), lambdaesm.ErrClosed)
 		require.Empty(t, target.times())
 	})
 }

@@ -6,7 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/lambdaesm/lambdaesm/internal/core"
+	"github.com/lambdaesm/lambdaesm"
 )
 
 // clockSkew is how far this process's clock may run ahead of the stream
@@ -199,7 +199,7 @@ func (d *discovery[R]) consider(id string, listed map[string]bool) (bool, error)
 			if errors.Is(err, ErrLeaseLost) {
 				return false, nil // the next lease round sorts it out
 			}
-			e.hook.CheckpointFailed(core.Source{EventSourceARN: e.arn, ShardID: id}, err)
+			e.hook.CheckpointFailed(lambdaesm.Source{EventSourceARN: e.arn, ShardID: id}, err)
 			e.health.Failed(id, err)
 			return false, err
 		}
@@ -263,6 +263,18 @@ func (d *discovery[R]) hold(held []string) {
 	d.mu.Unlock()
 	for _, id := range idle {
 		d.release(id)
+	}
+	if h := d.e.hook; h.LeaseEvents() {
+		for id := range d.held {
+			if !prev[id] {
+				h.LeaseAcquired(lambdaesm.Source{EventSourceARN: d.e.arn, ShardID: id})
+			}
+		}
+		for id := range prev {
+			if !d.held[id] {
+				h.LeaseLost(lambdaesm.Source{EventSourceARN: d.e.arn, ShardID: id})
+			}
+		}
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/lambdaesm/lambdaesm"
 	"github.com/lambdaesm/lambdaesm/internal/core"
 	"github.com/lambdaesm/lambdaesm/retry"
 )
@@ -79,8 +80,9 @@ type Settings struct {
 	// LeaseTimeout halts every shard when no lease round has succeeded for
 	// this long, as the leases may have lapsed. Default 10s.
 	LeaseTimeout time.Duration
-	// Hooks receives metrics. Default none.
-	Hooks core.Hooks
+	// Hooks hear of what the mapping does (see package lambdaesm). Default
+	// none.
+	Hooks []lambdaesm.Hook
 	// Logger receives logs. Default none.
 	Logger *slog.Logger
 }
@@ -109,7 +111,7 @@ type Discarded[R any] struct {
 	// The sequence numbers and arrival times of the first and last record.
 	StartSequenceNumber, EndSequenceNumber string
 	FirstArrival, LastArrival              time.Time
-	Condition                              retry.Condition
+	Condition                              lambdaesm.Condition
 	// InvokeCount is the approximateInvokeCount of the failure record.
 	InvokeCount int
 	// FunctionError tells that the last invocation returned a function
@@ -140,7 +142,7 @@ type Engine[R any] struct {
 	cb   Callbacks[R]
 	arn  string
 	log  *slog.Logger
-	hook core.Hooks
+	hook *core.Hooks
 
 	lc      *core.Lifecycle
 	kick    chan struct{} // a shard ended: discover now
@@ -229,9 +231,6 @@ func newEngine[R any](src source[R], arn string, set Settings, cb Callbacks[R]) 
 	if set.LeaseTimeout <= 0 {
 		set.LeaseTimeout = 10 * time.Second
 	}
-	if set.Hooks == nil {
-		set.Hooks = core.NopHooks{}
-	}
 	if set.Logger == nil {
 		set.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -239,7 +238,7 @@ func newEngine[R any](src source[R], arn string, set Settings, cb Callbacks[R]) 
 		src: src, set: set, cb: cb, arn: arn,
 		lc:   core.NewLifecycle(),
 		log:  set.Logger.With("eventSourceArn", arn),
-		hook: set.Hooks,
+		hook: core.NewHooks(set.Hooks...),
 		kick: make(chan struct{}, 1),
 	}, nil
 }
@@ -247,7 +246,7 @@ func newEngine[R any](src source[R], arn string, set Settings, cb Callbacks[R]) 
 // Run reads the stream and calls the function until ctx ends or Shutdown is
 // called. It returns nil after such a stop, an error when the stream cannot
 // be read at start-up (naming the resource and, for access denied, the IAM
-// action), and ErrClosed (esm.ErrClosed) when called twice or after Shutdown.
+// action), and [lambdaesm.ErrClosed] when called twice or after Shutdown.
 //
 // When ctx ends, reading stops, in-flight invocations see their context
 // cancelled, and the checkpoints of finished records are written.
@@ -340,7 +339,7 @@ func (e *Engine[R]) Health() core.HealthSnapshot { return e.health.Snapshot() }
 // checkpoints and waits for Run to return. If ctx ends first, in-flight
 // invocations are cancelled and ctx's error is returned. Shutdown is
 // idempotent and safe to call concurrently; before Run it makes Run return
-// ErrClosed (esm.ErrClosed).
+// [lambdaesm.ErrClosed].
 func (e *Engine[R]) Shutdown(ctx context.Context) error { return e.lc.Shutdown(ctx) }
 
 func (e *Engine[R]) backoff(retryN int) time.Duration {

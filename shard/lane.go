@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/lambdaesm/lambdaesm"
 	"github.com/lambdaesm/lambdaesm/internal/core"
 	"github.com/lambdaesm/lambdaesm/retry"
 )
@@ -140,7 +141,7 @@ func (l *lane[R]) invoke(ctx context.Context, refs []ref[R]) bool {
 			old := retry.Run{Lo: r.Lo, Hi: r.Lo + k}
 			// approximateInvokeCount is the invocations these records
 			// had (0 when they expired before the first one).
-			if !p.discard(ctx, recs[old.Lo:old.Hi], retry.Discard{Run: old, Condition: retry.RecordAgeExceeded, InvokeCount: r.Attempts, FunctionError: r.FunctionError}) {
+			if !p.discard(ctx, recs[old.Lo:old.Hi], retry.Discard{Run: old, Condition: lambdaesm.RecordAgeExceeded, InvokeCount: r.Attempts, FunctionError: r.FunctionError}) {
 				return false
 			}
 			p.tr.finish(refs[old.Lo:old.Hi])
@@ -158,11 +159,11 @@ func (l *lane[R]) invoke(ctx context.Context, refs []ref[R]) bool {
 		if out.FirstFailure >= 0 {
 			failed = r.Len() - out.FirstFailure
 		}
-		e.hook.BatchInvoked(core.Invocation{Source: p.src, Records: r.Len(), Attempt: r.Attempts + 1, Duration: time.Since(start), Err: out.Err, Failed: failed})
+		e.hook.BatchInvoked(lambdaesm.Invocation{Source: p.src, Records: r.Len(), Attempt: r.Attempts + 1, Duration: time.Since(start), Err: out.Err, Failed: failed})
 		if out.Err != nil {
 			e.log.Warn("function error", "shardId", p.id, "records", r.Len(), "attempt", r.Attempts+1, "err", out.Err)
 		}
-		var notInvoked *core.NotInvokedError
+		var notInvoked *lambdaesm.NotInvokedError
 		if errors.As(out.Err, &notInvoked) {
 			// Throttled or failed before reaching the function: not an
 			// attempt. Retry the same run after a backoff.
@@ -194,8 +195,14 @@ func (l *lane[R]) invoke(ctx context.Context, refs []ref[R]) bool {
 		if p.halted() || ctx.Err() != nil {
 			return false // shutting down: leave the rest for the next reader
 		}
-		if d.Retry && !p.wait(ctx, e.set.Policy.Backoff.Delay(d.Next[0].Attempts, rand.Float64())) {
-			return false
+		switch {
+		case d.Retry:
+			e.hook.BatchRetried(p.src, d.Next[0].Len(), d.Next[0].Attempts+1)
+			if !p.wait(ctx, e.set.Policy.Backoff.Delay(d.Next[0].Attempts, rand.Float64())) {
+				return false
+			}
+		case len(d.Next) == 2:
+			e.hook.BatchSplit(p.src, r.Len())
 		}
 		runs = append(d.Next, runs...)
 	}
@@ -212,7 +219,7 @@ func (p *proc[R]) call(ctx context.Context, batch []R) retry.Outcome {
 	res := e.cb.Invoke(ictx, batch)
 	switch {
 	case errors.Is(ictx.Err(), context.DeadlineExceeded) && ctx.Err() == nil:
-		return retry.Outcome{Err: &TimeoutError{Timeout: e.set.FunctionTimeout}, FirstFailure: -1}
+		return retry.Outcome{Err: &lambdaesm.TimeoutError{Timeout: e.set.FunctionTimeout}, FirstFailure: -1}
 	case core.InvalidPartialBatchResponse(res.Err):
 		if !e.set.Policy.ReportBatchItemFailures {
 			return retry.Success // the response is not read
@@ -240,10 +247,6 @@ func (p *proc[R]) call(ctx context.Context, batch []R) retry.Outcome {
 	return retry.Outcome{FirstFailure: lowest, InvalidResponse: !valid}
 }
 
-// TimeoutError is the function error of an invocation that ran past the
-// function timeout ("Task timed out after N seconds").
-type TimeoutError = core.TimeoutError
-
 // discard hands records to the failure destination, retrying until it
 // accepts them; it returns false when stopped first.
 func (p *proc[R]) discard(ctx context.Context, recs []R, d retry.Discard) bool {
@@ -257,13 +260,13 @@ func (p *proc[R]) discard(ctx context.Context, recs []R, d retry.Discard) bool {
 	if e.cb.OnDiscard == nil {
 		e.log.Warn("discarding records (no failure destination)", "shardId", p.id, "condition", d.Condition,
 			"records", len(recs), "startSequenceNumber", first, "endSequenceNumber", last)
-		e.hook.RecordsDropped(p.src, len(recs), string(d.Condition))
+		e.hook.RecordsDropped(p.src, len(recs), d.Condition)
 		return true
 	}
 	for attempt := 1; ; attempt++ {
 		err := e.cb.OnDiscard(ctx, dis)
 		if err == nil {
-			e.hook.RecordsDropped(p.src, len(recs), string(d.Condition))
+			e.hook.RecordsDropped(p.src, len(recs), d.Condition)
 			return true
 		}
 		e.log.Warn("failure destination refused records; retrying", "shardId", p.id, "startSequenceNumber", first,

@@ -2,8 +2,6 @@ package shard
 
 import (
 	"context"
-
-	"github.com/lambdaesm/lambdaesm/internal/core"
 )
 
 // ShardInfo describes one shard of a stream as discovery lists it.
@@ -40,7 +38,3 @@ type LeaseStore interface {
 	// they take its released leases at their next round.
 	Retire(ctx context.Context, mapping string) error
 }
-
-// ErrClosed is returned by Run when called twice or after Shutdown. It is
-// esm.ErrClosed.
-var ErrClosed = core.ErrClosed

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/lambdaesm/lambdaesm"
 	"github.com/lambdaesm/lambdaesm/internal/core"
 )
 
@@ -16,7 +17,7 @@ type proc[R any] struct {
 	d     *discovery[R]
 	id    string
 	pos   position
-	src   core.Source
+	src   lambdaesm.Source
 	tr    *tracker[R]
 	lanes []*lane[R]
 	cpReq chan struct{} // a checkpoint may have moved
@@ -38,7 +39,7 @@ type proc[R any] struct {
 func newProc[R any](e *Engine[R], id string, pos position, d *discovery[R]) *proc[R] {
 	p := &proc[R]{
 		e: e, d: d, id: id, pos: pos,
-		src:   core.Source{EventSourceARN: e.arn, ShardID: id},
+		src:   lambdaesm.Source{EventSourceARN: e.arn, ShardID: id},
 		tr:    newTracker(e.src.seq),
 		cpReq: make(chan struct{}, 1),
 		quit:  make(chan struct{}),
@@ -57,6 +58,7 @@ func (p *proc[R]) run(ctx context.Context) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	p.stop = cancel
+	p.e.hook.ShardStarted(p.src, p.pos.Type)
 	lanesDone := make(chan struct{})
 	cpDone := make(chan struct{})
 	go func() {
@@ -97,7 +99,8 @@ func (p *proc[R]) run(ctx context.Context) {
 			}
 			ended = false
 		} else {
-			p.e.hook.Checkpointed(p.src, "SHARD_END")
+			p.e.hook.CheckpointWritten(p.src, "SHARD_END")
+			p.e.hook.ShardEnded(p.src)
 		}
 	}
 	p.haltFn()
@@ -207,6 +210,7 @@ func (p *proc[R]) read(ctx context.Context) bool {
 				iter, pos = "", position{Type: "TRIM_HORIZON"}
 				continue
 			case errThrottled:
+				e.hook.Throttled(p.src, "GetRecords")
 				e.log.Debug("read throttled; backing off", "shardId", p.id, "err", err)
 			default:
 				e.log.Warn("reading the shard failed; retrying", "shardId", p.id, "err", err)
@@ -358,7 +362,7 @@ func (p *proc[R]) save(ctx context.Context) error {
 			p.tr.wake() // the reader waits for this
 		}
 		e.health.Checkpointed(p.id)
-		e.hook.Checkpointed(p.src, cp)
+		e.hook.CheckpointWritten(p.src, cp)
 		return nil
 	case errors.Is(err, ErrLeaseLost):
 		p.lost = true

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lambdaesm/lambdaesm"
 	"github.com/lambdaesm/lambdaesm/esm/esmtest"
 	"github.com/lambdaesm/lambdaesm/retry"
 	"github.com/lambdaesm/lambdaesm/shard"
@@ -59,7 +60,7 @@ func TestUndecodableResponse(t *testing.T) {
 			}
 			require.Equal(t, 2, calls, "the whole batch is retried")
 			require.Len(t, discarded, 1)
-			require.Equal(t, retry.RetryAttemptsExhausted, discarded[0].Condition)
+			require.Equal(t, lambdaesm.RetryAttemptsExhausted, discarded[0].Condition)
 			require.Equal(t, 2, discarded[0].InvokeCount)
 			require.False(t, discarded[0].FunctionError, "functionError null: not a function error")
 		})

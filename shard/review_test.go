@@ -12,8 +12,8 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lambdaesm/lambdaesm"
 	"github.com/lambdaesm/lambdaesm/esm/esmtest"
-	"github.com/lambdaesm/lambdaesm/internal/core"
 	"github.com/lambdaesm/lambdaesm/retry"
 )
 
@@ -157,7 +157,7 @@ func TestReviewStopCancellationIsNotAFunctionError(t *testing.T) {
 		eng := reviewEngine(t, src, Settings{
 			BatchSize: 10, Store: store, FunctionTimeout: time.Minute,
 			Policy: retry.Policy{MaximumRetryAttempts: 0, Backoff: retry.DefaultBackoff},
-			Hooks:  dropHook{n: &dropped},
+			Hooks:  []lambdaesm.Hook{dropHook{n: &dropped}},
 		}, func(ctx context.Context, _ []events.KinesisEventRecord) Result {
 			<-ctx.Done()
 			return Result{Err: ctx.Err()}
@@ -174,12 +174,11 @@ func TestReviewStopCancellationIsNotAFunctionError(t *testing.T) {
 	})
 }
 
-type dropHook struct {
-	core.NopHooks
-	n *atomic.Int32
-}
+type dropHook struct{ n *atomic.Int32 }
 
-func (h dropHook) RecordsDropped(_ core.Source, n int, _ string) { h.n.Add(int32(n)) }
+func (h dropHook) OnRecordsDropped(_ lambdaesm.Source, n int, _ lambdaesm.Condition) {
+	h.n.Add(int32(n))
+}
 
 // With StartingPosition LATEST, an iterator that expires before the first
 // record was read (GetRecords throttled or failing for five minutes) must

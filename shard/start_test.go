@@ -14,8 +14,8 @@ import (
 	dbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lambdaesm/lambdaesm"
 	"github.com/lambdaesm/lambdaesm/esm/esmtest"
-	"github.com/lambdaesm/lambdaesm/internal/core"
 	"github.com/lambdaesm/lambdaesm/retry"
 	"github.com/lambdaesm/lambdaesm/shard"
 )
@@ -186,7 +186,6 @@ func (s *flakyStore) set(err error) {
 
 // checkpointHooks counts checkpoint hook calls.
 type checkpointHooks struct {
-	core.NopHooks
 	mu       sync.Mutex
 	failed   []error
 	written  int
@@ -194,19 +193,19 @@ type checkpointHooks struct {
 	finished int
 }
 
-func (h *checkpointHooks) CheckpointFailed(_ core.Source, err error) {
+func (h *checkpointHooks) OnCheckpointFailed(_ lambdaesm.Source, err error) {
 	h.mu.Lock()
 	h.failed = append(h.failed, err)
 	h.mu.Unlock()
 }
 
-func (h *checkpointHooks) Checkpointed(core.Source, string) {
+func (h *checkpointHooks) OnCheckpointWritten(lambdaesm.Source, string) {
 	h.mu.Lock()
 	h.written++
 	h.mu.Unlock()
 }
 
-func (h *checkpointHooks) RecordsPolled(_ core.Source, n int) {
+func (h *checkpointHooks) OnRecordsPolled(_ lambdaesm.Source, n int) {
 	h.mu.Lock()
 	h.polled += n
 	h.mu.Unlock()
@@ -221,7 +220,7 @@ func TestCheckpointFailuresVisible(t *testing.T) {
 		store := &flakyStore{MemoryStore: shard.NewMemoryStore()}
 		hooks := &checkpointHooks{}
 		set := streamSettings(store, "TRIM_HORIZON", time.Time{})
-		set.Hooks = hooks
+		set.Hooks = []lambdaesm.Hook{hooks}
 		var handled sync.Map
 		eng, err := shard.NewKinesis(k, arn, "", set, shard.Callbacks[events.KinesisEventRecord]{
 			Invoke: func(_ context.Context, batch []events.KinesisEventRecord) shard.Result {

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lambdaesm/lambdaesm/internal/core"
+	"github.com/lambdaesm/lambdaesm"
 )
 
 // Mapping is what a test runs: the method set of esm.Mapping, which every
@@ -33,7 +33,7 @@ func Start(t testing.TB, m Mapping) (stop func()) {
 			if err := m.Shutdown(context.Background()); err != nil {
 				t.Errorf("esmtest: shutdown: %v", err)
 			}
-			if err := <-errc; err != nil && !errors.Is(err, core.ErrClosed) {
+			if err := <-errc; err != nil && !errors.Is(err, lambdaesm.ErrClosed) {
 				t.Errorf("esmtest: Run: %v", err)
 			}
 		})
@@ -55,14 +55,13 @@ func WaitUntil(t testing.TB, timeout time.Duration, what string, cond func() boo
 	}
 }
 
-// Progress is a hooks implementation (pass it with esm.WithHooks) that counts
+// Progress is a hook (pass it with esm.WithHooks, beside any others) that counts
 // what a mapping finished with: records handled successfully, discarded by
 // the retry policy, filtered out, and SQS messages deleted — and, for an SQS
 // mapping over the fake, messages that SQS moved to the queue's dead-letter
 // queue ([Progress.CountDeadLetters]). A test waits for the source to drain
 // with [Progress.WaitFinished]. It is safe for concurrent use.
 type Progress struct {
-	core.NopHooks
 	mu          sync.Mutex
 	handled     int
 	dropped     int
@@ -103,8 +102,8 @@ func (p *Progress) DeadLettered() int {
 	return n
 }
 
-// BatchInvoked counts an invocation and the records it finished.
-func (p *Progress) BatchInvoked(inv core.Invocation) {
+// OnBatchInvoked counts an invocation and the records it finished.
+func (p *Progress) OnBatchInvoked(inv lambdaesm.Invocation) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.invocations++
@@ -115,22 +114,22 @@ func (p *Progress) BatchInvoked(inv core.Invocation) {
 	p.handled += inv.Records - inv.Failed
 }
 
-// RecordsDropped counts discarded records.
-func (p *Progress) RecordsDropped(_ core.Source, n int, _ string) {
+// OnRecordsDropped counts discarded records.
+func (p *Progress) OnRecordsDropped(_ lambdaesm.Source, n int, _ lambdaesm.Condition) {
 	p.mu.Lock()
 	p.dropped += n
 	p.mu.Unlock()
 }
 
-// RecordsFilteredOut counts filtered records.
-func (p *Progress) RecordsFilteredOut(_ core.Source, n int) {
+// OnRecordsFilteredOut counts filtered records.
+func (p *Progress) OnRecordsFilteredOut(_ lambdaesm.Source, n int) {
 	p.mu.Lock()
 	p.filtered += n
 	p.mu.Unlock()
 }
 
-// RecordsDeleted counts deleted SQS messages.
-func (p *Progress) RecordsDeleted(_ core.Source, n int) {
+// OnRecordsDeleted counts deleted SQS messages.
+func (p *Progress) OnRecordsDeleted(_ lambdaesm.Source, n int) {
 	p.mu.Lock()
 	p.deleted += n
 	p.mu.Unlock()
@@ -163,4 +162,9 @@ func (p *Progress) WaitFinished(t testing.TB, n int, timeout time.Duration) {
 	WaitUntil(t, timeout, fmt.Sprintf("the mapping to finish %d records", n), func() bool { return p.Finished() >= n })
 }
 
-var _ core.Hooks = (*Progress)(nil)
+var (
+	_ lambdaesm.HookBatchInvoked       = (*Progress)(nil)
+	_ lambdaesm.HookRecordsDropped     = (*Progress)(nil)
+	_ lambdaesm.HookRecordsFilteredOut = (*Progress)(nil)
+	_ lambdaesm.HookRecordsDeleted     = (*Progress)(nil)
+)

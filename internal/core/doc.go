@@ -1,4 +1,5 @@
-// Package core holds the vocabulary shared by the engines (shard, queue) and
-// the public esm package: hooks and errors. Package esm re-exports what users
-// need; nothing else should import this package from outside the module.
+// Package core is the plumbing the engines (shard, queue), the async invoker
+// and package esm share: the Run/Shutdown lifecycle, the hook dispatcher,
+// health tracking and error classification. The vocabulary users see lives
+// in package lambdaesm; nothing outside the module may import this package.
 package core

@@ -1,74 +1,220 @@
 package core
 
-import "time"
+import (
+	"time"
 
-// Hooks receives what a mapping does, for metrics. The methods are called from
-// the mapping's goroutines: an implementation must be safe for concurrent use
-// and fast (it runs on the hot path). Embed [NopHooks] to implement only some.
-//
-// The names follow Lambda's EventCount metrics (PolledEventCount,
-// FilteredOutEventCount, InvokedEventCount, FailedInvokeEventCount,
-// DroppedEventCount, DeletedEventCount, OnFailureDestinationDeliveredEventCount)
-// and IteratorAge.
-type Hooks interface {
-	// RecordsPolled reports records read from the source (before filtering).
-	RecordsPolled(src Source, n int)
-	// RecordsFilteredOut reports records that no filter matched.
-	RecordsFilteredOut(src Source, n int)
-	// BatchInvoked reports one finished invocation of the handler.
-	BatchInvoked(inv Invocation)
-	// RecordsDropped reports records discarded by a policy (retries
-	// exhausted, record age exceeded), after the failure destination, if
-	// any, accepted them.
-	RecordsDropped(src Source, n int, condition string)
-	// RecordsDeleted reports SQS messages deleted from the queue.
-	RecordsDeleted(src Source, n int)
-	// DestinationDelivered reports a record delivered to a destination, or
-	// a delivery that failed (err non-nil; it will be retried).
-	DestinationDelivered(src Source, destinationARN string, err error)
-	// Checkpointed reports a checkpoint written for a shard.
-	Checkpointed(src Source, sequenceNumber string)
-	// CheckpointFailed reports a checkpoint that could not be written. The
-	// engine retries it with backoff and stops reading the shard meanwhile;
-	// an error no retry heals (shard.ErrStoreUnusable) stops the mapping,
-	// and Run returns it.
-	CheckpointFailed(src Source, err error)
-	// IteratorAge reports the age of the last record of a batch when the
-	// batch was handed to the handler, as Lambda's IteratorAge metric.
-	IteratorAge(src Source, age time.Duration)
+	"github.com/lambdaesm/lambdaesm"
+)
+
+// Hooks dispatches events to the hooks that implement them: the interface
+// checks are done once, when it is built, so an event no hook hears costs a
+// loop over an empty slice. Its zero value (and nil) hears nothing.
+type Hooks struct {
+	polled      []lambdaesm.HookRecordsPolled
+	filtered    []lambdaesm.HookRecordsFilteredOut
+	invoked     []lambdaesm.HookBatchInvoked
+	age         []lambdaesm.HookIteratorAge
+	dropped     []lambdaesm.HookRecordsDropped
+	deleted     []lambdaesm.HookRecordsDeleted
+	notDeleted  []lambdaesm.HookRecordsNotDeleted
+	delivered   []lambdaesm.HookDestinationDelivered
+	written     []lambdaesm.HookCheckpointWritten
+	cpFailed    []lambdaesm.HookCheckpointFailed
+	started     []lambdaesm.HookShardStarted
+	ended       []lambdaesm.HookShardEnded
+	acquired    []lambdaesm.HookLeaseAcquired
+	lost        []lambdaesm.HookLeaseLost
+	throttled   []lambdaesm.HookThrottled
+	retried     []lambdaesm.HookBatchRetried
+	split       []lambdaesm.HookBatchSplit
+	leaseEvents bool
 }
 
-// Source names where records came from: the event source ARN and, for
-// streams, the shard.
-type Source struct {
-	EventSourceARN string
-	ShardID        string // empty for queues
+// NewHooks sorts hs by the events they hear; nil entries are skipped.
+func NewHooks(hs ...lambdaesm.Hook) *Hooks {
+	h := &Hooks{}
+	for _, x := range hs {
+		add(&h.polled, x)
+		add(&h.filtered, x)
+		add(&h.invoked, x)
+		add(&h.age, x)
+		add(&h.dropped, x)
+		add(&h.deleted, x)
+		add(&h.notDeleted, x)
+		add(&h.delivered, x)
+		add(&h.written, x)
+		add(&h.cpFailed, x)
+		add(&h.started, x)
+		add(&h.ended, x)
+		add(&h.acquired, x)
+		add(&h.lost, x)
+		add(&h.throttled, x)
+		add(&h.retried, x)
+		add(&h.split, x)
+	}
+	h.leaseEvents = len(h.acquired) > 0 || len(h.lost) > 0
+	return h
 }
 
-// Invocation describes one call of the handler.
-type Invocation struct {
-	Source   Source
-	Records  int
-	Attempt  int // 1 for the first call of this batch
-	Duration time.Duration
-	// Err is the function error, nil on success. A partial batch failure
-	// is a success with Failed > 0.
-	Err    error
-	Failed int
+func add[I any](to *[]I, x lambdaesm.Hook) {
+	if i, ok := x.(I); ok {
+		*to = append(*to, i)
+	}
 }
 
-// NopHooks implements [Hooks] doing nothing. Embed it in a struct to implement
-// only the methods of interest.
-type NopHooks struct{}
+func (h *Hooks) RecordsPolled(src lambdaesm.Source, n int) {
+	if h == nil {
+		return
+	}
+	for _, x := range h.polled {
+		x.OnRecordsPolled(src, n)
+	}
+}
 
-func (NopHooks) RecordsPolled(Source, int)                  {}
-func (NopHooks) RecordsFilteredOut(Source, int)             {}
-func (NopHooks) BatchInvoked(Invocation)                    {}
-func (NopHooks) RecordsDropped(Source, int, string)         {}
-func (NopHooks) RecordsDeleted(Source, int)                 {}
-func (NopHooks) DestinationDelivered(Source, string, error) {}
-func (NopHooks) Checkpointed(Source, string)                {}
-func (NopHooks) CheckpointFailed(Source, error)             {}
-func (NopHooks) IteratorAge(Source, time.Duration)          {}
+func (h *Hooks) RecordsFilteredOut(src lambdaesm.Source, n int) {
+	if h == nil {
+		return
+	}
+	for _, x := range h.filtered {
+		x.OnRecordsFilteredOut(src, n)
+	}
+}
 
-var _ Hooks = NopHooks{}
+func (h *Hooks) BatchInvoked(inv lambdaesm.Invocation) {
+	if h == nil {
+		return
+	}
+	for _, x := range h.invoked {
+		x.OnBatchInvoked(inv)
+	}
+}
+
+func (h *Hooks) IteratorAge(src lambdaesm.Source, age time.Duration) {
+	if h == nil {
+		return
+	}
+	for _, x := range h.age {
+		x.OnIteratorAge(src, age)
+	}
+}
+
+func (h *Hooks) RecordsDropped(src lambdaesm.Source, n int, c lambdaesm.Condition) {
+	if h == nil {
+		return
+	}
+	for _, x := range h.dropped {
+		x.OnRecordsDropped(src, n, c)
+	}
+}
+
+func (h *Hooks) RecordsDeleted(src lambdaesm.Source, n int) {
+	if h == nil {
+		return
+	}
+	for _, x := range h.deleted {
+		x.OnRecordsDeleted(src, n)
+	}
+}
+
+func (h *Hooks) RecordsNotDeleted(src lambdaesm.Source, n int, err error) {
+	if h == nil {
+		return
+	}
+	for _, x := range h.notDeleted {
+		x.OnRecordsNotDeleted(src, n, err)
+	}
+}
+
+func (h *Hooks) DestinationDelivered(src lambdaesm.Source, arn string, err error) {
+	if h == nil {
+		return
+	}
+	for _, x := range h.delivered {
+		x.OnDestinationDelivered(src, arn, err)
+	}
+}
+
+func (h *Hooks) CheckpointWritten(src lambdaesm.Source, seq string) {
+	if h == nil {
+		return
+	}
+	for _, x := range h.written {
+		x.OnCheckpointWritten(src, seq)
+	}
+}
+
+func (h *Hooks) CheckpointFailed(src lambdaesm.Source, err error) {
+	if h == nil {
+		return
+	}
+	for _, x := range h.cpFailed {
+		x.OnCheckpointFailed(src, err)
+	}
+}
+
+func (h *Hooks) ShardStarted(src lambdaesm.Source, position string) {
+	if h == nil {
+		return
+	}
+	for _, x := range h.started {
+		x.OnShardStarted(src, position)
+	}
+}
+
+func (h *Hooks) ShardEnded(src lambdaesm.Source) {
+	if h == nil {
+		return
+	}
+	for _, x := range h.ended {
+		x.OnShardEnded(src)
+	}
+}
+
+// LeaseEvents tells whether any hook hears of leases (so the engine need not
+// compare lease sets otherwise).
+func (h *Hooks) LeaseEvents() bool { return h != nil && h.leaseEvents }
+
+func (h *Hooks) LeaseAcquired(src lambdaesm.Source) {
+	if h == nil {
+		return
+	}
+	for _, x := range h.acquired {
+		x.OnLeaseAcquired(src)
+	}
+}
+
+func (h *Hooks) LeaseLost(src lambdaesm.Source) {
+	if h == nil {
+		return
+	}
+	for _, x := range h.lost {
+		x.OnLeaseLost(src)
+	}
+}
+
+func (h *Hooks) Throttled(src lambdaesm.Source, op string) {
+	if h == nil {
+		return
+	}
+	for _, x := range h.throttled {
+		x.OnThrottled(src, op)
+	}
+}
+
+func (h *Hooks) BatchRetried(src lambdaesm.Source, records, attempt int) {
+	if h == nil {
+		return
+	}
+	for _, x := range h.retried {
+		x.OnBatchRetried(src, records, attempt)
+	}
+}
+
+func (h *Hooks) BatchSplit(src lambdaesm.Source, records int) {
+	if h == nil {
+		return
+	}
+	for _, x := range h.split {
+		x.OnBatchSplit(src, records)
+	}
+}

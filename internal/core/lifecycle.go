@@ -5,13 +5,15 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/lambdaesm/lambdaesm"
 )
 
 // Lifecycle is the Run/Shutdown contract every engine shares: Run runs once;
 // Shutdown (or the end of Run's context) stops reading; Shutdown waits for
 // Run to drain and, when its own context ends first, stops hard (cancels
 // Run's context) and returns that context's error. Shutdown before Run makes
-// Run return ErrClosed. Create it with NewLifecycle.
+// Run return lambdaesm.ErrClosed. Create it with NewLifecycle.
 type Lifecycle struct {
 	started  atomic.Bool
 	stopOnce sync.Once
@@ -35,11 +37,11 @@ func NewLifecycle() *Lifecycle {
 // ErrClosed when Run was called before, or Shutdown came first.
 func (l *Lifecycle) Begin(ctx context.Context) (context.Context, func(), error) {
 	if !l.started.CompareAndSwap(false, true) {
-		return nil, nil, ErrClosed
+		return nil, nil, lambdaesm.ErrClosed
 	}
 	if l.Stopped() {
 		close(l.done)
-		return nil, nil, ErrClosed
+		return nil, nil, lambdaesm.ErrClosed
 	}
 	runCtx, cancel := context.WithCancel(ctx)
 	l.mu.Lock()
