@@ -14,7 +14,8 @@ type Health struct {
 	// LastPoll is when the source last answered a read (zero before the
 	// first).
 	LastPoll time.Time
-	// LastCheckpoint is when a checkpoint was last written (streams).
+	// LastCheckpoint is when a checkpoint was last written (streams; zero
+	// for SQS).
 	LastCheckpoint time.Time
 	// LastError is the last error that happened in the background (a
 	// failed read, discovery or checkpoint write, retried), and LastErrorAt
@@ -45,3 +46,6 @@ func (m *KinesisMapping) Health() Health { return healthOf(m.eng.Health()) }
 
 // Health reports the mapping's health.
 func (m *DynamoDBMapping) Health() Health { return healthOf(m.eng.Health()) }
+
+// Health reports the mapping's health.
+func (m *SQSMapping) Health() Health { return healthOf(m.eng.Health()) }

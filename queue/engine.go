@@ -164,11 +164,12 @@ type Callbacks struct {
 // workers, invokes the function, and deletes what succeeded. Create it with
 // [New]; it starts no goroutine until Run.
 type Engine struct {
-	c    SQSAPI
-	set  Settings
-	cb   Callbacks
-	log  *slog.Logger
-	hook *core.Hooks
+	c      SQSAPI
+	set    Settings
+	cb     Callbacks
+	log    *slog.Logger
+	hook   *core.Hooks
+	health core.Health
 
 	// Known once Run has checked the queue.
 	q queueInfo
@@ -273,6 +274,8 @@ func (e *Engine) Run(ctx context.Context) error {
 		return err
 	}
 	defer end()
+	e.health.SetRunning(true)
+	defer e.health.SetRunning(false)
 
 	q, ok, err := e.startup(runCtx)
 	if !ok {
@@ -294,6 +297,9 @@ func (e *Engine) Run(ctx context.Context) error {
 	wg.Wait() // workers end once receiving stopped and their batches ended
 	return nil
 }
+
+// Health returns the engine's current health.
+func (e *Engine) Health() core.HealthSnapshot { return e.health.Snapshot() }
 
 // Shutdown stops receiving, lets in-flight invocations finish and delete
 // their messages, makes the messages received but not yet handed to the

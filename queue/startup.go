@@ -65,6 +65,7 @@ func (e *Engine) startup(ctx context.Context) (q queueInfo, ok bool, err error) 
 			return queueInfo{}, false, fatal.err
 		}
 		delay := e.backoff(failures)
+		e.health.Failed("", err)
 		e.log.Warn("checking the queue failed; retrying", "err", err, "failures", failures, "retryIn", delay)
 		if !e.wait(ctx, delay) {
 			return queueInfo{}, false, nil

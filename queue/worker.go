@@ -110,11 +110,13 @@ func (w *worker) collect() (b *batch, stopped bool) {
 				continue // stopping
 			}
 			w.failures++
+			e.health.Failed("", err)
 			e.log.Warn("receiving messages failed; retrying", "attempt", w.failures, "err", err)
 			e.wait(w.ctx, e.backoff(w.failures))
 			continue
 		}
 		w.failures = 0
+		e.health.Polled()
 		e.observe(w.ctx, len(msgs), int(ask))
 		w.add(msgs)
 	}
