@@ -213,7 +213,8 @@ func BenchmarkCityLotsDecoded(b *testing.B) {
 }
 
 // BenchmarkSQSMessage measures building an SQS record (a JSON body of about
-// 900 bytes) and matching it against one body pattern.
+// 900 bytes) and matching it against one body pattern: all of the record
+// (Match(SQSMessage(m))) or only what the pattern reads (MatchSQSMessage).
 func BenchmarkSQSMessage(b *testing.B) {
 	lots := cityLots(1024)
 	msgs := make([]events.SQSMessage, len(lots))
@@ -224,10 +225,46 @@ func BenchmarkSQSMessage(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		f.Match(filter.SQSMessage(msgs[i%len(msgs)]))
+	b.Run("SQSMessage", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			f.Match(filter.SQSMessage(msgs[i%len(msgs)]))
+		}
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+	})
+	b.Run("MatchSQSMessage", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			f.MatchSQSMessage(msgs[i%len(msgs)])
+		}
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+	})
+}
+
+// BenchmarkKinesisRecord is BenchmarkSQSMessage for Kinesis records.
+func BenchmarkKinesisRecord(b *testing.B) {
+	lots := cityLots(1024)
+	recs := make([]events.KinesisEventRecord, len(lots))
+	for i, e := range lots {
+		recs[i] = kinesisRecord("1", string(e))
 	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+	f, err := filter.Compile([]string{`{"partitionKey": ["1"], "data": {"geometry": {"firstCoordinates": {"x": [{"numeric": ["<", -122.41600944012424]}]}}}}`},
+		&filter.Options{Source: filter.SourceKinesis})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("KinesisRecord", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			f.Match(filter.KinesisRecord(recs[i%len(recs)]))
+		}
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+	})
+	b.Run("MatchKinesisRecord", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			f.MatchKinesisRecord(recs[i%len(recs)])
+		}
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+	})
 }

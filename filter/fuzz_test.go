@@ -31,6 +31,14 @@ func checkAgainstReference(t *testing.T, seed uint64) {
 		}
 		t.Fatalf("seed %d: Compile(%q): %v", seed, texts, err)
 	}
+	bodies := make([]string, len(texts))
+	for i, text := range texts {
+		bodies[i] = `{"body": ` + text + `, "messageId": [{"exists": true}]}`
+	}
+	inBody, err := filter.Compile(bodies, nil)
+	if err != nil {
+		t.Fatalf("seed %d: Compile(%q): %v", seed, bodies, err)
+	}
 	for e := 0; e < 8; e++ {
 		event := g.object(0)
 		data := sortedJSON(event)
@@ -56,6 +64,12 @@ func checkAgainstReference(t *testing.T, seed uint64) {
 		ok, _ := f.MatchJSON(data)
 		if ok != (len(want) > 0) {
 			t.Fatalf("seed %d: MatchJSON(%s) = %v, want %v", seed, data, ok, len(want) > 0)
+		}
+		// The same patterns under an SQS body: building only what the
+		// patterns read gives the same answer as building everything.
+		msg := sqsMessage(string(data))
+		if got, want := inBody.MatchSQSMessage(msg), inBody.Match(filter.SQSMessage(msg)); got != want {
+			t.Fatalf("seed %d: body %s: MatchSQSMessage %v, Match(SQSMessage) %v\npatterns:\n\t%s", seed, data, got, want, strings.Join(texts, "\n\t"))
 		}
 	}
 }

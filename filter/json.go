@@ -85,9 +85,13 @@ type decoder struct {
 	fa    []Field // arena for finished objects
 	ea    []Value // arena for finished arrays
 	root  Value   // the value of acquire
+	// pooled: the decoder is reused and its values die with the match, so
+	// containers come from the arenas. Otherwise each gets its own slice,
+	// sized exactly, as the values outlive the decoder.
+	pooled bool
 }
 
-var decoders = sync.Pool{New: func() any { return new(decoder) }}
+var decoders = sync.Pool{New: func() any { return &decoder{pooled: true} }}
 
 // acquire decodes data with a pooled decoder for a match that does not
 // keep the result: data is not copied, and the decoder's arenas are reused.
@@ -269,6 +273,13 @@ func (d *decoder) fieldsFrom(start int) []Field {
 	if len(m) == 0 {
 		return nil
 	}
+	if !d.pooled {
+		out := make([]Field, len(m))
+		copy(out, m)
+		clear(m)
+		d.fs = d.fs[:start]
+		return out
+	}
 	if cap(d.fa)-len(d.fa) < len(m) {
 		d.fa = make([]Field, 0, max(2*cap(d.fa), len(m), 32))
 	}
@@ -283,6 +294,13 @@ func (d *decoder) elemsFrom(start int) []Value {
 	m := d.es[start:]
 	if len(m) == 0 {
 		return nil
+	}
+	if !d.pooled {
+		out := make([]Value, len(m))
+		copy(out, m)
+		clear(m)
+		d.es = d.es[:start]
+		return out
 	}
 	if cap(d.ea)-len(d.ea) < len(m) {
 		d.ea = make([]Value, 0, max(2*cap(d.ea), len(m), 32))

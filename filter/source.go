@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"sort"
 	"time"
+	"unsafe"
 
 	"github.com/aws/aws-lambda-go/events"
 )
@@ -15,13 +16,22 @@ import (
 // plain-string payload only a list of values (like {"body": ["v"]}); in the
 // other two cases the pattern does not match, even with exists:false.
 func Payload(data []byte) Value {
-	return payload(string(data))
+	return payload(string(data), nil, nil)
 }
 
-func payload(s string) Value {
+// payload decodes s as a data key: everything with d nil, or with the
+// pooled decoder d only what n names.
+func payload(s string, n *need, d *decoder) Value {
 	if i := firstNonSpace(s); i < len(s) && (s[i] == '{' || s[i] == '[') {
-		var d decoder
-		if v, err := d.decode(s, nil); err == nil {
+		var v Value
+		var err error
+		if d == nil {
+			var fresh decoder
+			v, err = fresh.decode(s, nil)
+		} else {
+			v, err = d.decode(s, n)
+		}
+		if err == nil {
 			v.flags |= flagPayload
 			return v
 		}
@@ -31,10 +41,82 @@ func payload(s string) Value {
 
 func firstNonSpace(s string) int {
 	i := 0
-	for i < len(s) && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r') {
+	for i < len(s) && space[s[i]] {
 		i++
 	}
 	return i
+}
+
+// builder makes the value of a record: all of it (n nil), or the fields n
+// names, decoding payloads with the pooled decoder d.
+type builder struct {
+	n *need
+	d *decoder
+}
+
+// want reports whether key is to be built, and what of it.
+func (b builder) want(key string) (*need, bool) {
+	if b.n == nil {
+		return nil, true
+	}
+	c := b.n.child(key)
+	return c, c != nil
+}
+
+// fields returns an empty slice for the fields of an object of at most
+// max keys.
+func (b builder) fields(max int) []Field {
+	if b.n != nil && len(b.n.names) < max {
+		max = len(b.n.names)
+	}
+	return make([]Field, 0, max)
+}
+
+// in returns the builder for the value of key (want returned c).
+func (b builder) in(c *need) builder { return builder{n: c, d: b.d} }
+
+func (b builder) add(fields []Field, key string, v func() Value) []Field {
+	if _, ok := b.want(key); ok {
+		fields = append(fields, Field{Key: key, Value: v()})
+	}
+	return fields
+}
+
+func (b builder) str(fields []Field, key, s string) []Field {
+	if _, ok := b.want(key); ok {
+		fields = append(fields, Field{Key: key, Value: StringValue(s)})
+	}
+	return fields
+}
+
+// match builds a record with the filter's needs and matches it.
+func (f *Filter) matchBuilt(build func(builder) Value) bool {
+	if f.Len() == 0 {
+		return true
+	}
+	d := decoders.Get().(*decoder)
+	v := build(builder{n: f.needs, d: d})
+	ok := f.match(&v)
+	d.release()
+	return ok
+}
+
+// MatchSQSMessage is Match(SQSMessage(m)), but it builds only the fields
+// the patterns name and decodes only the parts of the body they read.
+func (f *Filter) MatchSQSMessage(m events.SQSMessage) bool {
+	return f.matchBuilt(func(b builder) Value { return sqsValue(&m, b) })
+}
+
+// MatchKinesisRecord is Match(KinesisRecord(r)), building only what the
+// patterns read.
+func (f *Filter) MatchKinesisRecord(r events.KinesisEventRecord) bool {
+	return f.matchBuilt(func(b builder) Value { return kinesisValue(&r, b) })
+}
+
+// MatchDynamoDBRecord is Match(DynamoDBRecord(r)), building only what the
+// patterns read.
+func (f *Filter) MatchDynamoDBRecord(r events.DynamoDBEventRecord) bool {
+	return f.matchBuilt(func(b builder) Value { return dynamoDBValue(&r, b) })
 }
 
 // epochSeconds is a time as Lambda writes it in records: a number of
@@ -52,16 +134,29 @@ func epochSeconds(t time.Time) Value {
 // (eventSource, eventID, awsRegion, …) is added after filtering and cannot
 // be matched.
 func KinesisRecord(r events.KinesisEventRecord) Value {
+	return kinesisValue(&r, builder{})
+}
+
+func kinesisValue(r *events.KinesisEventRecord, b builder) Value {
 	k := &r.Kinesis
-	fields := []Field{
-		{Key: "kinesisSchemaVersion", Value: StringValue(k.KinesisSchemaVersion)},
-		{Key: "partitionKey", Value: StringValue(k.PartitionKey)},
-		{Key: "sequenceNumber", Value: StringValue(k.SequenceNumber)},
-		{Key: "data", Value: Payload(k.Data)},
-		{Key: "approximateArrivalTimestamp", Value: epochSeconds(k.ApproximateArrivalTimestamp.Time)},
+	fields := b.fields(6)
+	fields = b.str(fields, "kinesisSchemaVersion", k.KinesisSchemaVersion)
+	fields = b.str(fields, "partitionKey", k.PartitionKey)
+	fields = b.str(fields, "sequenceNumber", k.SequenceNumber)
+	if c, ok := b.want("data"); ok {
+		var data string
+		if b.d != nil && len(k.Data) > 0 {
+			// Shares k.Data, which is not written while the record is
+			// matched; the value does not outlive matchBuilt.
+			data = unsafe.String(&k.Data[0], len(k.Data))
+		} else {
+			data = string(k.Data)
+		}
+		fields = append(fields, Field{Key: "data", Value: payload(data, c, b.d)})
 	}
+	fields = b.add(fields, "approximateArrivalTimestamp", func() Value { return epochSeconds(k.ApproximateArrivalTimestamp.Time) })
 	if k.EncryptionType != "" {
-		fields = append(fields, Field{Key: "encryptionType", Value: StringValue(k.EncryptionType)})
+		fields = b.str(fields, "encryptionType", k.EncryptionType)
 	}
 	return ObjectValue(fields...)
 }
@@ -75,45 +170,64 @@ func KinesisRecord(r events.KinesisEventRecord) Value {
 // seconds. dynamodb is a JSON [Payload]: a list of values for it never
 // matches.
 func DynamoDBRecord(r events.DynamoDBEventRecord) Value {
-	c := &r.Change
-	var ch []Field
+	return dynamoDBValue(&r, builder{})
+}
+
+func dynamoDBValue(r *events.DynamoDBEventRecord, b builder) Value {
+	fields := b.fields(8)
+	fields = b.str(fields, "eventID", r.EventID)
+	fields = b.str(fields, "eventName", r.EventName)
+	fields = b.str(fields, "eventVersion", r.EventVersion)
+	fields = b.str(fields, "eventSource", r.EventSource)
+	fields = b.str(fields, "awsRegion", r.AWSRegion)
+	if c, ok := b.want("dynamodb"); ok {
+		fields = append(fields, Field{Key: "dynamodb", Value: streamRecord(&r.Change, b.in(c))})
+	}
+	fields = b.str(fields, "eventSourceARN", r.EventSourceArn)
+	if u := r.UserIdentity; u != nil {
+		fields = b.add(fields, "userIdentity", func() Value {
+			return ObjectValue(
+				Field{Key: "type", Value: StringValue(u.Type)},
+				Field{Key: "principalId", Value: StringValue(u.PrincipalID)},
+			)
+		})
+	}
+	return ObjectValue(fields...)
+}
+
+func streamRecord(c *events.DynamoDBStreamRecord, b builder) Value {
+	fields := b.fields(7)
 	if !c.ApproximateCreationDateTime.IsZero() {
-		ch = append(ch, Field{Key: "ApproximateCreationDateTime", Value: epochSeconds(c.ApproximateCreationDateTime.Time)})
+		fields = b.add(fields, "ApproximateCreationDateTime", func() Value { return epochSeconds(c.ApproximateCreationDateTime.Time) })
 	}
 	for _, img := range []struct {
 		key string
 		m   map[string]events.DynamoDBAttributeValue
 	}{{"Keys", c.Keys}, {"NewImage", c.NewImage}, {"OldImage", c.OldImage}} {
-		if len(img.m) > 0 {
-			ch = append(ch, Field{Key: img.key, Value: attributeMap(img.m)})
+		if n, ok := b.want(img.key); ok && len(img.m) > 0 {
+			fields = append(fields, Field{Key: img.key, Value: attributeMap(img.m, n)})
 		}
 	}
-	ch = append(ch,
-		Field{Key: "SequenceNumber", Value: StringValue(c.SequenceNumber)},
-		Field{Key: "SizeBytes", Value: IntValue(c.SizeBytes)},
-		Field{Key: "StreamViewType", Value: StringValue(c.StreamViewType)},
-	)
-	change := ObjectValue(ch...)
-	change.flags |= flagPayload
-	fields := []Field{
-		{Key: "eventID", Value: StringValue(r.EventID)},
-		{Key: "eventName", Value: StringValue(r.EventName)},
-		{Key: "eventVersion", Value: StringValue(r.EventVersion)},
-		{Key: "eventSource", Value: StringValue(r.EventSource)},
-		{Key: "awsRegion", Value: StringValue(r.AWSRegion)},
-		{Key: "dynamodb", Value: change},
-		{Key: "eventSourceARN", Value: StringValue(r.EventSourceArn)},
-	}
-	if u := r.UserIdentity; u != nil {
-		fields = append(fields, Field{Key: "userIdentity", Value: ObjectValue(
-			Field{Key: "type", Value: StringValue(u.Type)},
-			Field{Key: "principalId", Value: StringValue(u.PrincipalID)},
-		)})
-	}
-	return ObjectValue(fields...)
+	fields = b.str(fields, "SequenceNumber", c.SequenceNumber)
+	fields = b.add(fields, "SizeBytes", func() Value { return IntValue(c.SizeBytes) })
+	fields = b.str(fields, "StreamViewType", c.StreamViewType)
+	v := ObjectValue(fields...)
+	v.flags |= flagPayload
+	return v
 }
 
-func attributeMap(m map[string]events.DynamoDBAttributeValue) Value {
+// attributeMap writes an item in DynamoDB JSON: all its attributes (n nil,
+// in sorted order) or those n names.
+func attributeMap(m map[string]events.DynamoDBAttributeValue, n *need) Value {
+	if n != nil {
+		fields := make([]Field, 0, len(n.names))
+		for _, k := range n.names {
+			if a, ok := m[k]; ok {
+				fields = append(fields, Field{Key: k, Value: attribute(a)})
+			}
+		}
+		return ObjectValue(fields...)
+	}
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
@@ -162,7 +276,7 @@ func attribute(a events.DynamoDBAttributeValue) Value {
 		}
 		key, v = "L", ArrayValue(elems...)
 	case events.DataTypeMap:
-		key, v = "M", attributeMap(a.Map())
+		key, v = "M", attributeMap(a.Map(), nil)
 	default:
 		return ObjectValue()
 	}
@@ -185,30 +299,41 @@ func stringArray(ss []string) Value {
 // binaryListValues, dataType), md5OfBody, md5OfMessageAttributes (null
 // without message attributes), eventSource, eventSourceARN and awsRegion.
 func SQSMessage(m events.SQSMessage) Value {
-	attrs := make([]Field, 0, len(m.Attributes))
-	for _, k := range sortedKeys(m.Attributes) {
-		attrs = append(attrs, Field{Key: k, Value: StringValue(m.Attributes[k])})
+	return sqsValue(&m, builder{})
+}
+
+func sqsValue(m *events.SQSMessage, b builder) Value {
+	fields := b.fields(10)
+	fields = b.str(fields, "messageId", m.MessageId)
+	fields = b.str(fields, "receiptHandle", m.ReceiptHandle)
+	if c, ok := b.want("body"); ok {
+		fields = append(fields, Field{Key: "body", Value: payload(m.Body, c, b.d)})
 	}
-	mattrs := make([]Field, 0, len(m.MessageAttributes))
-	for _, k := range sortedKeys(m.MessageAttributes) {
-		mattrs = append(mattrs, Field{Key: k, Value: messageAttribute(m.MessageAttributes[k])})
-	}
-	md5Attrs := NullValue()
-	if m.Md5OfMessageAttributes != "" {
-		md5Attrs = StringValue(m.Md5OfMessageAttributes)
-	}
-	return ObjectValue(
-		Field{Key: "messageId", Value: StringValue(m.MessageId)},
-		Field{Key: "receiptHandle", Value: StringValue(m.ReceiptHandle)},
-		Field{Key: "body", Value: payload(m.Body)},
-		Field{Key: "attributes", Value: ObjectValue(attrs...)},
-		Field{Key: "messageAttributes", Value: ObjectValue(mattrs...)},
-		Field{Key: "md5OfMessageAttributes", Value: md5Attrs},
-		Field{Key: "md5OfBody", Value: StringValue(m.Md5OfBody)},
-		Field{Key: "eventSource", Value: StringValue(m.EventSource)},
-		Field{Key: "eventSourceARN", Value: StringValue(m.EventSourceARN)},
-		Field{Key: "awsRegion", Value: StringValue(m.AWSRegion)},
-	)
+	fields = b.add(fields, "attributes", func() Value {
+		attrs := make([]Field, 0, len(m.Attributes))
+		for _, k := range sortedKeys(m.Attributes) {
+			attrs = append(attrs, Field{Key: k, Value: StringValue(m.Attributes[k])})
+		}
+		return ObjectValue(attrs...)
+	})
+	fields = b.add(fields, "messageAttributes", func() Value {
+		mattrs := make([]Field, 0, len(m.MessageAttributes))
+		for _, k := range sortedKeys(m.MessageAttributes) {
+			mattrs = append(mattrs, Field{Key: k, Value: messageAttribute(m.MessageAttributes[k])})
+		}
+		return ObjectValue(mattrs...)
+	})
+	fields = b.add(fields, "md5OfMessageAttributes", func() Value {
+		if m.Md5OfMessageAttributes == "" {
+			return NullValue()
+		}
+		return StringValue(m.Md5OfMessageAttributes)
+	})
+	fields = b.str(fields, "md5OfBody", m.Md5OfBody)
+	fields = b.str(fields, "eventSource", m.EventSource)
+	fields = b.str(fields, "eventSourceARN", m.EventSourceARN)
+	fields = b.str(fields, "awsRegion", m.AWSRegion)
+	return ObjectValue(fields...)
 }
 
 func messageAttribute(a events.SQSMessageAttribute) Value {

@@ -99,9 +99,11 @@ func TestKinesisFiltering(t *testing.T) {
 			f := mustCompile(t, filter.SourceKinesis, c.pattern)
 			for _, r := range c.match {
 				assert.True(t, f.Match(filter.KinesisRecord(r)), "should match data %s", r.Kinesis.Data)
+				assert.True(t, f.MatchKinesisRecord(r), "MatchKinesisRecord should match data %s", r.Kinesis.Data)
 			}
 			for _, r := range c.noMatch {
 				assert.False(t, f.Match(filter.KinesisRecord(r)), "should not match data %s", r.Kinesis.Data)
+				assert.False(t, f.MatchKinesisRecord(r), "MatchKinesisRecord should not match data %s", r.Kinesis.Data)
 			}
 		})
 	}
@@ -224,9 +226,11 @@ func TestDynamoDBFiltering(t *testing.T) {
 			f := mustCompile(t, filter.SourceDynamoDB, c.pattern)
 			for _, r := range c.match {
 				assert.True(t, f.Match(filter.DynamoDBRecord(r)), "should match %s", r.EventName)
+				assert.True(t, f.MatchDynamoDBRecord(r), "MatchDynamoDBRecord should match %s", r.EventName)
 			}
 			for _, r := range c.noMatch {
 				assert.False(t, f.Match(filter.DynamoDBRecord(r)), "should not match %s", r.EventName)
+				assert.False(t, f.MatchDynamoDBRecord(r), "MatchDynamoDBRecord should not match %s", r.EventName)
 			}
 		})
 	}
@@ -235,6 +239,12 @@ func TestDynamoDBFiltering(t *testing.T) {
 	// matches: dynamodb is JSON.
 	f := mustCompile(t, filter.AnySource, `{"dynamodb": [{"exists": false}]}`)
 	assert.False(t, f.Match(filter.DynamoDBRecord(pat)))
+	assert.False(t, f.MatchDynamoDBRecord(pat))
+
+	var none *filter.Filter
+	assert.True(t, none.MatchDynamoDBRecord(pat))
+	assert.True(t, none.MatchSQSMessage(events.SQSMessage{}))
+	assert.True(t, none.MatchKinesisRecord(events.KinesisEventRecord{}))
 }
 
 func sqsMessage(body string) events.SQSMessage {
@@ -347,9 +357,11 @@ func TestSQSFiltering(t *testing.T) {
 			f := mustCompile(t, filter.SourceSQS, c.pattern)
 			for _, body := range c.match {
 				assert.True(t, f.Match(filter.SQSMessage(sqsMessage(body))), "should match body %q", body)
+				assert.True(t, f.MatchSQSMessage(sqsMessage(body)), "MatchSQSMessage should match body %q", body)
 			}
 			for _, body := range c.noMatch {
 				assert.False(t, f.Match(filter.SQSMessage(sqsMessage(body))), "should not match body %q", body)
+				assert.False(t, f.MatchSQSMessage(sqsMessage(body)), "MatchSQSMessage should not match body %q", body)
 			}
 		})
 	}
