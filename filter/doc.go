@@ -5,15 +5,19 @@
 //
 //	f, err := filter.Compile(cfg.FilterPatterns(), &filter.Options{Source: filter.SourceSQS})
 //	…
-//	if f.Match(filter.SQSMessage(msg)) { /* hand the message to the function */ }
+//	if f.MatchSQSMessage(msg) { /* hand the message to the function */ }
 //
-// [Compile] checks every pattern once; [Filter.Match] then takes a decoded
-// record ([Value]), built once per record by [SQSMessage], [KinesisRecord]
-// or [DynamoDBRecord] (which decode the body or data once, whatever the
-// number of patterns), by [Decode] or [ValueOf], or by the constructors.
-// [Filter.MatchJSON] takes a record as JSON and decodes only the fields the
-// patterns name. A Filter is immutable and safe for concurrent use; a nil
-// Filter, or one without patterns, matches every record.
+// [Compile] checks every pattern once. [Filter.MatchSQSMessage],
+// [Filter.MatchKinesisRecord] and [Filter.MatchDynamoDBRecord] match an
+// aws-lambda-go record, building only the fields the patterns name and
+// decoding only the parts of the body or data they read (about 2 µs for a
+// 900-byte JSON body). [Filter.Match] takes a record already decoded
+// ([Value]): one built by [SQSMessage], [KinesisRecord] or [DynamoDBRecord]
+// (the whole record, decoded once whatever the number of patterns), by
+// [Decode] or [ValueOf], or by the constructors. [Filter.MatchJSON] takes a
+// record as JSON and decodes only what the patterns read. A Filter is
+// immutable and safe for concurrent use; a nil Filter, or one without
+// patterns, matches every record.
 //
 // # Semantics
 //
