@@ -10,6 +10,14 @@ import (
 // twice: by every mapping, the async invoker and the scheduler.
 var ErrClosed = errors.New("lambdaesm: closed")
 
+// ErrInvalidResponse is wrapped by the error of an invocation whose response
+// was not a valid partial batch response (under ReportBatchItemFailures: an
+// empty, null or unknown itemIdentifier, or a response that does not decode):
+// as in Lambda, the whole batch fails, but it is not a function error
+// (functionError is null in a failure record). Hooks see it in
+// Invocation.Err; test for it with errors.Is.
+var ErrInvalidResponse = errors.New("invalid partial batch response")
+
 // TimeoutError is the function error of an invocation that ran past the
 // function timeout, with Lambda's message ("Task timed out after N
 // seconds"). Get it with errors.As.

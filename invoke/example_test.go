@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 
+	"github.com/lambdaesm/lambdaesm"
 	"github.com/lambdaesm/lambdaesm/destination"
 	"github.com/lambdaesm/lambdaesm/esm"
 	"github.com/lambdaesm/lambdaesm/invoke"
@@ -121,7 +122,7 @@ func ExampleFunction_malformedResponse() {
 		h := invoke.Function[events.KinesisEvent, events.KinesisEventResponse](rawLambda(payload), "my-function", nil)
 		resp, err := h.Handle(context.Background(), events.KinesisEvent{})
 		_, functionError := errors.AsType[*invoke.FunctionError](err)
-		fmt.Println(len(resp.BatchItemFailures), errors.Is(err, invoke.ErrInvalidResponse), functionError)
+		fmt.Println(len(resp.BatchItemFailures), errors.Is(err, lambdaesm.ErrInvalidResponse), functionError)
 	}
 	// Output:
 	// 1 false false

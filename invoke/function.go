@@ -49,11 +49,6 @@ type FunctionOptions struct {
 	OnlyFunctionErrorHeader bool
 }
 
-// ErrInvalidResponse is matched (errors.Is) by every [*ResponseError]: the
-// function returned normally, but its response is not a valid partial batch
-// response.
-var ErrInvalidResponse = errors.New("invoke: invalid partial batch response")
-
 // ResponseError is the error [Function] returns for a response that is not
 // JSON or does not decode into the response type: an itemIdentifier that is
 // a number ({"batchItemFailures":[{"itemIdentifier":123}]}), a
@@ -67,7 +62,7 @@ var ErrInvalidResponse = errors.New("invoke: invalid partial batch response")
 // Packages that cannot import invoke (the mapping engines) recognise it by
 // its method InvalidPartialBatchResponse, through errors.As with a target
 // of type interface{ InvalidPartialBatchResponse() bool }; others may use
-// errors.Is(err, [ErrInvalidResponse]) or errors.As with a *ResponseError.
+// errors.Is(err, [lambdaesm.ErrInvalidResponse]) or errors.As with a *ResponseError.
 type ResponseError struct {
 	// Payload is the response as the function returned it.
 	Payload []byte
@@ -82,8 +77,8 @@ func (e *ResponseError) Error() string {
 // Unwrap returns the decoding error.
 func (e *ResponseError) Unwrap() error { return e.Err }
 
-// Is reports whether target is [ErrInvalidResponse].
-func (e *ResponseError) Is(target error) bool { return target == ErrInvalidResponse }
+// Is reports whether target is [lambdaesm.ErrInvalidResponse].
+func (e *ResponseError) Is(target error) bool { return target == lambdaesm.ErrInvalidResponse }
 
 // InvalidPartialBatchResponse reports true: the response is an invalid
 // partial batch response, not a function error. It is how the mapping

@@ -218,7 +218,7 @@ func TestFunctionInvalidPartialBatchResponses(t *testing.T) {
 			require.True(t, ok, "a *ResponseError: %v", err)
 			require.Equal(t, tc.payload, string(re.Payload))
 			require.Error(t, re.Err, "it wraps the decoding problem")
-			require.ErrorIs(t, err, invoke.ErrInvalidResponse)
+			require.ErrorIs(t, err, lambdaesm.ErrInvalidResponse)
 
 			// What the engines, which cannot import invoke, look for.
 			var invalid interface{ InvalidPartialBatchResponse() bool }

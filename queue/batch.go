@@ -2,10 +2,9 @@ package queue
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
@@ -138,108 +137,45 @@ func (e *Engine) invoke(ctx context.Context, b *batch, lo, hi int) {
 	}
 	defer func() { <-e.slots }()
 	ms := b.meta[lo:hi]
-	ictx, cancel := context.WithTimeout(ctx, e.set.FunctionTimeout)
-	start := time.Now()
-	out := e.cb.Invoke(ictx, b.evs[lo:hi])
-	took := time.Since(start)
-	if errors.Is(ictx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
-		out = Result{Err: &lambdaesm.TimeoutError{Timeout: e.set.FunctionTimeout}}
-	}
-	cancel()
-	if out.Err != nil && ctx.Err() != nil {
-		if cause := context.Cause(ctx); cause != ctx.Err() {
-			out.Err = fmt.Errorf("%w (%w)", out.Err, cause)
-		}
-	}
-	if core.InvalidPartialBatchResponse(out.Err) {
-		// A response that does not decode: under ReportBatchItemFailures
-		// the whole batch fails, without it the response is not read.
-		if e.set.ReportBatchItemFailures {
-			out = Result{Err: fmt.Errorf("%w: %w", ErrInvalidResponse, out.Err)}
-		} else {
-			out = Result{}
-		}
-	}
-	if len(out.ItemFailures) > 0 && !e.set.ReportBatchItemFailures {
-		e.ignored.Do(func() {
-			e.log.Warn("the handler returned batchItemFailures but FunctionResponseTypes does not include ReportBatchItemFailures: " +
-				"they are ignored and the whole batch is deleted, as in Lambda")
-		})
-		out.ItemFailures = nil
-	}
-	nFailed, err := resolve(out, ms, b.state[lo:hi], e.q.fifo)
-	e.hook.BatchInvoked(lambdaesm.Invocation{Source: e.q.src, Records: hi - lo, Attempt: max(ms[0].receives, 1), Duration: took, Err: err, Failed: nFailed})
+	evs := b.evs[lo:hi]
+	call := e.caller.Call(ctx, len(ms), func(i int) string { return ms[i].id }, func(ictx context.Context) (error, []string) {
+		res := e.cb.Invoke(ictx, evs)
+		return res.Err, res.ItemFailures
+	})
+	nFailed := resolve(call, b.state[lo:hi], e.q.fifo)
+	e.hook.BatchInvoked(lambdaesm.Invocation{Source: e.q.src, Records: hi - lo, Attempt: max(ms[0].receives, 1), Duration: call.Duration, Err: call.Failure(), Failed: nFailed})
 	switch {
-	case out.Err != nil:
+	case call.Err != nil:
 		e.log.Warn("function error: the messages will be delivered again after their visibility timeout",
-			"messages", hi-lo, "firstMessageId", ms[0].id, "err", out.Err)
-	case err != nil:
-		e.log.Warn("invalid partial batch response: the whole batch fails, as in Lambda", "messages", hi-lo, "err", err)
+			"messages", hi-lo, "firstMessageId", ms[0].id, "err", call.Err)
+	case call.Invalid != nil:
+		e.log.Warn("invalid partial batch response: the whole batch fails, as in Lambda", "messages", hi-lo, "err", call.Invalid)
 	}
 }
 
-// ErrInvalidResponse is the function error of an invocation whose partial
-// batch response named an empty or unknown itemIdentifier: as in Lambda, the
-// whole batch fails.
-var ErrInvalidResponse = errors.New("invalid partial batch response")
-
 // resolve applies an outcome to the messages of one invocation, writing each
-// one's state, and returns how many failed and the function error, if any
-// (the outcome's, or [ErrInvalidResponse]). On a FIFO queue a failed message
-// fails every later message of the invocation too, so that a group's order
-// holds.
-func resolve(out Result, ms []meta, st []state, fifo bool) (int, error) {
-	fill := func(s state) {
+// one's state, and returns how many failed. A function error or an invalid
+// partial batch response fails them all; a partial batch response fails
+// those it names, and on a FIFO queue every later message of the invocation
+// too, so that a group's order holds.
+func resolve(call core.Outcome, st []state, fifo bool) int {
+	if call.Failure() != nil {
 		for i := range st {
-			st[i] = s
+			st[i] = failed
 		}
+		return len(st)
 	}
-	if out.Err != nil {
-		fill(failed)
-		return len(st), out.Err
+	for i := range st {
+		st[i] = succeeded
 	}
-	fill(succeeded)
-	if len(out.ItemFailures) == 0 {
-		return 0, nil
+	if len(call.Failed) == 0 {
+		return 0
 	}
-	index := func(id string) int {
-		for i := range ms {
-			if ms[i].id == id {
-				return i
-			}
-		}
-		return -1
-	}
-	if len(ms) > 16 {
-		byID := make(map[string]int, len(ms))
-		for i := range ms {
-			byID[ms[i].id] = i
-		}
-		index = func(id string) int {
-			if i, ok := byID[id]; ok {
-				return i
-			}
-			return -1
-		}
-	}
-	lowest := len(st)
-	for _, id := range out.ItemFailures {
-		i := -1
-		if id != "" {
-			i = index(id)
-		}
-		if i < 0 {
-			fill(failed)
-			if id == "" {
-				return len(st), fmt.Errorf("%w: an itemIdentifier is empty or null", ErrInvalidResponse)
-			}
-			return len(st), fmt.Errorf("%w: itemIdentifier %q is not a message of the batch", ErrInvalidResponse, id)
-		}
+	for _, i := range call.Failed {
 		st[i] = failed
-		lowest = min(lowest, i)
 	}
 	if fifo {
-		for i := lowest; i < len(st); i++ {
+		for i := slices.Min(call.Failed); i < len(st); i++ {
 			st[i] = failed
 		}
 	}
@@ -249,7 +185,7 @@ func resolve(out Result, ms []meta, st []state, fifo bool) (int, error) {
 			n++
 		}
 	}
-	return n, nil
+	return n
 }
 
 // settle deletes the messages that succeeded, applies the failure backoff to

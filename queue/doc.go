@@ -71,7 +71,7 @@
 //     batchItemFailures on only when it is set): every message except the
 //     listed ones is deleted. An empty or null itemIdentifier, or one that is
 //     not a message of the batch, fails the whole batch
-//     ([ErrInvalidResponse]), as in Lambda.
+//     (lambdaesm.ErrInvalidResponse), as in Lambda.
 //   - Filtered out ([Callbacks.Filter]): the message is deleted without being
 //     handed to the function, as Lambda deletes messages its filters reject.
 //

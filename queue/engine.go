@@ -186,7 +186,7 @@ type Engine struct {
 	undeleted int   // messages handled but left undeleted
 	deleteErr error // the last reason
 
-	ignored sync.Once // warned that batchItemFailures are ignored
+	caller *core.Caller // the invocation step
 }
 
 // New returns an engine for the queue named by set, calling cb.
@@ -247,6 +247,8 @@ func New(c SQSAPI, set Settings, cb Callbacks) (*Engine, error) {
 		hook:  core.NewHooks(set.Hooks...),
 		lc:    core.NewLifecycle(),
 		slots: make(chan struct{}, sc.Max),
+		caller: &core.Caller{Timeout: set.FunctionTimeout, ReportBatchItemFailures: set.ReportBatchItemFailures,
+			Log: set.Logger},
 	}, nil
 }
 

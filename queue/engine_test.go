@@ -160,7 +160,7 @@ func TestFunctionErrorDeletesNothing(t *testing.T) {
 		}, "itemIdentifier is empty"},
 		{"unknown itemIdentifier", func(context.Context, []events.SQSMessage) queue.Result {
 			return queue.Result{ItemFailures: []string{"not-a-message"}}
-		}, `itemIdentifier "not-a-message" is not a message of the batch`},
+		}, `itemIdentifier "not-a-message" is not in the batch`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {

@@ -40,7 +40,7 @@ func TestUndecodableResponse(t *testing.T) {
 				require.NoError(t, runErr)
 				require.Len(t, q.Messages(url), 3, "nothing was deleted")
 				invs, _, _, _ := hk.snapshot()
-				require.ErrorIs(t, invs[0].Err, queue.ErrInvalidResponse)
+				require.ErrorIs(t, invs[0].Err, lambdaesm.ErrInvalidResponse)
 				return
 			}
 			waitFor(t, time.Minute, func() bool { return len(q.deletedIDs()) == 3 }, "the batch to be deleted")

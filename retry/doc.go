@@ -30,7 +30,7 @@
 // MaximumRecordAge; the engine discards them with [lambdaesm.RecordAgeExceeded] before
 // an attempt, with approximateInvokeCount the invocations the run had (at
 // least 1, as AWS counts it) and [Run.FunctionError] telling how the last
-// one ended. [LowestFailure] applies AWS's rules for item identifiers.
+// one ended. [FailedPositions] applies AWS's rules for item identifiers.
 //
 // # Testing
 //

@@ -1,6 +1,7 @@
 package retry
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/lambdaesm/lambdaesm"
@@ -135,24 +136,46 @@ func (p Policy) Decide(r Run, out Outcome) Decision {
 	return Decision{Next: []Run{rest}, Retry: true}
 }
 
-// LowestFailure applies AWS's partial batch response rules. ids are the
-// itemIdentifier values returned; index maps an identifier to its position in
-// the batch. It returns the lowest failed position, -1 for none (an empty or
-// null list is full success), or valid=false when any identifier is empty or
-// not in the batch (the whole batch failed).
-func LowestFailure(ids []string, index func(id string) (int, bool)) (lowest int, valid bool) {
-	lowest = -1
-	for _, id := range ids {
-		if id == "" {
-			return -1, false
+// FailedPositions applies AWS's partial batch response rules to the
+// itemIdentifier values a function returned for a batch of n records, whose
+// identifiers id gives: it returns the positions named (in the order given;
+// none for an empty or null list, a full success), or an error wrapping
+// lambdaesm.ErrInvalidResponse when an identifier is empty, null or not in
+// the batch (the whole batch failed).
+func FailedPositions(ids []string, n int, id func(i int) string) ([]int, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	index := func(s string) int {
+		for i := range n {
+			if id(i) == s {
+				return i
+			}
 		}
-		i, ok := index(id)
-		if !ok {
-			return -1, false
+		return -1
+	}
+	if len(ids) > 4 && n > 16 {
+		byID := make(map[string]int, n)
+		for i := range n {
+			byID[id(i)] = i
 		}
-		if lowest < 0 || i < lowest {
-			lowest = i
+		index = func(s string) int {
+			if i, ok := byID[s]; ok {
+				return i
+			}
+			return -1
 		}
 	}
-	return lowest, true
+	pos := make([]int, len(ids))
+	for k, s := range ids {
+		if s == "" {
+			return nil, fmt.Errorf("%w: an itemIdentifier is empty or null", lambdaesm.ErrInvalidResponse)
+		}
+		i := index(s)
+		if i < 0 {
+			return nil, fmt.Errorf("%w: itemIdentifier %q is not in the batch", lambdaesm.ErrInvalidResponse, s)
+		}
+		pos[k] = i
+	}
+	return pos, nil
 }

@@ -3,11 +3,13 @@ package retry_test
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/lambdaesm/lambdaesm"
 	"github.com/lambdaesm/lambdaesm/retry"
 )
 
@@ -154,24 +156,37 @@ func TestInvalidPartialResponseFailsWholeBatch(t *testing.T) {
 	require.Equal(t, 3, d.Done)
 }
 
-func TestLowestFailure(t *testing.T) {
-	idx := map[string]int{"a": 0, "b": 1, "c": 2}
-	index := func(id string) (int, bool) { i, ok := idx[id]; return i, ok }
+func TestFailedPositions(t *testing.T) {
+	batch := []string{"a", "b", "c"}
+	id := func(i int) string { return batch[i] }
 	for _, tc := range []struct {
-		ids    []string
-		lowest int
-		valid  bool
+		ids  []string
+		want []int
+		err  string
 	}{
-		{nil, -1, true},
-		{[]string{}, -1, true},
-		{[]string{"c", "b"}, 1, true},
-		{[]string{""}, -1, false},
-		{[]string{"b", "zzz"}, -1, false},
+		{nil, nil, ""},
+		{[]string{}, nil, ""},
+		{[]string{"c", "b"}, []int{2, 1}, ""},
+		{[]string{""}, nil, "an itemIdentifier is empty or null"},
+		{[]string{"b", "zzz"}, nil, `itemIdentifier "zzz" is not in the batch`},
 	} {
-		l, v := retry.LowestFailure(tc.ids, index)
-		require.Equal(t, tc.lowest, l, "%v", tc.ids)
-		require.Equal(t, tc.valid, v, "%v", tc.ids)
+		got, err := retry.FailedPositions(tc.ids, len(batch), id)
+		require.Equal(t, tc.want, got, "%v", tc.ids)
+		if tc.err == "" {
+			require.NoError(t, err)
+			continue
+		}
+		require.ErrorIs(t, err, lambdaesm.ErrInvalidResponse)
+		require.ErrorContains(t, err, tc.err)
 	}
+	// Many identifiers in a large batch (indexed by a map) give the same.
+	large := make([]string, 100)
+	for i := range large {
+		large[i] = strconv.Itoa(i)
+	}
+	got, err := retry.FailedPositions([]string{"99", "5", "42", "7", "0"}, len(large), func(i int) string { return large[i] })
+	require.NoError(t, err)
+	require.Equal(t, []int{99, 5, 42, 7, 0}, got)
 }
 
 func TestExpired(t *testing.T) {

@@ -144,10 +144,10 @@ type Engine[R any] struct {
 	log  *slog.Logger
 	hook *core.Hooks
 
-	lc      *core.Lifecycle
-	kick    chan struct{} // a shard ended: discover now
-	ignored sync.Once     // warned that batchItemFailures are ignored
-	health  core.Health
+	lc     *core.Lifecycle
+	kick   chan struct{} // a shard ended: discover now
+	caller *core.Caller  // the invocation step
+	health core.Health
 
 	fatalMu  sync.Mutex
 	fatalErr error // what stopped the mapping from inside; Run returns it
@@ -240,6 +240,8 @@ func newEngine[R any](src source[R], arn string, set Settings, cb Callbacks[R]) 
 		log:  set.Logger.With("eventSourceArn", arn),
 		hook: core.NewHooks(set.Hooks...),
 		kick: make(chan struct{}, 1),
+		caller: &core.Caller{Timeout: set.FunctionTimeout, ReportBatchItemFailures: set.Policy.ReportBatchItemFailures,
+			Log: set.Logger.With("eventSourceArn", arn)},
 	}, nil
 }
 

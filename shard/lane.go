@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/lambdaesm/lambdaesm"
-	"github.com/lambdaesm/lambdaesm/internal/core"
 	"github.com/lambdaesm/lambdaesm/retry"
 )
 
@@ -153,15 +153,25 @@ func (l *lane[R]) invoke(ctx context.Context, refs []ref[R]) bool {
 		}
 		batch := recs[r.Lo:r.Hi]
 		e.hook.IteratorAge(p.src, time.Since(e.src.arrival(&batch[len(batch)-1])))
-		start := time.Now()
-		out := p.call(ctx, batch)
+		call := e.caller.Call(ctx, len(batch), func(i int) string { return e.src.seq(&batch[i]) },
+			func(ictx context.Context) (error, []string) {
+				res := e.cb.Invoke(ictx, batch)
+				return res.Err, res.ItemFailures
+			})
+		out := retry.Outcome{Err: call.Err, FirstFailure: -1, InvalidResponse: call.Invalid != nil}
+		if len(call.Failed) > 0 {
+			out.FirstFailure = slices.Min(call.Failed)
+		}
 		failed := 0
-		if out.FirstFailure >= 0 {
+		switch {
+		case call.Failure() != nil:
+			failed = r.Len()
+		case out.FirstFailure >= 0:
 			failed = r.Len() - out.FirstFailure
 		}
-		e.hook.BatchInvoked(lambdaesm.Invocation{Source: p.src, Records: r.Len(), Attempt: r.Attempts + 1, Duration: time.Since(start), Err: out.Err, Failed: failed})
-		if out.Err != nil {
-			e.log.Warn("function error", "shardId", p.id, "records", r.Len(), "attempt", r.Attempts+1, "err", out.Err)
+		e.hook.BatchInvoked(lambdaesm.Invocation{Source: p.src, Records: r.Len(), Attempt: r.Attempts + 1, Duration: call.Duration, Err: call.Failure(), Failed: failed})
+		if err := call.Failure(); err != nil {
+			e.log.Warn("the batch failed", "shardId", p.id, "records", r.Len(), "attempt", r.Attempts+1, "err", err)
 		}
 		var notInvoked *lambdaesm.NotInvokedError
 		if errors.As(out.Err, &notInvoked) {
@@ -207,44 +217,6 @@ func (l *lane[R]) invoke(ctx context.Context, refs []ref[R]) bool {
 		runs = append(d.Next, runs...)
 	}
 	return true
-}
-
-// call invokes the function once, bounded by FunctionTimeout, and applies
-// AWS's partial batch response rules. A handler that ignores its context is
-// waited for (no goroutine outlives Run), then counts as timed out.
-func (p *proc[R]) call(ctx context.Context, batch []R) retry.Outcome {
-	e := p.e
-	ictx, cancel := context.WithTimeout(ctx, e.set.FunctionTimeout)
-	defer cancel()
-	res := e.cb.Invoke(ictx, batch)
-	switch {
-	case errors.Is(ictx.Err(), context.DeadlineExceeded) && ctx.Err() == nil:
-		return retry.Outcome{Err: &lambdaesm.TimeoutError{Timeout: e.set.FunctionTimeout}, FirstFailure: -1}
-	case core.InvalidPartialBatchResponse(res.Err):
-		if !e.set.Policy.ReportBatchItemFailures {
-			return retry.Success // the response is not read
-		}
-		e.log.Warn("invalid partial batch response: the whole batch fails, as in Lambda", "shardId", p.id, "err", res.Err)
-		return retry.Outcome{FirstFailure: -1, InvalidResponse: true}
-	case res.Err != nil:
-		return retry.Outcome{Err: res.Err, FirstFailure: -1}
-	case len(res.ItemFailures) == 0:
-		return retry.Success
-	case !e.set.Policy.ReportBatchItemFailures:
-		e.ignored.Do(func() {
-			e.log.Warn("the handler returned batchItemFailures but FunctionResponseTypes does not include ReportBatchItemFailures: they are ignored and the whole batch counts as a success, as in Lambda")
-		})
-		return retry.Success
-	}
-	lowest, valid := retry.LowestFailure(res.ItemFailures, func(id string) (int, bool) {
-		for i := range batch {
-			if e.src.seq(&batch[i]) == id {
-				return i, true
-			}
-		}
-		return -1, false
-	})
-	return retry.Outcome{FirstFailure: lowest, InvalidResponse: !valid}
 }
 
 // discard hands records to the failure destination, retrying until it
