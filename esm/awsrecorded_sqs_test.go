@@ -394,7 +394,11 @@ func arRunValidate(t *testing.T, sc *arScenario, expect map[string]json.RawMessa
 		got, cfg, sourceARN := arRefusal(t, v.Source, v.Config)
 		var want string
 		_ = json.Unmarshal(expect["refusal."+v.Name], &want)
-		if want != "" && want != "accepted" && strings.Contains(got, strings.ReplaceAll(want, "<source-arn>", sourceARN)) {
+		// AWS wraps a ValidationException's sentence in "1 validation
+		// error detected: ", the counterpart of ConfigError's list of
+		// violations: the sentence is what must match.
+		sentence := strings.TrimPrefix(want, "1 validation error detected: ")
+		if want != "" && want != "accepted" && strings.Contains(got, strings.ReplaceAll(sentence, "<source-arn>", sourceARN)) {
 			got = want
 		} else if strings.Contains(got, "not supported yet") {
 			return nil, &arNotExpressible{reason: v.Name + ": the library refuses it: " + got}

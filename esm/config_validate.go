@@ -88,6 +88,8 @@ const (
 	ruleNeedTimestamp = "Need to specify a timestamp (StartingPositionTimestamp is required with StartingPosition AT_TIMESTAMP)"
 	ruleTimestampOnly = "Timestamp only valid with StartingPosition AT_TIMESTAMP"
 	ruleFutureTime    = "must not be in the future (by this machine's clock, allowing 1m of skew)"
+	// AWS's answer to a timestamp before 1970 (recorded, test_api.py).
+	rulePreEpoch      = "Received Exception while reading from provided stream. class java.lang.Long can not be converted to a Timestamp"
 	ruleNoSource      = "Unrecognized event source. (EventSourceArn is required, or QueueURL for an SQS queue.)"
 	ruleWindowFor10   = "Maximum batch window in seconds must be greater than 0 if maximum batch size is greater than 10"
 	ruleFIFOWindow    = "Batching window is not supported for FIFO queues"
@@ -242,6 +244,9 @@ func (c Config) validateStream(v *validator, kind SourceKind) {
 	case pos != AtTimestamp && !ts.IsZero():
 		v.add("StartingPositionTimestamp", ts.UTC().Format(time.RFC3339Nano), ruleTimestampOnly)
 	case pos == AtTimestamp && (kind == Kinesis || kind == 0):
+		if ts.Before(time.Unix(0, 0)) {
+			v.add("StartingPositionTimestamp", ts.UTC().Format(time.RFC3339Nano), rulePreEpoch)
+		}
 		if ts.After(time.Now().Add(clockSkew)) {
 			// Kinesis refuses it too: GetShardIterator answers "The
 			// timestampInMillis parameter cannot be greater than the

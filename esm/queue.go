@@ -46,7 +46,7 @@ func NewSQSMapping(cfg Config, client queue.SQSAPI, h Handler[events.SQSEvent, e
 	set.Disabled = !cfg.IsEnabled()
 	set.Hooks = o.hooks
 	set.Logger = o.logger.With("mapping", o.name)
-	eng, err := queue.New(client, set, queue.Callbacks{Invoke: sqsInvoker(h), Filter: recordFilter(o.filter, filter.SQSMessage)})
+	eng, err := queue.New(client, set, queue.Callbacks{Invoke: sqsInvoker(h), Filter: recordFilter(o.filter, (*filter.Filter).MatchSQSMessage)})
 	if err != nil {
 		return nil, err
 	}

@@ -63,7 +63,7 @@ func NewKinesisMapping(cfg Config, client shard.KinesisAPI, h Handler[events.Kin
 	})
 	onDiscard := newOnDiscard(cfg, set, o, destination.Kinesis, event)
 	eng, err := shard.NewKinesis(client, cfg.EventSourceArn, o.invokeIdentity, set, shard.Callbacks[events.KinesisEventRecord]{
-		Invoke: inv, OnDiscard: onDiscard, Filter: recordFilter(o.filter, filter.KinesisRecord),
+		Invoke: inv, OnDiscard: onDiscard, Filter: recordFilter(o.filter, (*filter.Filter).MatchKinesisRecord),
 	})
 	if err != nil {
 		return nil, err
@@ -88,7 +88,7 @@ func NewDynamoDBMapping(cfg Config, client shard.DynamoDBStreamsAPI, h Handler[e
 	})
 	onDiscard := newOnDiscard(cfg, set, o, destination.DynamoDB, event)
 	eng, err := shard.NewDynamoDB(client, cfg.EventSourceArn, set, shard.Callbacks[events.DynamoDBEventRecord]{
-		Invoke: inv, OnDiscard: onDiscard, Filter: recordFilter(o.filter, filter.DynamoDBRecord),
+		Invoke: inv, OnDiscard: onDiscard, Filter: recordFilter(o.filter, (*filter.Filter).MatchDynamoDBRecord),
 	})
 	if err != nil {
 		return nil, err
@@ -188,12 +188,13 @@ func streamSettings(cfg Config, kind SourceKind, client, h any, opts []Option) (
 }
 
 // recordFilter is an engine's filter callback: nil (keep every record)
-// without FilterCriteria.
-func recordFilter[R any](f *filter.Filter, value func(R) filter.Value) func(*R) bool {
+// without FilterCriteria. match is the filter's method for the source, which
+// builds only what the patterns read.
+func recordFilter[R any](f *filter.Filter, match func(*filter.Filter, R) bool) func(*R) bool {
 	if f.Len() == 0 {
 		return nil
 	}
-	return func(r *R) bool { return f.Match(value(*r)) }
+	return func(r *R) bool { return match(f, *r) }
 }
 
 func failureIDs[F any](fs []F, id func(F) string) []string {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -208,4 +209,28 @@ func TestMarshalOtherEvents(t *testing.T) {
 	got, err := event.Marshal(nilEvent)
 	require.NoError(t, err)
 	require.Equal(t, "null", string(got))
+}
+
+// DynamoDB records reach a function with ApproximateCreationDateTime as a
+// Java double, as AWS writes it (its recordings check it is a float).
+func TestMarshalDynamoDBCreationTime(t *testing.T) {
+	ev := events.DynamoDBEvent{Records: []events.DynamoDBEventRecord{{
+		EventID: "1", EventName: "INSERT",
+		Change: events.DynamoDBStreamRecord{
+			ApproximateCreationDateTime: events.SecondsEpochTime{Time: time.Unix(1578648338, 0)},
+			Keys:                        map[string]events.DynamoDBAttributeValue{"Id": events.NewNumberAttribute("101")},
+			SequenceNumber:              "4421584500000000017450439091", SizeBytes: 26, StreamViewType: "NEW_AND_OLD_IMAGES",
+		},
+	}}}
+	b, err := event.Marshal(ev)
+	require.NoError(t, err)
+	require.Contains(t, string(b), `"ApproximateCreationDateTime":1.578648338E9`)
+	require.Equal(t, 1, strings.Count(string(b), "ApproximateCreationDateTime"))
+	var back events.DynamoDBEvent
+	require.NoError(t, json.Unmarshal(b, &back))
+	require.Equal(t, ev.Records[0].Change.Keys, back.Records[0].Change.Keys)
+	require.Equal(t, "4421584500000000017450439091", back.Records[0].Change.SequenceNumber)
+	b, _ = event.Marshal(&events.DynamoDBEvent{Records: []events.DynamoDBEventRecord{{Change: events.DynamoDBStreamRecord{
+		ApproximateCreationDateTime: events.SecondsEpochTime{Time: time.Unix(1000000000, 0)}}}}})
+	require.Contains(t, string(b), `"ApproximateCreationDateTime":1.0E9`)
 }

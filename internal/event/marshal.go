@@ -2,6 +2,9 @@ package event
 
 import (
 	"encoding/json"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 )
@@ -10,7 +13,9 @@ import (
 // an events.SQSEvent (or a pointer to one) that differs from json.Marshal: a
 // record without message attributes has "md5OfMessageAttributes": null, as
 // AWS sends it, where events.SQSMessage (a string field) writes "", and the
-// record's keys are in AWS's order. Any other value is json.Marshal's.
+// record's keys are in AWS's order. For an events.DynamoDBEvent,
+// ApproximateCreationDateTime is a Java double (1.578648338E9), as AWS
+// writes it, not an integer. Any other value is json.Marshal's.
 func Marshal(v any) ([]byte, error) {
 	switch e := v.(type) {
 	case events.SQSEvent:
@@ -19,8 +24,74 @@ func Marshal(v any) ([]byte, error) {
 		if e != nil {
 			return marshalSQS(e)
 		}
+	case events.DynamoDBEvent:
+		return marshalDynamoDB(&e)
+	case *events.DynamoDBEvent:
+		if e != nil {
+			return marshalDynamoDB(e)
+		}
 	}
 	return json.Marshal(v)
+}
+
+// ddbRecord is an events.DynamoDBEventRecord whose dynamodb.
+// ApproximateCreationDateTime is written as AWS writes it: a Java double,
+// 1.578648338E9 (AWS's recordings check that it is a float), where
+// events.SecondsEpochTime writes an integer.
+type ddbRecord struct {
+	*events.DynamoDBEventRecord
+	Change ddbChange `json:"dynamodb"`
+}
+
+type ddbChange struct {
+	*events.DynamoDBStreamRecord
+	ApproximateCreationDateTime javaSeconds `json:"ApproximateCreationDateTime,omitzero"`
+}
+
+// javaSeconds is a time as seconds in Java's Double.toString form.
+type javaSeconds struct{ t time.Time }
+
+func (j javaSeconds) IsZero() bool { return j.t.IsZero() }
+
+func (j javaSeconds) MarshalJSON() ([]byte, error) {
+	return []byte(javaDouble(float64(j.t.UnixMilli()) / 1000)), nil
+}
+
+// javaDouble formats f as Java's Double.toString does for magnitudes of 10^7
+// and more: "1.578648338E9", "1.0E9".
+func javaDouble(f float64) string {
+	s := strconv.FormatFloat(f, 'E', -1, 64) // 1.578648338E+09
+	mant, exp, _ := strings.Cut(s, "E")
+	if !strings.Contains(mant, ".") {
+		mant += ".0"
+	}
+	exp = strings.TrimPrefix(exp, "+")
+	neg := strings.HasPrefix(exp, "-")
+	exp = strings.TrimLeft(strings.TrimPrefix(exp, "-"), "0")
+	if exp == "" {
+		exp = "0"
+	}
+	if neg {
+		exp = "-" + exp
+	}
+	return mant + "E" + exp
+}
+
+func marshalDynamoDB(e *events.DynamoDBEvent) ([]byte, error) {
+	var out struct {
+		Records []ddbRecord `json:"Records"`
+	}
+	if e.Records != nil {
+		out.Records = make([]ddbRecord, len(e.Records))
+	}
+	for i := range e.Records {
+		r := &e.Records[i]
+		out.Records[i] = ddbRecord{DynamoDBEventRecord: r, Change: ddbChange{
+			DynamoDBStreamRecord:        &r.Change,
+			ApproximateCreationDateTime: javaSeconds{r.Change.ApproximateCreationDateTime.Time},
+		}}
+	}
+	return json.Marshal(out)
 }
 
 // sqsRecord is an events.SQSMessage as AWS writes it: its keys in AWS's
