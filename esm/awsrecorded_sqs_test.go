@@ -365,7 +365,7 @@ func arRunRefusal(t *testing.T, cfg esm.Config, client any) string {
 		m   esm.Mapping
 		err error
 	)
-	opts := []esm.Option{esm.WithStore(shard.NewMemoryStore())}
+	opts := []esm.StreamOption{esm.WithStore(shard.NewMemoryStore())}
 	switch c := client.(type) {
 	case *esmtest.Kinesis:
 		m, err = esm.NewKinesisMapping(cfg, c, h, opts...)

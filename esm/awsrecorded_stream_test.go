@@ -80,7 +80,7 @@ func arStream(t *testing.T, sc *arScenario, obs map[string]any) error {
 			return arConstructErr(err)
 		}
 		r := &arStreamMapping{fn: newARLambda(spec.Function), progress: &esmtest.Progress{}}
-		opts := []esm.Option{esm.WithStore(shard.NewMemoryStore()), esm.WithName(fmt.Sprintf("mapping-%d", i+1)), esm.WithHooks(r.progress)}
+		opts := []esm.StreamOption{esm.WithStore(shard.NewMemoryStore()), esm.WithName(fmt.Sprintf("mapping-%d", i+1)), esm.WithHooks(r.progress)}
 		if dest.clients != nil {
 			opts = append(opts, esm.WithDestinationClients(*dest.clients))
 		}

@@ -30,13 +30,13 @@ func TestConstructorsRefuseBadArguments(t *testing.T) {
 	kcfg, dcfg, qcfg := kinesisCfg(), ddbCfg(), sqsCfg()
 	mem := esm.WithStore(shard.NewMemoryStore())
 
-	kin := func(opts ...esm.Option) func() error {
+	kin := func(opts ...esm.StreamOption) func() error {
 		return func() error {
-			_, err := esm.NewKinesisMapping(kcfg, kc, kh, append([]esm.Option{mem}, opts...)...)
+			_, err := esm.NewKinesisMapping(kcfg, kc, kh, append([]esm.StreamOption{mem}, opts...)...)
 			return err
 		}
 	}
-	sqsm := func(opts ...esm.Option) func() error {
+	sqsm := func(opts ...esm.SQSOption) func() error {
 		return func() error { _, err := esm.NewSQSMapping(qcfg, qc, sh, opts...); return err }
 	}
 	kinCfg := func(cfg esm.Config) func() error {
@@ -96,13 +96,12 @@ func TestConstructorsRefuseBadArguments(t *testing.T) {
 		// Durations and numbers out of range.
 		{"negative checkpoint interval", kin(esm.WithCheckpointInterval(-time.Second)), []string{"esm: WithCheckpointInterval(-1s)", "0 (the default, 1s) or positive, at most 1h"}},
 		{"absurd checkpoint interval", kin(esm.WithCheckpointInterval(48 * time.Hour)), []string{"esm: WithCheckpointInterval(48h0m0s)"}},
-		{"checkpoint interval on SQS", sqsm(esm.WithCheckpointInterval(time.Second)), []string{"esm: WithCheckpointInterval applies to Kinesis and DynamoDB Streams mappings only"}},
 		{"negative lease interval", kin(esm.WithLeaseInterval(-time.Second)), []string{"esm: WithLeaseInterval(-1s)", "0 (the default, 1s) or from 10ms to 1m"}},
 		{"absurd lease interval", kin(esm.WithLeaseInterval(24 * time.Hour)), []string{"esm: WithLeaseInterval(24h0m0s)"}},
-		{"negative idle poll", kin(esm.WithPolling(-time.Second, 0, 0)), []string{"esm: WithPolling: idle -1s", "0 (the default) or from 1ms to 5m"}},
-		{"negative busy poll", kin(esm.WithPolling(0, -time.Millisecond, 0)), []string{"esm: WithPolling: busy -1ms"}},
-		{"negative discovery", kin(esm.WithPolling(0, 0, -time.Minute)), []string{"esm: WithPolling: discovery -1m0s", "0 (the default, 30s) or from 10ms to 1h"}},
-		{"absurd polling", kin(esm.WithPolling(time.Hour, time.Nanosecond, 48*time.Hour)), []string{"idle 1h0m0s", "busy 1ns", "discovery 48h0m0s"}},
+		{"negative idle poll", kin(esm.WithPolling(esm.Polling{Idle: -time.Second})), []string{"esm: WithPolling: Idle -1s", "0 (the default) or from 1ms to 5m"}},
+		{"negative busy poll", kin(esm.WithPolling(esm.Polling{Busy: -time.Millisecond})), []string{"esm: WithPolling: Busy -1ms"}},
+		{"negative discovery", kin(esm.WithPolling(esm.Polling{Discovery: -time.Minute})), []string{"esm: WithPolling: Discovery -1m0s", "0 (the default, 30s) or from 10ms to 1h"}},
+		{"absurd polling", kin(esm.WithPolling(esm.Polling{Idle: time.Hour, Busy: time.Nanosecond, Discovery: 48 * time.Hour})), []string{"Idle 1h0m0s", "Busy 1ns", "Discovery 48h0m0s"}},
 		{"long poll 0", sqsm(esm.WithLongPoll(0)), []string{"esm: WithLongPoll(0s)", "whole seconds from 1s to 20s"}},
 		{"long poll 1.5s", sqsm(esm.WithLongPoll(1500 * time.Millisecond)), []string{"esm: WithLongPoll(1.5s)"}},
 		{"long poll 21s", sqsm(esm.WithLongPoll(21 * time.Second)), []string{"esm: WithLongPoll(21s)"}},
@@ -120,34 +119,21 @@ func TestConstructorsRefuseBadArguments(t *testing.T) {
 		{"failure backoff beyond 12h", sqsm(esm.WithFailureBackoff(retry.Backoff{Initial: 13 * time.Hour, Max: 13 * time.Hour})), []string{
 			"esm: WithFailureBackoff: Initial 13h0m0s", "esm: WithFailureBackoff: Max 13h0m0s", "12h"}},
 		{"negative failure backoff", sqsm(esm.WithFailureBackoff(retry.Backoff{Initial: -1})), []string{"esm: WithFailureBackoff: Initial -1ns"}},
-		{"negative scaling", sqsm(esm.WithScaling(-1, -2, -3)), []string{
-			"esm: WithScaling: initial -1", "esm: WithScaling: perMinute -2", "esm: WithScaling: min -3"}},
-		{"absurd scaling", sqsm(esm.WithScaling(5000, 1_000_000, 2000)), []string{"initial 5000", "perMinute 1000000", "min 2000"}},
+		{"negative scaling", sqsm(esm.WithScaling(esm.Scaling{Initial: -1, PerMinute: -2, Min: -3})), []string{
+			"esm: WithScaling: Initial -1", "esm: WithScaling: PerMinute -2", "esm: WithScaling: Min -3"}},
+		{"absurd scaling", sqsm(esm.WithScaling(esm.Scaling{Initial: 5000, PerMinute: 1_000_000, Min: 2000})), []string{"Initial 5000", "PerMinute 1000000", "Min 2000"}},
 
-		// Options of the other kind of source used to be ignored.
-		{"long poll on Kinesis", kin(esm.WithLongPoll(time.Second)), []string{"esm: WithLongPoll applies to SQS mappings only"}},
-		{"SQS options on DynamoDB", func() error {
-			_, err := esm.NewDynamoDBMapping(dcfg, dc, dh, mem, esm.WithVisibilityHeartbeat(0), esm.WithFailureBackoff(retry.Backoff{}), esm.WithScaling(1, 0, 1))
+		// Options of the other kind of source used to be ignored; the
+		// compiler refuses them now (TestOptionsBySource), except a
+		// Kinesis-only option on a DynamoDB mapping.
+		{"Kinesis option on DynamoDB", func() error {
+			_, err := esm.NewDynamoDBMapping(dcfg, dc, dh, mem, esm.WithInvokeIdentityARN("arn:aws:iam::123456789012:role/r"))
 			return err
-		}, []string{"esm: WithVisibilityHeartbeat applies to SQS mappings only", "esm: WithFailureBackoff applies to SQS mappings only",
-			"esm: WithScaling applies to SQS mappings only"}},
-		{"stream options on SQS", sqsm(mem, esm.WithPolling(0, 0, 0), esm.WithLeaseInterval(0), esm.WithInvokeIdentityARN("arn:aws:iam::123456789012:role/r")),
-			[]string{
-				"esm: WithStore applies to Kinesis and DynamoDB Streams mappings only",
-				"esm: WithPolling applies to Kinesis and DynamoDB Streams mappings only",
-				"esm: WithLeaseInterval applies to Kinesis and DynamoDB Streams mappings only",
-				"esm: WithInvokeIdentityARN applies to Kinesis mappings only",
-			}},
+		}, []string{"esm: WithInvokeIdentityARN applies to Kinesis mappings only"}},
 		{"invoke identity on DynamoDB", func() error {
 			_, err := esm.NewDynamoDBMapping(dcfg, dc, dh, mem, esm.WithInvokeIdentityARN("arn:aws:iam::123456789012:role/r"))
 			return err
 		}, []string{"esm: WithInvokeIdentityARN applies to Kinesis mappings only"}},
-		{"stream failure handling on SQS", sqsm(esm.WithRetryBackoff(retry.Backoff{}), esm.WithOnFailure(&destination.Memory{}), esm.WithDestinationClients(destination.Clients{})),
-			[]string{
-				"esm: WithRetryBackoff applies to Kinesis and DynamoDB Streams mappings only",
-				"esm: WithOnFailure applies to Kinesis and DynamoDB Streams mappings only",
-				"esm: WithDestinationClients applies to Kinesis and DynamoDB Streams mappings only",
-			}},
 		{"invoke identity not an ARN", kin(esm.WithInvokeIdentityARN("my-role")), []string{"esm: WithInvokeIdentityARN(\"my-role\")", "ARN"}},
 
 		// Configuration.
@@ -160,10 +146,10 @@ func TestConstructorsRefuseBadArguments(t *testing.T) {
 		{"everything at once", func() error {
 			var c *kinesis.Client
 			_, err := esm.NewKinesisMapping(esm.Config{EventSourceArn: kinesisARN, BatchSize: -1}, c, nil,
-				nil, esm.WithLongPoll(0), esm.WithPolling(-1, 0, 0))
+				nil, esm.WithLeaseInterval(-1), esm.WithPolling(esm.Polling{Idle: -1}))
 			return err
 		}, []string{"the client is nil", "the handler is nil", "BatchSize", "StartingPosition", "option 1 of 3 is nil",
-			"WithLongPoll applies to SQS mappings only", "WithLongPoll(0s)", "WithPolling: idle -1ns"}},
+			"WithLeaseInterval(-1ns)", "WithPolling: Idle -1ns"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -184,7 +170,7 @@ func TestConstructorsAcceptOptionsInRange(t *testing.T) {
 	_, err := esm.NewKinesisMapping(kinesisCfg(), esmtest.NewKinesis(), kh,
 		esm.WithStore(shard.NewMemoryStore()), esm.WithStore(nil), esm.WithHooks(nil), esm.WithOnFailure(nil), esm.WithLogger(nil),
 		esm.WithLeaseInterval(0), esm.WithLeaseInterval(10*time.Millisecond), esm.WithLeaseInterval(time.Minute),
-		esm.WithPolling(0, 0, 0), esm.WithPolling(time.Millisecond, time.Millisecond, 10*time.Millisecond), esm.WithPolling(5*time.Minute, 5*time.Minute, time.Hour),
+		esm.WithPolling(esm.Polling{}), esm.WithPolling(esm.Polling{Idle: time.Millisecond, Busy: time.Millisecond, Discovery: 10 * time.Millisecond}), esm.WithPolling(esm.Polling{Idle: 5 * time.Minute, Busy: 5 * time.Minute, Discovery: time.Hour}),
 		esm.WithRetryBackoff(retry.Backoff{}), esm.WithRetryBackoff(retry.Backoff{Initial: time.Hour, Max: time.Hour, Multiplier: 10, Jitter: 1}),
 		esm.WithRetryBackoff(retry.Backoff{Initial: time.Millisecond, Max: time.Millisecond, Multiplier: 1}),
 		esm.WithInvokeIdentityARN(""), esm.WithInvokeIdentityARN("arn:aws:iam::123456789012:role/r"),
@@ -194,6 +180,30 @@ func TestConstructorsAcceptOptionsInRange(t *testing.T) {
 		esm.WithLongPoll(time.Second), esm.WithLongPoll(20*time.Second),
 		esm.WithVisibilityHeartbeat(0), esm.WithVisibilityHeartbeat(time.Second), esm.WithVisibilityHeartbeat(12*time.Hour),
 		esm.WithFailureBackoff(retry.Backoff{Initial: 12 * time.Hour, Max: 12 * time.Hour}),
-		esm.WithScaling(0, 0, 0), esm.WithScaling(1250, 60000, 1250))
+		esm.WithScaling(esm.Scaling{}), esm.WithScaling(esm.Scaling{Initial: 1250, PerMinute: 60000, Min: 1250}))
 	require.NoError(t, err)
+}
+
+// Options of one kind of source are refused by the compiler on another: an
+// SQS-only option is no StreamOption, a stream-only one no SQSOption.
+func TestOptionsBySource(t *testing.T) {
+	sqsOnly := []any{esm.WithLongPoll(time.Second), esm.WithVisibilityHeartbeat(0), esm.WithFailureBackoff(retry.Backoff{}), esm.WithScaling(esm.Scaling{})}
+	streamOnly := []any{esm.WithStore(shard.NewMemoryStore()), esm.WithPolling(esm.FastestPolling), esm.WithLeaseInterval(0),
+		esm.WithCheckpointInterval(0), esm.WithRetryBackoff(retry.Backoff{}), esm.WithOnFailure(&destination.Memory{}),
+		esm.WithDestinationClients(destination.Clients{}), esm.WithInvokeIdentityARN("arn:aws:iam::123456789012:role/r")}
+	anyKind := []any{esm.WithName("n"), esm.WithLogger(nil), esm.WithHooks(), esm.WithFilterQuota(5)}
+	for _, o := range sqsOnly {
+		_, stream := o.(esm.StreamOption)
+		_, sqs := o.(esm.SQSOption)
+		require.True(t, sqs && !stream, "%T is an SQS option only", o)
+	}
+	for _, o := range streamOnly {
+		_, stream := o.(esm.StreamOption)
+		_, sqs := o.(esm.SQSOption)
+		require.True(t, stream && !sqs, "%T is a stream option only", o)
+	}
+	for _, o := range anyKind {
+		_, ok := o.(esm.Option)
+		require.True(t, ok, "%T fits every mapping", o)
+	}
 }

@@ -39,7 +39,7 @@ func ExampleNewKinesisMapping() {
 	}
 	cfg := esm.Config{EventSourceArn: arn, StartingPosition: esm.TrimHorizon, BatchSize: 10}
 	m, err := esm.NewKinesisMapping(cfg, k, esm.HandleKinesis(handler),
-		esm.WithStore(shard.NewMemoryStore()), esm.WithPolling(10*time.Millisecond, 0, 0))
+		esm.WithStore(shard.NewMemoryStore()), esm.WithPolling(esm.Polling{Idle: 10 * time.Millisecond}))
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -83,7 +83,7 @@ func ExampleNewDynamoDBMapping() {
 	}
 	cfg := esm.Config{EventSourceArn: arn, StartingPosition: esm.TrimHorizon}
 	m, err := esm.NewDynamoDBMapping(cfg, d, esm.HandleDynamoDB(handler),
-		esm.WithStore(shard.NewMemoryStore()), esm.WithPolling(10*time.Millisecond, 0, 0))
+		esm.WithStore(shard.NewMemoryStore()), esm.WithPolling(esm.Polling{Idle: 10 * time.Millisecond}))
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -226,7 +226,7 @@ func TestIntegrationFilter(t *testing.T) {
 					got.add(string(r.Kinesis.Data))
 				}
 				return nil
-			}), esm.WithStore(store), esm.WithPolling(100*time.Millisecond, 0, 0), esm.WithCheckpointInterval(10*time.Millisecond))
+			}), esm.WithStore(store), esm.WithPolling(esm.Polling{Idle: 100 * time.Millisecond}), esm.WithCheckpointInterval(10*time.Millisecond))
 		require.NoError(t, err)
 		stop := start(t, m)
 		var last string
@@ -253,7 +253,7 @@ func TestIntegrationFilter(t *testing.T) {
 					got.add(r.Change.Keys[awstest.StreamTableKey].String())
 				}
 				return nil
-			}), esm.WithStore(shard.NewMemoryStore()), esm.WithPolling(100*time.Millisecond, 0, 0))
+			}), esm.WithStore(shard.NewMemoryStore()), esm.WithPolling(esm.Polling{Idle: 100 * time.Millisecond}))
 		require.NoError(t, err)
 		stop := start(t, m)
 		for i := range 6 {

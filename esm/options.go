@@ -24,11 +24,54 @@ import (
 // so a single process resumes after a restart with no AWS resources.
 const DefaultCheckpointDir = ".lambdaesm/checkpoints"
 
-// Option changes how a mapping runs (not what it maps: that is [Config]).
-// Each option applies to the mappings its documentation names: given to
-// another kind of mapping, or with a value out of its range, it makes the
-// constructor fail with an error that names it.
-type Option interface{ spec() option }
+// Option changes how any mapping runs (not what it maps: that is [Config]).
+// Options that fit only some mappings have narrower types, which the
+// compiler checks: [StreamOption] for Kinesis and DynamoDB Streams mappings,
+// [SQSOption] for SQS mappings; an Option is both. A value out of an
+// option's range makes the constructor fail with an error that names the
+// option (as does [WithInvokeIdentityARN], Kinesis only, on a DynamoDB
+// mapping).
+type Option interface {
+	StreamOption
+	SQSOption
+}
+
+// StreamOption changes how a Kinesis or DynamoDB Streams mapping runs:
+// [NewKinesisMapping] and [NewDynamoDBMapping] take it.
+type StreamOption interface{ streamOption() option }
+
+// SQSOption changes how an SQS mapping runs: [NewSQSMapping] takes it.
+type SQSOption interface{ sqsOption() option }
+
+// The concrete option types: each implements the interfaces of the
+// mappings it fits.
+type (
+	anyOption     option
+	streamOnly    option
+	sqsOnlyOption option
+)
+
+func (o anyOption) streamOption() option  { return option(o) }
+func (o anyOption) sqsOption() option     { return option(o) }
+func (o streamOnly) streamOption() option { return option(o) }
+func (o sqsOnlyOption) sqsOption() option { return option(o) }
+
+// streamOpts and sqsOpts unwrap a constructor's options; a nil one stays
+// nil (buildOptions reports it).
+func streamOpts(opts []StreamOption) []*option { return unwrap(opts, StreamOption.streamOption) }
+
+func sqsOpts(opts []SQSOption) []*option { return unwrap(opts, SQSOption.sqsOption) }
+
+func unwrap[O any](opts []O, get func(O) option) []*option {
+	out := make([]*option, len(opts))
+	for i, o := range opts {
+		if any(o) != nil && !isNil(o) {
+			v := get(o)
+			out[i] = &v
+		}
+	}
+	return out
+}
 
 // appliesTo says which mappings an option is for.
 type appliesTo uint8
@@ -69,7 +112,7 @@ type options struct {
 // buildOptions applies opts for a mapping of kind and reports every
 // problem at once: nil options, options for another kind of mapping, and
 // arguments out of range.
-func buildOptions(kind SourceKind, opts []Option) (options, error) {
+func buildOptions(kind SourceKind, opts []*option) (options, error) {
 	o := options{name: "esm", filterQuota: filter.DefaultMaxFilters}
 	var errs []error
 	for i, opt := range opts {
@@ -77,7 +120,7 @@ func buildOptions(kind SourceKind, opts []Option) (options, error) {
 			errs = append(errs, fmt.Errorf("esm: option %d of %d is nil", i+1, len(opts)))
 			continue
 		}
-		spec := opt.spec()
+		spec := *opt
 		switch {
 		case spec.to == sqsMappings && kind != SQS:
 			errs = append(errs, fmt.Errorf("esm: %s applies to SQS mappings only", spec.name))
@@ -199,13 +242,13 @@ func WithName(name string) Option {
 	if name == "" {
 		o.errs = []error{errors.New("esm: WithName: the name is empty")}
 	}
-	return o
+	return anyOption(o)
 }
 
 // WithLogger sends the mapping's logs to l. Default (or nil): none. Any
 // mapping.
 func WithLogger(l *slog.Logger) Option {
-	return option{name: "WithLogger", set: func(o *options) { o.logger = l }}
+	return anyOption(option{name: "WithLogger", set: func(o *options) { o.logger = l }})
 }
 
 // WithHooks adds hooks that hear of what the mapping does: each hook is
@@ -219,43 +262,59 @@ func WithHooks(hs ...lambdaesm.Hook) Option {
 			errs = append(errs, fmt.Errorf("esm: WithHooks: hook %d of %d is a nil %T", i+1, len(hs), h))
 		}
 	}
-	return option{name: "WithHooks", errs: errs, set: func(o *options) { o.hooks = append(o.hooks, hs...) }}
+	return anyOption(option{name: "WithHooks", errs: errs, set: func(o *options) { o.hooks = append(o.hooks, hs...) }})
 }
 
 // WithStore keeps stream checkpoints in s instead of files under
 // [DefaultCheckpointDir] (nil keeps that default). Use shard.NewMemoryStore()
 // in tests. Kinesis and DynamoDB Streams mappings only.
-func WithStore(s shard.Store) Option {
-	return option{name: "WithStore", to: streamMappings, errs: typedNil("WithStore", "store", s), set: func(o *options) { o.store = s }}
+func WithStore(s shard.Store) StreamOption {
+	return streamOnly(option{name: "WithStore", to: streamMappings, errs: typedNil("WithStore", "store", s), set: func(o *options) { o.store = s }})
 }
 
 // WithInvokeIdentityARN fills the invokeIdentityArn of Kinesis events (the
 // role Lambda would use): an ARN, or empty (the default). Kinesis mappings
 // only (DynamoDB Streams events have no such field).
-func WithInvokeIdentityARN(identity string) Option {
+func WithInvokeIdentityARN(identity string) StreamOption {
 	o := option{name: "WithInvokeIdentityARN", to: kinesisMappings, set: func(o *options) { o.invokeIdentity = identity }}
 	if identity != "" && !arn.IsARN(identity) {
 		o.errs = []error{fmt.Errorf("esm: WithInvokeIdentityARN(%q): must be an ARN, such as arn:aws:iam::<account>:role/<name>", identity)}
 	}
-	return o
+	return streamOnly(o)
 }
 
-// WithPolling overrides the stream polling cadence: idle is the wait after
-// a read that returned nothing (Lambda: 1s for Kinesis, 250ms for DynamoDB),
-// busy the least time between reads of one shard (default 200ms, Kinesis's
-// 5 reads per second per shard), discovery how often shards are listed
-// (default 30s). Zero keeps a default. idle and busy may be 1ms to 5m (a
-// Kinesis shard iterator expires after 5 minutes), discovery 10ms to 1h.
-// Kinesis and DynamoDB Streams mappings only.
-func WithPolling(idle, busy, discovery time.Duration) Option {
+// Polling is a stream mapping's cadence. A zero field keeps Lambda's
+// default.
+type Polling struct {
+	// Idle is the wait after a read that returned nothing (Lambda: 1s for
+	// Kinesis, 250ms for DynamoDB).
+	Idle time.Duration
+	// Busy is the least time between two reads of one shard, measured from
+	// the start of each (default 200ms: Kinesis's 5 reads per second per
+	// shard, the fastest it allows).
+	Busy time.Duration
+	// Discovery is how often shards are listed (default 30s).
+	Discovery time.Duration
+}
+
+// FastestPolling reads each shard as often as Kinesis allows, 5 times a
+// second, busy or idle: the least latency, at the cost of more reads of idle
+// shards than Lambda makes.
+var FastestPolling = Polling{Idle: 200 * time.Millisecond, Busy: 200 * time.Millisecond}
+
+// WithPolling overrides the stream polling cadence ([Polling]; zero fields
+// keep Lambda's, [FastestPolling] is the quickest Kinesis allows). Idle and
+// Busy may be 1ms to 5m (a Kinesis shard iterator expires after 5 minutes),
+// Discovery 10ms to 1h. Kinesis and DynamoDB Streams mappings only.
+func WithPolling(p Polling) StreamOption {
 	const name = "WithPolling"
 	var errs []error
-	errs = append(errs, checkDuration(name, "idle", idle, minPoll, maxPoll, "0 (the default) or from 1ms to 5m")...)
-	errs = append(errs, checkDuration(name, "busy", busy, minPoll, maxPoll, "0 (the default, 200ms) or from 1ms to 5m")...)
-	errs = append(errs, checkDuration(name, "discovery", discovery, minTick, maxDiscovery, "0 (the default, 30s) or from 10ms to 1h")...)
-	return option{name: name, to: streamMappings, errs: errs, set: func(o *options) {
-		o.tuning.PollInterval, o.tuning.MinPollInterval, o.tuning.DiscoveryInterval = idle, busy, discovery
-	}}
+	errs = append(errs, checkDuration(name, "Idle", p.Idle, minPoll, maxPoll, "0 (the default) or from 1ms to 5m")...)
+	errs = append(errs, checkDuration(name, "Busy", p.Busy, minPoll, maxPoll, "0 (the default, 200ms) or from 1ms to 5m")...)
+	errs = append(errs, checkDuration(name, "Discovery", p.Discovery, minTick, maxDiscovery, "0 (the default, 30s) or from 10ms to 1h")...)
+	return streamOnly(option{name: name, to: streamMappings, errs: errs, set: func(o *options) {
+		o.tuning.PollInterval, o.tuning.MinPollInterval, o.tuning.DiscoveryInterval = p.Idle, p.Busy, p.Discovery
+	}})
 }
 
 // WithRetryBackoff spaces retries of failed batches. Default
@@ -263,9 +322,9 @@ func WithPolling(idle, busy, discovery time.Duration) Option {
 // and Max may be up to 1h, Max not below Initial, Multiplier 1 to 10, Jitter
 // 0 to 1. Kinesis and DynamoDB Streams mappings only (an SQS mapping retries
 // when the messages' visibility timeout ends; see [WithFailureBackoff]).
-func WithRetryBackoff(b retry.Backoff) Option {
-	return option{name: "WithRetryBackoff", to: streamMappings, errs: checkBackoff("WithRetryBackoff", b, maxRetryDelay, "1h"),
-		set: func(o *options) { o.retryBackoff = b }}
+func WithRetryBackoff(b retry.Backoff) StreamOption {
+	return streamOnly(option{name: "WithRetryBackoff", to: streamMappings, errs: checkBackoff("WithRetryBackoff", b, maxRetryDelay, "1h"),
+		set: func(o *options) { o.retryBackoff = b }})
 }
 
 // WithCheckpointInterval sets the least time between two checkpoint writes
@@ -276,10 +335,10 @@ func WithRetryBackoff(b retry.Backoff) Option {
 // shutdown, at a hand-off to another replica and at the end of a shard.
 // After a crash, the records finished within the last interval are
 // delivered again. Kinesis and DynamoDB Streams mappings only.
-func WithCheckpointInterval(d time.Duration) Option {
-	return option{name: "WithCheckpointInterval", to: streamMappings,
+func WithCheckpointInterval(d time.Duration) StreamOption {
+	return streamOnly(option{name: "WithCheckpointInterval", to: streamMappings,
 		errs: checkDuration("WithCheckpointInterval", "", d, time.Nanosecond, maxCheckpoint, "0 (the default, 1s) or positive, at most 1h"),
-		set:  func(o *options) { o.tuning.CheckpointInterval = d }}
+		set:  func(o *options) { o.tuning.CheckpointInterval = d }})
 }
 
 // WithFilterQuota raises the number of FilterCriteria patterns a mapping may
@@ -290,23 +349,23 @@ func WithFilterQuota(n int) Option {
 	if n < filter.DefaultMaxFilters || n > filter.MaxFiltersLimit {
 		o.errs = []error{fmt.Errorf("esm: WithFilterQuota(%d): must be from %d (the default) to %d", n, filter.DefaultMaxFilters, filter.MaxFiltersLimit)}
 	}
-	return o
+	return anyOption(o)
 }
 
 // WithDestinationClients gives the clients through which the on-failure
 // destination named in Config.DestinationConfig (an SQS queue, SNS topic or S3
 // bucket ARN) is reached. Only the client for the destination's service is
 // needed. Kinesis and DynamoDB Streams mappings only.
-func WithDestinationClients(c destination.Clients) Option {
-	return option{name: "WithDestinationClients", to: streamMappings, set: func(o *options) { o.destClients = c }}
+func WithDestinationClients(c destination.Clients) StreamOption {
+	return streamOnly(option{name: "WithDestinationClients", to: streamMappings, set: func(o *options) { o.destClients = c }})
 }
 
 // WithOnFailure sends on-failure records to s instead of the destination
 // named in Config.DestinationConfig, for example a *destination.Memory in
 // tests. The Config may then leave DestinationConfig empty. Nil means no
 // such sender. Kinesis and DynamoDB Streams mappings only.
-func WithOnFailure(s destination.Sender) Option {
-	return option{name: "WithOnFailure", to: streamMappings, errs: typedNil("WithOnFailure", "sender", s), set: func(o *options) { o.onFailure = s }}
+func WithOnFailure(s destination.Sender) StreamOption {
+	return streamOnly(option{name: "WithOnFailure", to: streamMappings, errs: typedNil("WithOnFailure", "sender", s), set: func(o *options) { o.onFailure = s }})
 }
 
 // WithVisibilityHeartbeat turns on the visibility heartbeat of an SQS
@@ -321,13 +380,13 @@ func WithOnFailure(s destination.Sender) Option {
 // crashed process's messages come back sooner. If an extension fails, the
 // handler's context is cancelled and context.Cause tells why (a
 // *queue.HeartbeatError). SQS mappings only.
-func WithVisibilityHeartbeat(interval time.Duration) Option {
-	return option{name: "WithVisibilityHeartbeat", to: sqsMappings,
+func WithVisibilityHeartbeat(interval time.Duration) SQSOption {
+	return sqsOnlyOption(option{name: "WithVisibilityHeartbeat", to: sqsMappings,
 		errs: checkDuration("WithVisibilityHeartbeat", "", interval, time.Second, maxVisibility, "0 (half the queue's visibility timeout) or from 1s to 12h"),
 		set: func(o *options) {
 			o.queue.VisibilityHeartbeat = true
 			o.queue.HeartbeatInterval = interval
-		}}
+		}})
 }
 
 // WithFailureBackoff makes an SQS mapping set the visibility of failed
@@ -339,27 +398,37 @@ func WithVisibilityHeartbeat(interval time.Duration) Option {
 // ([retry.DefaultBackoff]); Initial and Max may be up to 12h (SQS's longest
 // visibility timeout), Max not below Initial, Multiplier 1 to 10, Jitter 0
 // to 1. SQS mappings only.
-func WithFailureBackoff(b retry.Backoff) Option {
-	return option{name: "WithFailureBackoff", to: sqsMappings, errs: checkBackoff("WithFailureBackoff", b, maxVisibility, "12h (SQS's longest visibility timeout)"),
-		set: func(o *options) { o.queue.FailureBackoff = &b }}
+func WithFailureBackoff(b retry.Backoff) SQSOption {
+	return sqsOnlyOption(option{name: "WithFailureBackoff", to: sqsMappings, errs: checkBackoff("WithFailureBackoff", b, maxVisibility, "12h (SQS's longest visibility timeout)"),
+		set: func(o *options) { o.queue.FailureBackoff = &b }})
 }
 
-// WithScaling overrides how an SQS mapping scales its concurrent batches:
-// initial at start (Lambda: 5), the most added per minute while receives come
-// back full (Lambda: 300), and the least it shrinks to while they come back
-// empty (Lambda: 2). Zero keeps a default. initial and min may be up to 1250,
-// perMinute up to 60000; min must not exceed the cap, which is
-// ScalingConfig.MaximumConcurrency, or 1250 (Lambda's) without one. SQS
-// mappings only.
-func WithScaling(initial, perMinute, min int) Option {
+// Scaling is how an SQS mapping scales its concurrent batches. A zero field
+// keeps Lambda's default. The cap is ScalingConfig.MaximumConcurrency, or
+// 1250 (Lambda's) without one.
+type Scaling struct {
+	// Initial is the concurrency at start (Lambda: 5).
+	Initial int
+	// PerMinute is the most batches added per minute while receives come
+	// back full (Lambda: 300).
+	PerMinute int
+	// Min is the least it shrinks to while receives come back empty
+	// (Lambda: 2).
+	Min int
+}
+
+// WithScaling overrides how an SQS mapping scales ([Scaling]). Initial and
+// Min may be up to 1250, PerMinute up to 60000; Min must not exceed the cap.
+// SQS mappings only.
+func WithScaling(sc Scaling) SQSOption {
 	const name = "WithScaling"
 	var errs []error
-	errs = append(errs, checkCount(name, "initial", initial, maxConcurrency, "from 0 (the default, 5) to 1250")...)
-	errs = append(errs, checkCount(name, "perMinute", perMinute, maxScalePerMin, "from 0 (the default, 300) to 60000")...)
-	errs = append(errs, checkCount(name, "min", min, maxConcurrency, "from 0 (the default, 2) to 1250")...)
-	return option{name: name, to: sqsMappings, errs: errs, set: func(o *options) {
-		o.queue.Scaling.Initial, o.queue.Scaling.PerMinute, o.queue.Scaling.Min = initial, perMinute, min
-	}}
+	errs = append(errs, checkCount(name, "Initial", sc.Initial, maxConcurrency, "from 0 (the default, 5) to 1250")...)
+	errs = append(errs, checkCount(name, "PerMinute", sc.PerMinute, maxScalePerMin, "from 0 (the default, 300) to 60000")...)
+	errs = append(errs, checkCount(name, "Min", sc.Min, maxConcurrency, "from 0 (the default, 2) to 1250")...)
+	return sqsOnlyOption(option{name: name, to: sqsMappings, errs: errs, set: func(o *options) {
+		o.queue.Scaling.Initial, o.queue.Scaling.PerMinute, o.queue.Scaling.Min = sc.Initial, sc.PerMinute, sc.Min
+	}})
 }
 
 // WithLongPoll sets the WaitTimeSeconds of an SQS mapping's receives, 1s to
@@ -367,12 +436,12 @@ func WithScaling(initial, perMinute, min int) Option {
 // in flight finish rather than abandon them to SQS, so it waits up to this
 // long; a shorter poll makes shutdown quicker (in tests, say) at the cost of
 // more receive calls on an idle queue. SQS mappings only.
-func WithLongPoll(wait time.Duration) Option {
+func WithLongPoll(wait time.Duration) SQSOption {
 	o := option{name: "WithLongPoll", to: sqsMappings, set: func(o *options) { o.queue.LongPoll = wait }}
 	if wait < time.Second || wait > maxLongPoll || wait%time.Second != 0 {
 		o.errs = []error{fmt.Errorf("esm: WithLongPoll(%v): must be whole seconds from 1s to 20s", wait)}
 	}
-	return o
+	return sqsOnlyOption(o)
 }
 
 // WithLeaseInterval sets how often a lease store (a [shard.LeaseStore] given
@@ -382,8 +451,8 @@ func WithLongPoll(wait time.Duration) Option {
 // interval costs less; keep it at most a third of the lease duration.
 // Default 1s; 0 keeps it, otherwise 10ms to 1m. Kinesis and DynamoDB Streams
 // mappings only.
-func WithLeaseInterval(d time.Duration) Option {
-	return option{name: "WithLeaseInterval", to: streamMappings,
+func WithLeaseInterval(d time.Duration) StreamOption {
+	return streamOnly(option{name: "WithLeaseInterval", to: streamMappings,
 		errs: checkDuration("WithLeaseInterval", "", d, minTick, maxLeaseInterval, "0 (the default, 1s) or from 10ms to 1m"),
-		set:  func(o *options) { o.tuning.LeaseInterval = d }}
+		set:  func(o *options) { o.tuning.LeaseInterval = d }})
 }

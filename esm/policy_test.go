@@ -320,7 +320,7 @@ func TestIntegrationPoisonRecordToSQSDestination(t *testing.T) {
 		BisectBatchOnFunctionError: true, MaximumRetryAttempts: new(1),
 		DestinationConfig: &esm.DestinationConfig{OnFailure: &esm.Destination{Destination: qARN}}}
 	m, err := esm.NewKinesisMapping(cfg, kc, h, esm.WithStore(shard.NewMemoryStore()),
-		esm.WithDestinationClients(destination.Clients{SQS: sc}), esm.WithPolling(200*time.Millisecond, 0, 0),
+		esm.WithDestinationClients(destination.Clients{SQS: sc}), esm.WithPolling(esm.Polling{Idle: 200 * time.Millisecond}),
 		esm.WithRetryBackoff(retry.Backoff{Initial: 50 * time.Millisecond}))
 	require.NoError(t, err)
 	stop := start(t, m)

@@ -27,13 +27,13 @@ var _ Mapping = (*SQSMapping)(nil)
 // at once) and starts nothing: call Run, which checks the queue's attributes
 // first. See package queue for the semantics and the differences from AWS;
 // [WithVisibilityHeartbeat], [WithFailureBackoff] and [WithScaling] tune it.
-func NewSQSMapping(cfg Config, client queue.SQSAPI, h Handler[events.SQSEvent, events.SQSEventResponse], opts ...Option) (*SQSMapping, error) {
-	cfg, o, err := prepare(cfg, SQS, client, h, opts)
+func NewSQSMapping(cfg Config, client queue.SQSAPI, h Handler[events.SQSEvent, events.SQSEventResponse], opts ...SQSOption) (*SQSMapping, error) {
+	cfg, o, err := prepare(cfg, SQS, client, h, sqsOpts(opts))
 	if err != nil {
 		return nil, err
 	}
 	if limit, floor := cfg.MaximumConcurrency(), o.queue.Scaling.Min; limit > 0 && floor > limit {
-		return nil, fmt.Errorf("esm: WithScaling: min %d is above ScalingConfig.MaximumConcurrency %d", floor, limit)
+		return nil, fmt.Errorf("esm: WithScaling: Min %d is above ScalingConfig.MaximumConcurrency %d", floor, limit)
 	}
 	set := o.queue
 	set.QueueARN = cfg.EventSourceArn

@@ -60,11 +60,11 @@ func TestNewSQSMappingChecksItsArguments(t *testing.T) {
 	_, err = esm.NewSQSMapping(esm.Config{EventSourceArn: q.QueueARN("orders.fifo"), BatchSize: 11}, q, h)
 	require.ErrorContains(t, err, "must be between 1 and 10 for a FIFO queue")
 
-	_, err = esm.NewSQSMapping(cfg, q, h, esm.WithScaling(-1, 0, 0))
-	require.ErrorContains(t, err, "esm: WithScaling: initial -1: must be from 0 (the default, 5) to 1250")
+	_, err = esm.NewSQSMapping(cfg, q, h, esm.WithScaling(esm.Scaling{Initial: -1}))
+	require.ErrorContains(t, err, "esm: WithScaling: Initial -1: must be from 0 (the default, 5) to 1250")
 
-	_, err = esm.NewSQSMapping(esm.Config{EventSourceArn: cfg.EventSourceArn, ScalingConfig: &esm.ScalingConfig{MaximumConcurrency: 3}}, q, h, esm.WithScaling(0, 0, 5))
-	require.ErrorContains(t, err, "esm: WithScaling: min 5 is above ScalingConfig.MaximumConcurrency 3")
+	_, err = esm.NewSQSMapping(esm.Config{EventSourceArn: cfg.EventSourceArn, ScalingConfig: &esm.ScalingConfig{MaximumConcurrency: 3}}, q, h, esm.WithScaling(esm.Scaling{Min: 5}))
+	require.ErrorContains(t, err, "esm: WithScaling: Min 5 is above ScalingConfig.MaximumConcurrency 3")
 }
 
 func TestSQSMappingPartialBatchResponses(t *testing.T) {
@@ -96,7 +96,7 @@ func TestSQSMappingPartialBatchResponses(t *testing.T) {
 					cfg.FunctionResponseTypes = []esm.FunctionResponseType{esm.ReportBatchItemFailures}
 				}
 				logs := &syncWriter{w: &bytes.Buffer{}}
-				m, err := esm.NewSQSMapping(cfg, q, h, esm.WithLogger(slog.New(slog.NewTextHandler(logs, nil))), esm.WithScaling(1, 0, 1))
+				m, err := esm.NewSQSMapping(cfg, q, h, esm.WithLogger(slog.New(slog.NewTextHandler(logs, nil))), esm.WithScaling(esm.Scaling{Initial: 1, Min: 1}))
 				require.NoError(t, err)
 				stop := esmtest.Start(t, m)
 				esmtest.WaitUntil(t, time.Minute, "five messages", func() bool { mu.Lock(); defer mu.Unlock(); return len(seen) == 5 })

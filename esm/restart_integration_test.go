@@ -59,7 +59,7 @@ func TestHelperCrashProcess(t *testing.T) {
 		return err
 	}
 	conf := esm.Config{EventSourceArn: cfg.ARN, StartingPosition: esm.Latest, BatchSize: 10, FunctionTimeout: 900 * time.Second}
-	opts := []esm.Option{esm.WithStore(shard.NewFileStore(cfg.Dir)), esm.WithName("crash"), esm.WithPolling(200*time.Millisecond, 0, time.Second)}
+	opts := []esm.StreamOption{esm.WithStore(shard.NewFileStore(cfg.Dir)), esm.WithName("crash"), esm.WithPolling(esm.Polling{Idle: 200 * time.Millisecond, Discovery: time.Second})}
 	var m esm.Mapping
 	switch cfg.Source {
 	case "kinesis":

@@ -52,8 +52,8 @@ var (
 // cfg.EventSourceArn through client and calls h, as Lambda would. It checks
 // the configuration (every violated rule at once) and starts nothing: call
 // Run.
-func NewKinesisMapping(cfg Config, client shard.KinesisAPI, h Handler[events.KinesisEvent, events.KinesisEventResponse], opts ...Option) (*KinesisMapping, error) {
-	cfg, set, o, err := streamSettings(cfg, Kinesis, client, h, opts)
+func NewKinesisMapping(cfg Config, client shard.KinesisAPI, h Handler[events.KinesisEvent, events.KinesisEventResponse], opts ...StreamOption) (*KinesisMapping, error) {
+	cfg, set, o, err := streamSettings(cfg, Kinesis, client, h, streamOpts(opts))
 	if err != nil {
 		return nil, err
 	}
@@ -75,8 +75,8 @@ func NewKinesisMapping(cfg Config, client shard.KinesisAPI, h Handler[events.Kin
 // cfg.EventSourceArn through client and calls h, as Lambda would. It checks
 // the configuration (every violated rule at once) and starts nothing: call
 // Run.
-func NewDynamoDBMapping(cfg Config, client shard.DynamoDBStreamsAPI, h Handler[events.DynamoDBEvent, events.DynamoDBEventResponse], opts ...Option) (*DynamoDBMapping, error) {
-	cfg, set, o, err := streamSettings(cfg, DynamoDBStreams, client, h, opts)
+func NewDynamoDBMapping(cfg Config, client shard.DynamoDBStreamsAPI, h Handler[events.DynamoDBEvent, events.DynamoDBEventResponse], opts ...StreamOption) (*DynamoDBMapping, error) {
+	cfg, set, o, err := streamSettings(cfg, DynamoDBStreams, client, h, streamOpts(opts))
 	if err != nil {
 		return nil, err
 	}
@@ -113,7 +113,7 @@ func (m *DynamoDBMapping) Shutdown(ctx context.Context) error { return m.eng.Shu
 // filled in), features not implemented yet refused, options that apply to
 // kind with arguments in range, and the on-failure destination reachable.
 // Every problem is reported at once.
-func prepare(cfg Config, kind SourceKind, client, h any, opts []Option) (Config, options, error) {
+func prepare(cfg Config, kind SourceKind, client, h any, opts []*option) (Config, options, error) {
 	var errs []error
 	switch {
 	case client == nil:
@@ -156,7 +156,7 @@ func prepare(cfg Config, kind SourceKind, client, h any, opts []Option) (Config,
 
 // streamSettings runs the shared checks and turns cfg into the stream
 // engine's settings.
-func streamSettings(cfg Config, kind SourceKind, client, h any, opts []Option) (Config, shard.Settings, options, error) {
+func streamSettings(cfg Config, kind SourceKind, client, h any, opts []*option) (Config, shard.Settings, options, error) {
 	cfg, o, err := prepare(cfg, kind, client, h, opts)
 	if err != nil {
 		return cfg, shard.Settings{}, options{}, err

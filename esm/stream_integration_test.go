@@ -70,7 +70,7 @@ func TestIntegrationKinesisReshardingOnEmulator(t *testing.T) {
 	put(200)
 	col := newCollector()
 	m, err := esm.NewKinesisMapping(esm.Config{EventSourceArn: arn, StartingPosition: esm.TrimHorizon, BatchSize: 25, ParallelizationFactor: 5},
-		c, esm.HandleKinesis(col.handle), esm.WithStore(shard.NewMemoryStore()), esm.WithPolling(200*time.Millisecond, 0, 2*time.Second))
+		c, esm.HandleKinesis(col.handle), esm.WithStore(shard.NewMemoryStore()), esm.WithPolling(esm.Polling{Idle: 200 * time.Millisecond, Discovery: 2 * time.Second}))
 	require.NoError(t, err)
 	stop := start(t, m)
 
@@ -128,7 +128,7 @@ func TestIntegrationDynamoDBStreamOnEmulator(t *testing.T) {
 			defer mu.Unlock()
 			got = append(got, ev.Records...)
 			return nil
-		}), esm.WithStore(store), esm.WithName("ddb"), esm.WithPolling(0, 0, time.Second))
+		}), esm.WithStore(store), esm.WithName("ddb"), esm.WithPolling(esm.Polling{Discovery: time.Second}))
 	require.NoError(t, err)
 	stop := start(t, m)
 	waitReal(t, "3 records", 30*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return len(got) == 3 })

@@ -149,9 +149,9 @@ func newFixture(t *testing.T, shards int) *fixture {
 
 // run starts a mapping of the stream to the collector (checkpoints in memory
 // unless opts say otherwise) and returns its stop function.
-func (f *fixture) run(t *testing.T, cfg esm.Config, opts ...esm.Option) func() {
+func (f *fixture) run(t *testing.T, cfg esm.Config, opts ...esm.StreamOption) func() {
 	t.Helper()
-	m, err := esm.NewKinesisMapping(cfg, f.k, esm.HandleKinesis(f.c.handle), append([]esm.Option{esm.WithStore(shard.NewMemoryStore())}, opts...)...)
+	m, err := esm.NewKinesisMapping(cfg, f.k, esm.HandleKinesis(f.c.handle), append([]esm.StreamOption{esm.WithStore(shard.NewMemoryStore())}, opts...)...)
 	require.NoError(t, err)
 	return start(t, m)
 }
@@ -317,7 +317,7 @@ func TestKinesisResharding(t *testing.T) {
 		p.put(t, 20, 100)
 		cfg := kinesisConfig(arn)
 		cfg.ParallelizationFactor = 10
-		stop := f.run(t, cfg, esm.WithPolling(0, 0, time.Hour)) // discovery only when a shard ends
+		stop := f.run(t, cfg, esm.WithPolling(esm.Polling{Discovery: time.Hour})) // discovery only when a shard ends
 		lower, upper := k.MustSplitShard(t, arn, "shardId-000000000000")
 		p.put(t, 20, 100)
 		merged := k.MustMergeShards(t, arn, lower, upper)

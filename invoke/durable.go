@@ -42,7 +42,7 @@ type Durable struct {
 	// esm.WithHooks, esm.WithLongPoll, …). They are applied after the
 	// invoker's own: a visibility heartbeat with the default interval, a
 	// fixed concurrency of Config.Concurrency, and Config.Logger.
-	Options []esm.Option
+	Options []esm.SQSOption
 }
 
 // maxDelay is the longest DelaySeconds SQS accepts; longer retry delays are
@@ -98,11 +98,11 @@ func checkDurable(d *Durable) []error {
 func (i *Invoker[E, R]) openDurable() error {
 	d := i.s.Durable
 	conc := min(max(i.s.Concurrency, 2), 1000) // MaximumConcurrency's range
-	opts := append([]esm.Option{
+	opts := append([]esm.SQSOption{
 		esm.WithName("invoke"),
 		esm.WithLogger(i.s.logger),
 		esm.WithVisibilityHeartbeat(0),
-		esm.WithScaling(conc, 0, conc),
+		esm.WithScaling(esm.Scaling{Initial: conc, Min: conc}),
 	}, d.Options...)
 	m, err := esm.NewSQSMapping(esm.Config{
 		QueueURL:        d.QueueURL,

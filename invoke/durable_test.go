@@ -20,7 +20,7 @@ func durableQueue(t *testing.T) (*esmtest.SQS, string, *invoke.Durable) {
 	t.Helper()
 	q := esmtest.NewSQS()
 	url, _ := q.MustCreateQueue(t, "invocations", map[string]string{"VisibilityTimeout": "30"})
-	return q, url, &invoke.Durable{Client: q, QueueURL: url, Options: []esm.Option{esm.WithLongPoll(time.Second)}}
+	return q, url, &invoke.Durable{Client: q, QueueURL: url, Options: []esm.SQSOption{esm.WithLongPoll(time.Second)}}
 }
 
 func TestDurableEventsSurviveARestart(t *testing.T) {

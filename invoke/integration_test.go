@@ -29,7 +29,7 @@ import (
 func TestIntegrationDurableOnFauxqs(t *testing.T) {
 	c := awstest.SQS(t)
 	url, _ := awstest.NewQueue(t, c, map[string]string{"VisibilityTimeout": "30"})
-	durable := &invoke.Durable{Client: c, QueueURL: url, Options: []esm.Option{esm.WithLongPoll(time.Second)}}
+	durable := &invoke.Durable{Client: c, QueueURL: url, Options: []esm.SQSOption{esm.WithLongPoll(time.Second)}}
 
 	first, err := invoke.New(&recorder{}, &invoke.Config{Durable: durable})
 	require.NoError(t, err)
@@ -86,7 +86,7 @@ func TestIntegrationSQSMappingDrivesAFunctionUnderRIE(t *testing.T) {
 		EventSourceArn:        arn,
 		MaximumBatchingWindow: time.Second, // one batch, so the single-threaded emulator is never called twice at once
 		FunctionResponseTypes: []esm.FunctionResponseType{esm.ReportBatchItemFailures},
-	}, c, h, esm.WithLongPoll(time.Second), esm.WithScaling(1, 0, 1))
+	}, c, h, esm.WithLongPoll(time.Second), esm.WithScaling(esm.Scaling{Initial: 1, Min: 1}))
 	require.NoError(t, err)
 	stop := esmtest.Start(t, m)
 	esmtest.WaitUntil(t, 30*time.Second, "three messages handled", func() bool { mu.Lock(); defer mu.Unlock(); return len(handled) >= 3 })

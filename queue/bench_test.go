@@ -110,7 +110,7 @@ func BenchmarkSQSFauxqs(b *testing.B) {
 	hooks := &deleteCounter{n: int64(n), count: &deleted, done: done}
 	m, err := esm.NewSQSMapping(esm.Config{EventSourceArn: arn, ScalingConfig: &esm.ScalingConfig{MaximumConcurrency: workers}}, c,
 		esm.HandleSQS(func(context.Context, events.SQSEvent) error { return nil }),
-		esm.WithScaling(workers, 0, workers), esm.WithHooks(hooks))
+		esm.WithScaling(esm.Scaling{Initial: workers, Min: workers}), esm.WithHooks(hooks))
 	if err != nil {
 		b.Fatal(err)
 	}

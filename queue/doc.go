@@ -138,7 +138,7 @@
 //	FunctionTimeout      FunctionTimeout                          3s
 //	LongPoll             esm.WithLongPoll(wait)                   20s
 //	Scaling.Max          ScalingConfig.MaximumConcurrency         1250
-//	Scaling.Initial…     esm.WithScaling(initial, perMinute, min) 5, 300, 2
+//	Scaling.Initial…     esm.WithScaling(esm.Scaling{…})          5, 300, 2
 //	VisibilityHeartbeat  esm.WithVisibilityHeartbeat(interval)    off
 //	FailureBackoff       esm.WithFailureBackoff(backoff)          off
 //	ServiceBackoff       —                                        retry.DefaultBackoff

@@ -100,7 +100,7 @@
 //	                       BisectBatchOnFunctionError, FunctionResponseTypes,
 //	                       esm.WithRetryBackoff                  see above
 //	PollInterval           esm.WithPolling(idle, …)              1s Kinesis, 250ms DynamoDB
-//	MinPollInterval        esm.WithPolling(…, busy, …)           200ms
+//	MinPollInterval        esm.WithPolling(esm.Polling{Idle: …, Busy: busy, Discovery: …})           200ms
 //	DiscoveryInterval      esm.WithPolling(…, discovery)         30s
 //	Store                  esm.WithStore                         files (esm), memory (here)
 //	CheckpointInterval     esm.WithCheckpointInterval            1s

@@ -56,7 +56,7 @@ func run(records, shards, keys int, endpoint string, useAWS, verbose bool) error
 	defer cancel()
 
 	var c client
-	opts := []esm.Option{esm.WithStore(shard.NewMemoryStore()), esm.WithName("quickstart")}
+	opts := []esm.StreamOption{esm.WithStore(shard.NewMemoryStore()), esm.WithName("quickstart")}
 	if endpoint != "" || useAWS {
 		cfg, err := config.LoadDefaultConfig(ctx)
 		if err != nil {
@@ -71,7 +71,7 @@ func run(records, shards, keys int, endpoint string, useAWS, verbose bool) error
 	} else {
 		c = esmtest.NewKinesis()
 		// The fake answers at once: poll it faster than Lambda's 1s.
-		opts = append(opts, esm.WithPolling(50*time.Millisecond, time.Millisecond, 200*time.Millisecond))
+		opts = append(opts, esm.WithPolling(esm.Polling{Idle: 50 * time.Millisecond, Busy: time.Millisecond, Discovery: 200 * time.Millisecond}))
 		fmt.Println("using the in-memory Kinesis of esm/esmtest")
 	}
 	if verbose {

@@ -89,7 +89,7 @@ func TestHelperReplica(t *testing.T) {
 		esm.Config{EventSourceArn: cfg.Stream, StartingPosition: esm.TrimHorizon, BatchSize: replicaBatch},
 		awstest.Kinesis(t), esm.HandleKinesis(handler),
 		esm.WithStore(store), esm.WithName("replicas"), esm.WithLogger(logger),
-		esm.WithPolling(200*time.Millisecond, 100*time.Millisecond, replicaDiscovery))
+		esm.WithPolling(esm.Polling{Idle: 200 * time.Millisecond, Busy: 100 * time.Millisecond, Discovery: replicaDiscovery}))
 	require.NoError(t, err)
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM)
