@@ -2,6 +2,9 @@ package esm_test
 
 import (
 	"context"
+	"os"
+	"path/filepath"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -9,6 +12,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lambdaesm/lambdaesm"
 	"github.com/lambdaesm/lambdaesm/esm"
 	"github.com/lambdaesm/lambdaesm/esm/esmtest"
 	"github.com/lambdaesm/lambdaesm/shard"
@@ -50,5 +54,52 @@ func TestHealth(t *testing.T) {
 			stop()
 			require.False(t, m.Health().Running)
 		})
+	})
+}
+
+// failureHooks records checkpoint failures.
+type failureHooks struct {
+	mu     sync.Mutex
+	failed []error
+}
+
+func (h *failureHooks) OnCheckpointFailed(_ lambdaesm.Source, err error) {
+	h.mu.Lock()
+	h.failed = append(h.failed, err)
+	h.mu.Unlock()
+}
+
+// The default file store in a directory that cannot be written (here a path
+// that became a regular file, which fails for root as well as for others) is
+// reported through the hooks and Health, and Run returns the error instead
+// of retrying forever; records are delivered again after a restart.
+func TestUnwritableCheckpointDirectory(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		k := esmtest.NewKinesis()
+		arn := k.MustCreateStream(t, "orders", 1)
+		dir := filepath.Join(t.TempDir(), "checkpoints")
+		hooks := &failureHooks{}
+		m, err := esm.NewKinesisMapping(esm.Config{EventSourceArn: arn, StartingPosition: esm.TrimHorizon}, k,
+			esm.HandleKinesis(func(context.Context, events.KinesisEvent) error { return nil }),
+			esm.WithStore(shard.NewFileStore(dir)), esm.WithHooks(hooks))
+		require.NoError(t, err)
+		done := make(chan error, 1)
+		go func() { done <- m.Run(t.Context()) }()
+		k.Put(t, arn, "a", []byte("1"))
+		time.Sleep(3 * time.Second)
+		require.True(t, m.Health().Healthy())
+		require.NoError(t, os.RemoveAll(dir))
+		require.NoError(t, os.WriteFile(dir, nil, 0o644)) // the directory is gone: writes fail
+		k.Put(t, arn, "b", []byte("2"))
+		err = <-done
+		require.ErrorIs(t, err, shard.ErrStoreUnusable)
+		h := m.Health()
+		require.False(t, h.Running)
+		require.ErrorIs(t, h.LastError, shard.ErrStoreUnusable)
+		require.Equal(t, []string{"shardId-000000000000"}, h.CheckpointFailing)
+		hooks.mu.Lock()
+		defer hooks.mu.Unlock()
+		require.NotEmpty(t, hooks.failed)
+		require.ErrorIs(t, hooks.failed[0], shard.ErrStoreUnusable)
 	})
 }
