@@ -43,10 +43,13 @@
 //   - condition is RetryAttemptsExhausted or RecordAgeExceeded. A
 //     RecordAgeExceeded record has no responseContext at all (snapshots
 //     test_kinesis_maximum_record_age_exceeded[expire-while-retrying],
-//     [expire-before-ingestion] and …_discard_records). AWS reported
-//     approximateInvokeCount 1 in all three, including expire-while-retrying,
-//     where a failing function was retried (MaximumRetryAttempts -1) until
-//     the record was older than MaximumRecordAgeInSeconds.
+//     [expire-before-ingestion] and …_discard_records). The recordings
+//     disagree on approximateInvokeCount after retries: the 2025-04 one
+//     reports 1 for expire-while-retrying, the 2025-11 one 8, the
+//     invocations the batch had after 60 s of retries. The library follows
+//     the latest: the invocations the records had, 1 when they expired
+//     before the first (the caller sets ApproximateInvokeCount; package esm
+//     does so).
 //   - functionError is "Unhandled" after a function error (an exception, a
 //     timeout) and null when the function returned normally but its partial
 //     batch response failed the batch: an empty, null or unknown

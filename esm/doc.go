@@ -79,6 +79,13 @@
 //     invocations the batch had (1 when it expired before the first), as
 //     AWS's latest recording does (8 after 60 s of retries); an older
 //     recording (2025-04) says 1 after retries.
+//   - Where AWS's recordings disagree, the library follows the latest: the
+//     RecordAgeExceeded count above; SQS events of messages without
+//     attributes, recorded with md5OfMessageAttributes null by an echoing
+//     function and without the key by others, carry it as null (through
+//     invoke.Function; a Go handler sees events.SQSMessage); the S3 failure
+//     object's payload, shown parsed by LocalStack's snapshot tool, is the
+//     event as a JSON string, as the developer guide says.
 //   - See packages shard and queue for the engines' own differences.
 //
 // # Observability
