@@ -6,6 +6,8 @@ import (
 	"runtime/debug"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/lambdaesm/lambdaesm/internal/uuid"
 )
 
 // Handler is a function under a mapping: it receives one batch as the Lambda
@@ -89,6 +91,25 @@ type PanicError struct {
 
 // Error returns "handler panicked: " and the panic value.
 func (e *PanicError) Error() string { return fmt.Sprintf("handler panicked: %v", e.Value) }
+
+// withLambdaContext gives a handler what Lambda puts in its context: a new
+// request ID for each invocation and the function's ARN, in lambdacontext
+// (lambdacontext.FromContext). The deadline is the context's own:
+// FunctionTimeout. lambdacontext.FunctionName, a package variable Lambda's
+// runtime sets from the environment, is left alone.
+func withLambdaContext(ctx context.Context, functionARN string) context.Context {
+	return lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{AwsRequestID: uuid.New(), InvokedFunctionArn: functionARN})
+}
+
+// functionARNOf is the mapping's function ARN: Config.FunctionArn, or one
+// derived from FunctionName or the mapping's name (WithName).
+func functionARNOf(cfg Config, o options) string {
+	if cfg.FunctionArn != "" {
+		return cfg.FunctionArn
+	}
+	src, _ := cfg.EventSource()
+	return src.FunctionARN(o.name)
+}
 
 // invoke calls h and turns a panic into a *PanicError.
 func invoke[E, R any](ctx context.Context, h Handler[E, R], e E) (r R, err error) {

@@ -46,7 +46,7 @@ func NewSQSMapping(cfg Config, client queue.SQSAPI, h Handler[events.SQSEvent, e
 	set.Disabled = !cfg.IsEnabled()
 	set.Hooks = o.hooks
 	set.Logger = o.logger.With("mapping", o.name)
-	eng, err := queue.New(client, set, queue.Callbacks{Invoke: sqsInvoker(h), Filter: recordFilter(o.filter, (*filter.Filter).MatchSQSMessage)})
+	eng, err := queue.New(client, set, queue.Callbacks{Invoke: sqsInvoker(h, functionARNOf(cfg, o)), Filter: recordFilter(o.filter, (*filter.Filter).MatchSQSMessage)})
 	if err != nil {
 		return nil, err
 	}
@@ -69,9 +69,9 @@ func (m *SQSMapping) Shutdown(ctx context.Context) error { return m.eng.Shutdown
 // sqsInvoker turns a handler into the engine's invoker: it builds the event,
 // recovers panics, and passes on the batchItemFailures (the engine applies
 // AWS's rules to them, or ignores them without ReportBatchItemFailures).
-func sqsInvoker(h Handler[events.SQSEvent, events.SQSEventResponse]) func(context.Context, []events.SQSMessage) queue.Result {
+func sqsInvoker(h Handler[events.SQSEvent, events.SQSEventResponse], functionARN string) func(context.Context, []events.SQSMessage) queue.Result {
 	return func(ctx context.Context, batch []events.SQSMessage) queue.Result {
-		resp, err := invoke(ctx, h, events.SQSEvent{Records: batch})
+		resp, err := invoke(withLambdaContext(ctx, functionARN), h, events.SQSEvent{Records: batch})
 		if err != nil {
 			return queue.Result{Err: err}
 		}

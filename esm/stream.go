@@ -58,7 +58,7 @@ func NewKinesisMapping(cfg Config, client shard.KinesisAPI, h Handler[events.Kin
 		return nil, err
 	}
 	event := func(recs []events.KinesisEventRecord) events.KinesisEvent { return events.KinesisEvent{Records: recs} }
-	inv := newInvoker(h, event, func(r events.KinesisEventResponse) []string {
+	inv := newInvoker(h, functionARNOf(cfg, o), event, func(r events.KinesisEventResponse) []string {
 		return failureIDs(r.BatchItemFailures, func(f events.KinesisBatchItemFailure) string { return f.ItemIdentifier })
 	})
 	onDiscard := newOnDiscard(cfg, set, o, destination.Kinesis, event)
@@ -83,7 +83,7 @@ func NewDynamoDBMapping(cfg Config, client shard.DynamoDBStreamsAPI, h Handler[e
 	event := func(recs []events.DynamoDBEventRecord) events.DynamoDBEvent {
 		return events.DynamoDBEvent{Records: recs}
 	}
-	inv := newInvoker(h, event, func(r events.DynamoDBEventResponse) []string {
+	inv := newInvoker(h, functionARNOf(cfg, o), event, func(r events.DynamoDBEventResponse) []string {
 		return failureIDs(r.BatchItemFailures, func(f events.DynamoDBBatchItemFailure) string { return f.ItemIdentifier })
 	})
 	onDiscard := newOnDiscard(cfg, set, o, destination.DynamoDB, event)
@@ -211,9 +211,9 @@ func failureIDs[F any](fs []F, id func(F) string) []string {
 // newInvoker turns a handler into the engine's invoker: it builds the event,
 // recovers panics, and returns the batchItemFailures identifiers (the engine
 // applies AWS's rules to them).
-func newInvoker[E, R, Rec any](h Handler[E, R], event func([]Rec) E, ids func(R) []string) shard.Invoker[Rec] {
+func newInvoker[E, R, Rec any](h Handler[E, R], functionARN string, event func([]Rec) E, ids func(R) []string) shard.Invoker[Rec] {
 	return func(ctx context.Context, batch []Rec) shard.Result {
-		resp, err := invoke(ctx, h, event(batch))
+		resp, err := invoke(withLambdaContext(ctx, functionARN), h, event(batch))
 		if err != nil {
 			return shard.Result{Err: err}
 		}
@@ -228,11 +228,7 @@ func newOnDiscard[Rec, E any](cfg Config, set shard.Settings, o options, kind de
 	if o.onFailure == nil {
 		return nil
 	}
-	src, _ := cfg.EventSource()
-	functionARN := cfg.FunctionArn
-	if functionARN == "" {
-		functionARN = src.FunctionARN(o.name)
-	}
+	functionARN := functionARNOf(cfg, o)
 	// Stands in for the ESM UUID AWS puts in S3 object keys: stable across
 	// restarts of the same mapping.
 	mappingID := uuid.FromName(set.Mapping)
