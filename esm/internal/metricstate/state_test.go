@@ -106,3 +106,17 @@ func TestCheckWindow(t *testing.T) {
 	require.Error(t, CheckWindow(time.Millisecond))
 	require.Error(t, CheckWindow(2*time.Hour))
 }
+
+// A delivery is heard of before the records it carried are dropped: those
+// are counted as delivered; records dropped without a destination are not.
+func TestDeliveredThenDropped(t *testing.T) {
+	s := New(0)
+	a, b := src("a"), src("b")
+	require.False(t, s.Dropped(a), "no destination took them")
+	s.Delivered(a)
+	s.Delivered(b)
+	require.False(t, s.Dropped(src("c")))
+	require.True(t, s.Dropped(b))
+	require.True(t, s.Dropped(a))
+	require.False(t, s.Dropped(a), "one delivery, one drop")
+}
