@@ -133,3 +133,37 @@ type HookBatchRetried interface {
 type HookBatchSplit interface {
 	OnBatchSplit(src Source, records int)
 }
+
+// AsyncResult is how the asynchronous invoker (package invoke) finished with
+// one event.
+type AsyncResult struct {
+	// RequestID is the event's request ID, returned by Invoke.
+	RequestID string
+	// Condition is Success, RetriesExhausted or EventAgeExceeded, or empty
+	// when the invoker stopped before it was done with the event.
+	Condition Condition
+	// Abandoned is true when the invoker stopped (Shutdown's context or
+	// Run's context ended) before the event succeeded or was discarded.
+	Abandoned bool
+	// Attempts is the number of times the handler ran.
+	Attempts int
+	// Err is the last function error, nil after a success.
+	Err error
+	// DeliveryErr joins the errors of the destinations (OnSuccess,
+	// OnFailure, DeadLetter) that refused the record after every delivery
+	// attempt; nil when every configured destination accepted it.
+	DeliveryErr error
+}
+
+// HookAsyncResult hears, once per event, how the asynchronous invoker
+// finished with it: delivered, discarded or abandoned at shutdown.
+type HookAsyncResult interface {
+	OnAsyncResult(r AsyncResult)
+}
+
+// HookScheduleRefused hears of a schedule firing (package schedule) whose
+// target refused the event (its queue full or closed); the firing is not
+// retried.
+type HookScheduleRefused interface {
+	OnScheduleRefused(ruleARN string, at time.Time, err error)
+}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/lambdaesm/lambdaesm"
 	"github.com/lambdaesm/lambdaesm/destination"
+	"github.com/lambdaesm/lambdaesm/internal/core"
 	"github.com/lambdaesm/lambdaesm/retry"
 )
 
@@ -113,33 +114,13 @@ type Config struct {
 	// QueueCapacity does not apply then.
 	Durable *Durable
 
-	// OnResult, when set, is called once per event when the invoker is
-	// done with it: delivered, discarded or abandoned at shutdown. It runs
-	// on a worker goroutine and must be fast and safe for concurrent use.
-	OnResult func(Result)
+	// Hooks hear of what the invoker does: a lambdaesm.HookAsyncResult
+	// hears, once per event, how the invoker finished with it (delivered,
+	// discarded or abandoned at shutdown). Hooks run on a worker goroutine
+	// and must be fast and safe for concurrent use.
+	Hooks []lambdaesm.Hook
 	// Logger receives the invoker's logs. Nil means none.
 	Logger *slog.Logger
-}
-
-// Result is the outcome of one event, for [Config.OnResult].
-type Result struct {
-	// RequestID is the event's request ID, returned by Invoke.
-	RequestID string
-	// Condition is Success, RetriesExhausted or EventAgeExceeded, or empty
-	// when the invoker stopped before it was done with the event
-	// (Abandoned).
-	Condition lambdaesm.Condition
-	// Abandoned is true when the invoker stopped (Shutdown's context or
-	// Run's context ended) before the event succeeded or was discarded.
-	Abandoned bool
-	// Attempts is the number of times the handler ran.
-	Attempts int
-	// Err is the last function error, nil after a success.
-	Err error
-	// DeliveryErr joins the errors of the destinations (OnSuccess,
-	// OnFailure, DeadLetter) that refused the record after every delivery
-	// attempt. Nil when every configured destination accepted it.
-	DeliveryErr error
 }
 
 // settings is a validated Config with defaults filled in.
@@ -148,6 +129,7 @@ type settings struct {
 	retries    int
 	recordARN  string
 	logger     *slog.Logger
+	hooks      *core.Hooks
 	deliveries int
 }
 
@@ -194,6 +176,7 @@ func (c *Config) settings() (settings, error) {
 		s.FunctionARN = DefaultFunctionARN
 	}
 	s.recordARN = qualified(s.FunctionARN)
+	s.hooks = core.NewHooks(s.Hooks...)
 	s.logger = s.Logger
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)

@@ -49,7 +49,7 @@
 // Shutdown stops accepting events and waits until every held event is done,
 // retries and their delays included, or until its context ends: then the
 // running handlers see their context cancelled and the remaining events are
-// abandoned, reported through Config.OnResult ([Result.Abandoned]) and the
+// abandoned, reported to the hooks (lambdaesm.AsyncResult.Abandoned) and the
 // log, and Shutdown returns an error saying how many. An in-memory queue
 // does not survive a crash; a durable one does.
 //
@@ -145,7 +145,8 @@
 // the minutes of retry delays and the hours of MaximumEventAge pass at once;
 // Config.RetryDelays shortens them outside a bubble. destination.Memory
 // captures the records of OnSuccess, OnFailure and DeadLetter (with the
-// dead-letter attributes), and Config.OnResult reports each event's outcome.
+// dead-letter attributes), and a lambdaesm.HookAsyncResult in Config.Hooks
+// hears of each event's outcome.
 // A durable invoker runs over esm/esmtest's SQS fake.
 //
 // A Go handler cannot return some responses a function in another language

@@ -38,8 +38,8 @@ func TestDurableEventsSurviveARestart(t *testing.T) {
 
 		// The second one runs them.
 		h := &recorder{}
-		var res results
-		launch(t, h, &invoke.Config{Durable: durable, OnResult: res.add})
+		res := &results{}
+		launch(t, h, &invoke.Config{Durable: durable, Hooks: []lambdaesm.Hook{res}})
 		esmtest.WaitUntil(t, time.Minute, "both events", func() bool { return len(res.get()) == 2 })
 		calls := h.Calls()
 		require.Len(t, calls, 2)
@@ -69,8 +69,8 @@ func TestDurableRetriesAcrossARestart(t *testing.T) {
 		// later, and discards the event.
 		h2 := &recorder{errs: []error{boom, boom}}
 		onFailure, dlq := &destination.Memory{}, &destination.Memory{}
-		var res results
-		launch(t, h2, &invoke.Config{Durable: durable, OnFailure: onFailure, DeadLetter: dlq, OnResult: res.add})
+		res := &results{}
+		launch(t, h2, &invoke.Config{Durable: durable, OnFailure: onFailure, DeadLetter: dlq, Hooks: []lambdaesm.Hook{res}})
 		esmtest.WaitUntil(t, 10*time.Minute, "the event discarded", func() bool { return len(res.get()) == 1 })
 
 		calls := h2.Calls()
@@ -99,8 +99,8 @@ func TestDurableDelaysBeyondSQSLimit(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		_, _, durable := durableQueue(t)
 		h := &recorder{errs: []error{errors.New("boom")}}
-		var res results
-		inv := launch(t, h, &invoke.Config{Durable: durable, RetryDelays: []time.Duration{40 * time.Minute}, OnResult: res.add})
+		res := &results{}
+		inv := launch(t, h, &invoke.Config{Durable: durable, RetryDelays: []time.Duration{40 * time.Minute}, Hooks: []lambdaesm.Hook{res}})
 		start := time.Now()
 		send(t, inv, "o-1")
 		esmtest.WaitUntil(t, time.Hour, "the retry", func() bool { return len(res.get()) == 1 })

@@ -143,9 +143,9 @@ func TestFunctionUnderRIE(t *testing.T) {
 func TestFunctionUnderRIEAsync(t *testing.T) {
 	fn := rietest.Start(t)
 	onFailure := &destination.Memory{}
-	done := make(chan invoke.Result, 1)
+	done := make(chan lambdaesm.AsyncResult, 1)
 	inv, err := invoke.New(invoke.Function[map[string]string, json.RawMessage](fn.Client, rietest.FunctionName, nil),
-		&invoke.Config{MaximumRetryAttempts: new(0), OnFailure: onFailure, OnResult: func(r invoke.Result) { done <- r }})
+		&invoke.Config{MaximumRetryAttempts: new(0), OnFailure: onFailure, Hooks: []lambdaesm.Hook{onResult(func(r lambdaesm.AsyncResult) { done <- r })}})
 	require.NoError(t, err)
 	stop := run(t, inv)
 	defer stop()

@@ -13,6 +13,7 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lambdaesm/lambdaesm"
 	"github.com/lambdaesm/lambdaesm/destination"
 	"github.com/lambdaesm/lambdaesm/esm"
 	"github.com/lambdaesm/lambdaesm/esm/esmtest"
@@ -37,9 +38,9 @@ func TestIntegrationDurableOnFauxqs(t *testing.T) {
 	require.NoError(t, first.Shutdown(t.Context()))
 
 	h := &recorder{errs: []error{errors.New("flaky")}}
-	done := make(chan invoke.Result, 1)
+	done := make(chan lambdaesm.AsyncResult, 1)
 	second, err := invoke.New(h, &invoke.Config{Durable: durable, RetryDelays: []time.Duration{time.Second},
-		OnResult: func(r invoke.Result) { done <- r }})
+		Hooks: []lambdaesm.Hook{onResult(func(r lambdaesm.AsyncResult) { done <- r })}})
 	require.NoError(t, err)
 	stop := run(t, second)
 	defer stop()
@@ -115,8 +116,8 @@ func TestIntegrationDeadLetterOnFauxqs(t *testing.T) {
 	dlq, err := destination.NewSQS(c, arn)
 	require.NoError(t, err)
 	h := &recorder{errs: []error{errors.New("card declined")}}
-	done := make(chan invoke.Result, 1)
-	inv, err := invoke.New(h, &invoke.Config{MaximumRetryAttempts: new(0), DeadLetter: dlq, OnResult: func(r invoke.Result) { done <- r }})
+	done := make(chan lambdaesm.AsyncResult, 1)
+	inv, err := invoke.New(h, &invoke.Config{MaximumRetryAttempts: new(0), DeadLetter: dlq, Hooks: []lambdaesm.Hook{onResult(func(r lambdaesm.AsyncResult) { done <- r })}})
 	require.NoError(t, err)
 	stop := run(t, inv)
 	defer stop()

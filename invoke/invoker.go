@@ -143,7 +143,7 @@ func (i *Invoker[E, R]) Call(ctx context.Context, event E) (R, error) {
 // Run runs the worker pool until Shutdown has let every held event finish,
 // or until ctx ends, and returns nil after either. When ctx ends, running
 // handlers see their context cancelled and the events still held are
-// abandoned (reported through Config.OnResult and the log). Run returns
+// abandoned (reported through Config.Hooks (lambdaesm.HookAsyncResult) and the log). Run returns
 // [lambdaesm.ErrClosed] when called twice, or after Shutdown when no event is held;
 // after Shutdown with events held, it runs them and returns. With
 // Config.Durable, Run runs the queue's mapping and returns its error (the
@@ -275,9 +275,9 @@ const (
 // attempt makes one attempt of it — or discards it when it is too old — and
 // sends the records of a finished event, whose result it returns. It is the
 // same for both queues.
-func (i *Invoker[E, R]) attempt(ctx context.Context, it *item) (outcome, Result) {
+func (i *Invoker[E, R]) attempt(ctx context.Context, it *item) (outcome, lambdaesm.AsyncResult) {
 	if ctx.Err() != nil {
-		return interrupted, Result{}
+		return interrupted, lambdaesm.AsyncResult{}
 	}
 	if !time.Now().Before(it.deadline) {
 		return finishedEvent, i.discard(ctx, it, lambdaesm.EventAgeExceeded)
@@ -297,7 +297,7 @@ func (i *Invoker[E, R]) attempt(ctx context.Context, it *item) (outcome, Result)
 	it.lastErr = err
 	switch {
 	case ctx.Err() != nil:
-		return interrupted, Result{}
+		return interrupted, lambdaesm.AsyncResult{}
 	case it.attempts > i.s.retries:
 		return finishedEvent, i.discard(ctx, it, lambdaesm.RetriesExhausted)
 	}
@@ -306,7 +306,7 @@ func (i *Invoker[E, R]) attempt(ctx context.Context, it *item) (outcome, Result)
 	if it.due.After(it.deadline) {
 		it.due = it.deadline // it expires then, with EventAgeExceeded
 	}
-	return retryLater, Result{}
+	return retryLater, lambdaesm.AsyncResult{}
 }
 
 // call runs the handler once, bounded by the function timeout, with the
@@ -356,8 +356,8 @@ func (i *Invoker[E, R]) retryLoop(ctx context.Context) {
 }
 
 // succeed sends the success record.
-func (i *Invoker[E, R]) succeed(ctx context.Context, it *item, resp R) Result {
-	res := Result{RequestID: it.id, Condition: lambdaesm.Success, Attempts: it.attempts}
+func (i *Invoker[E, R]) succeed(ctx context.Context, it *item, resp R) lambdaesm.AsyncResult {
+	res := lambdaesm.AsyncResult{RequestID: it.id, Condition: lambdaesm.Success, Attempts: it.attempts}
 	if i.s.OnSuccess != nil {
 		out, err := json.Marshal(resp)
 		if err != nil {
@@ -371,8 +371,8 @@ func (i *Invoker[E, R]) succeed(ctx context.Context, it *item, resp R) Result {
 
 // discard sends the failure record and the payload to the failure
 // destination and the dead-letter queue.
-func (i *Invoker[E, R]) discard(ctx context.Context, it *item, cond lambdaesm.Condition) Result {
-	res := Result{RequestID: it.id, Condition: cond, Attempts: it.attempts, Err: it.lastErr}
+func (i *Invoker[E, R]) discard(ctx context.Context, it *item, cond lambdaesm.Condition) lambdaesm.AsyncResult {
+	res := lambdaesm.AsyncResult{RequestID: it.id, Condition: cond, Attempts: it.attempts, Err: it.lastErr}
 	var errs []error
 	if i.s.OnFailure != nil {
 		var kind string
@@ -456,7 +456,7 @@ func (i *Invoker[E, R]) abandon(it *item) {
 	i.s.logger.Warn("event abandoned: the invoker stopped before it was done with it",
 		"requestId", it.id, "attempts", it.attempts)
 	i.release()
-	i.report(Result{RequestID: it.id, Abandoned: true, Attempts: it.attempts, Err: it.lastErr})
+	i.report(lambdaesm.AsyncResult{RequestID: it.id, Abandoned: true, Attempts: it.attempts, Err: it.lastErr})
 }
 
 // abandonAll abandons every queued and waiting event (Run has returned, or
@@ -483,12 +483,8 @@ func (i *Invoker[E, R]) release() {
 	i.mu.Unlock()
 }
 
-// report passes res to Config.OnResult.
-func (i *Invoker[E, R]) report(res Result) {
-	if i.s.OnResult != nil {
-		i.s.OnResult(res)
-	}
-}
+// report tells the hooks how the invoker finished with an event.
+func (i *Invoker[E, R]) report(res lambdaesm.AsyncResult) { i.s.hooks.AsyncResult(res) }
 
 func (i *Invoker[E, R]) isQuiet() bool {
 	i.mu.Lock()

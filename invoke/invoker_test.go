@@ -78,22 +78,27 @@ func (r *recorder) Calls() []call {
 	return append([]call(nil), r.calls...)
 }
 
-// results collects Config.OnResult reports.
+// results is a hook that collects how the invoker finished with events.
 type results struct {
 	mu  sync.Mutex
-	all []invoke.Result
+	all []lambdaesm.AsyncResult
 }
 
-func (r *results) add(res invoke.Result) {
+// onResult adapts a function to lambdaesm.HookAsyncResult.
+type onResult func(lambdaesm.AsyncResult)
+
+func (f onResult) OnAsyncResult(r lambdaesm.AsyncResult) { f(r) }
+
+func (r *results) OnAsyncResult(res lambdaesm.AsyncResult) {
 	r.mu.Lock()
 	r.all = append(r.all, res)
 	r.mu.Unlock()
 }
 
-func (r *results) get() []invoke.Result {
+func (r *results) get() []lambdaesm.AsyncResult {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return append([]invoke.Result(nil), r.all...)
+	return append([]lambdaesm.AsyncResult(nil), r.all...)
 }
 
 // run starts inv and returns a function that shuts it down and checks that
@@ -139,10 +144,10 @@ func TestRetriesWithLambdasDelaysThenFailureDestinations(t *testing.T) {
 		boom := errors.New("boom")
 		h := &recorder{errs: []error{boom, boom, boom}}
 		onFailure, dlq, onSuccess := &destination.Memory{}, &destination.Memory{}, &destination.Memory{}
-		var res results
+		res := &results{}
 		inv := launch(t, h, &invoke.Config{
 			FunctionARN: "arn:aws:lambda:us-east-2:123456789012:function:my-function",
-			OnFailure:   onFailure, DeadLetter: dlq, OnSuccess: onSuccess, OnResult: res.add,
+			OnFailure:   onFailure, DeadLetter: dlq, OnSuccess: onSuccess, Hooks: []lambdaesm.Hook{res},
 		})
 		start := time.Now()
 		id := send(t, inv, "o-1")
@@ -183,7 +188,7 @@ func TestRetriesWithLambdasDelaysThenFailureDestinations(t *testing.T) {
 			"ErrorMessage": {DataType: "String", Value: "boom"},
 		}, dlq.Messages()[0].Attributes, "with Lambda's attributes: the request ID, the status code and the error message")
 
-		require.Equal(t, []invoke.Result{{RequestID: id, Condition: lambdaesm.RetriesExhausted, Attempts: 3, Err: boom}}, res.get())
+		require.Equal(t, []lambdaesm.AsyncResult{{RequestID: id, Condition: lambdaesm.RetriesExhausted, Attempts: 3, Err: boom}}, res.get())
 	})
 }
 
@@ -242,9 +247,9 @@ func TestEventAgeExceeded(t *testing.T) {
 			boom := errors.New("boom")
 			h := &recorder{errs: []error{boom, boom, boom}}
 			onFailure, dlq := &destination.Memory{}, &destination.Memory{}
-			var res results
+			res := &results{}
 			inv := launch(t, h, &invoke.Config{
-				MaximumEventAge: 90 * time.Second, OnFailure: onFailure, DeadLetter: dlq, OnResult: res.add,
+				MaximumEventAge: 90 * time.Second, OnFailure: onFailure, DeadLetter: dlq, Hooks: []lambdaesm.Hook{res},
 			})
 			start := time.Now()
 			send(t, inv, "o-1")
@@ -328,8 +333,8 @@ func TestShutdown(t *testing.T) {
 	t.Run("waits for retries", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			h := &recorder{errs: []error{errors.New("once")}}
-			var res results
-			inv, err := invoke.New(h, &invoke.Config{OnResult: res.add})
+			res := &results{}
+			inv, err := invoke.New(h, &invoke.Config{Hooks: []lambdaesm.Hook{res}})
 			require.NoError(t, err)
 			stop := run(t, inv)
 			send(t, inv, "o-1")
@@ -347,8 +352,8 @@ func TestShutdown(t *testing.T) {
 	t.Run("deadline abandons", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			h := &recorder{errs: []error{errors.New("once")}}
-			var res results
-			inv, err := invoke.New(h, &invoke.Config{OnResult: res.add})
+			res := &results{}
+			inv, err := invoke.New(h, &invoke.Config{Hooks: []lambdaesm.Hook{res}})
 			require.NoError(t, err)
 			errc := make(chan error, 1)
 			go func() { errc <- inv.Run(t.Context()) }()
@@ -369,8 +374,8 @@ func TestShutdown(t *testing.T) {
 	t.Run("run context cancels handlers", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			h := &recorder{block: make(chan struct{})}
-			var res results
-			inv, err := invoke.New(h, &invoke.Config{OnResult: res.add, FunctionTimeout: time.Hour})
+			res := &results{}
+			inv, err := invoke.New(h, &invoke.Config{Hooks: []lambdaesm.Hook{res}, FunctionTimeout: time.Hour})
 			require.NoError(t, err)
 			ctx, cancel := context.WithCancel(t.Context())
 			errc := make(chan error, 1)
@@ -393,8 +398,8 @@ func TestShutdown(t *testing.T) {
 	t.Run("before run, events held", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			h := &recorder{}
-			var res results
-			inv, err := invoke.New(h, &invoke.Config{OnResult: res.add})
+			res := &results{}
+			inv, err := invoke.New(h, &invoke.Config{Hooks: []lambdaesm.Hook{res}})
 			require.NoError(t, err)
 			send(t, inv, "queued")
 			shut := make(chan error, 1)
@@ -408,8 +413,8 @@ func TestShutdown(t *testing.T) {
 	})
 	t.Run("before run, never run", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			var res results
-			inv, err := invoke.New(&recorder{}, &invoke.Config{OnResult: res.add})
+			res := &results{}
+			inv, err := invoke.New(&recorder{}, &invoke.Config{Hooks: []lambdaesm.Hook{res}})
 			require.NoError(t, err)
 			send(t, inv, "queued")
 			ctx, cancel := context.WithTimeout(t.Context(), time.Second)
@@ -429,9 +434,9 @@ func TestDelivery(t *testing.T) {
 		flaky.FailNext(errors.New("503"), errors.New("503"))
 		down := &destination.Memory{ARN: "arn:aws:sqs:us-east-1:000000000000:down"}
 		down.FailAlways(errors.New("503"))
-		var res results
-		inv := launch(t, &recorder{}, &invoke.Config{OnSuccess: flaky, OnResult: res.add})
-		invDown := launch(t, &recorder{}, &invoke.Config{OnSuccess: down, OnResult: res.add, DeliveryAttempts: 3})
+		res := &results{}
+		inv := launch(t, &recorder{}, &invoke.Config{OnSuccess: flaky, Hooks: []lambdaesm.Hook{res}})
+		invDown := launch(t, &recorder{}, &invoke.Config{OnSuccess: down, Hooks: []lambdaesm.Hook{res}, DeliveryAttempts: 3})
 		send(t, inv, "o-1")
 		send(t, invDown, "o-2")
 		time.Sleep(time.Hour)

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
 
 	"github.com/lambdaesm/lambdaesm"
+	"github.com/lambdaesm/lambdaesm/internal/core"
 	"github.com/lambdaesm/lambdaesm/internal/uuid"
 )
 
@@ -34,7 +35,8 @@ const (
 // behind an EventBridge schedule does.
 type Target interface {
 	// Invoke takes the event of one firing and returns its request ID, or
-	// an error when it refuses the event (Config.OnError hears of it).
+	// an error when it refuses the event (a lambdaesm.HookScheduleRefused
+	// in Config.Hooks hears of it).
 	Invoke(ctx context.Context, e events.EventBridgeEvent) (string, error)
 }
 
@@ -47,10 +49,11 @@ type Config struct {
 	RuleARN string
 	// Name is the rule's name when RuleARN is empty. Default "schedule".
 	Name string
-	// OnError, when set, is called when the target refuses an event (its
-	// queue is full or closed). The firing is not retried. It runs on the
-	// scheduler's goroutine.
-	OnError func(at time.Time, err error)
+	// Hooks hear of what the scheduler does: a
+	// lambdaesm.HookScheduleRefused hears of a firing whose event the
+	// target refused (its queue full or closed); the firing is not
+	// retried. Hooks run on the scheduler's goroutine.
+	Hooks []lambdaesm.Hook
 	// Logger receives the scheduler's logs. Nil means none.
 	Logger *slog.Logger
 }
@@ -63,7 +66,7 @@ type Scheduler struct {
 	target  Target
 	rule    arn.ARN
 	ruleARN string
-	onError func(time.Time, error)
+	hooks   *core.Hooks
 	log     *slog.Logger
 
 	mu       sync.Mutex
@@ -103,7 +106,7 @@ func New(expr string, target Target, cfg *Config) (*Scheduler, error) {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Scheduler{
-		sched: sched, target: target, rule: rule, ruleARN: c.RuleARN, onError: c.OnError, log: c.Logger,
+		sched: sched, target: target, rule: rule, ruleARN: c.RuleARN, hooks: core.NewHooks(c.Hooks...), log: c.Logger,
 		stopping: make(chan struct{}), done: make(chan struct{}),
 	}, nil
 }
@@ -188,9 +191,7 @@ func (s *Scheduler) fire(ctx context.Context, at time.Time) {
 	e := s.Event(at)
 	if _, err := s.target.Invoke(ctx, e); err != nil {
 		s.log.Warn("target refused the scheduled event", "schedule", s.sched.String(), "time", at, "err", err)
-		if s.onError != nil {
-			s.onError(at, err)
-		}
+		s.hooks.ScheduleRefused(s.ruleARN, at, err)
 	}
 }
 

@@ -151,18 +151,24 @@ func TestSchedulerDoesNotReplayMissedFirings(t *testing.T) {
 	})
 }
 
+// onRefused adapts a function to lambdaesm.HookScheduleRefused.
+type onRefused func(rule string, at time.Time, err error)
+
+func (f onRefused) OnScheduleRefused(rule string, at time.Time, err error) { f(rule, at, err) }
+
 func TestSchedulerReportsRefusedEvents(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		full := errors.New("queue full")
 		target := &fakeTarget{fail: full}
 		var mu sync.Mutex
 		var refused []time.Time
-		s, err := schedule.New("rate(1 minute)", target, &schedule.Config{OnError: func(at time.Time, err error) {
+		s, err := schedule.New("rate(1 minute)", target, &schedule.Config{Hooks: []lambdaesm.Hook{onRefused(func(rule string, at time.Time, err error) {
 			require.ErrorIs(t, err, full)
+			require.Equal(t, "arn:aws:events:us-east-1:000000000000:rule/schedule", rule)
 			mu.Lock()
 			refused = append(refused, at)
 			mu.Unlock()
-		}})
+		})}})
 		require.NoError(t, err)
 		runScheduler(t, s)
 		time.Sleep(3*time.Minute + time.Second)

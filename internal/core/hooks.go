@@ -6,7 +6,8 @@ import (
 	"github.com/lambdaesm/lambdaesm"
 )
 
-// Hooks dispatches events to the hooks that implement them: the interface
+// Hooks dispatches events to the hooks that implement them (each method is
+// named after its hook interface, without "On"): the interface
 // checks are done once, when it is built, so an event no hook hears costs a
 // loop over an empty slice. Its zero value (and nil) hears nothing.
 type Hooks struct {
@@ -27,6 +28,8 @@ type Hooks struct {
 	throttled   []lambdaesm.HookThrottled
 	retried     []lambdaesm.HookBatchRetried
 	split       []lambdaesm.HookBatchSplit
+	async       []lambdaesm.HookAsyncResult
+	refused     []lambdaesm.HookScheduleRefused
 	leaseEvents bool
 }
 
@@ -51,6 +54,8 @@ func NewHooks(hs ...lambdaesm.Hook) *Hooks {
 		add(&h.throttled, x)
 		add(&h.retried, x)
 		add(&h.split, x)
+		add(&h.async, x)
+		add(&h.refused, x)
 	}
 	h.leaseEvents = len(h.acquired) > 0 || len(h.lost) > 0
 	return h
@@ -216,5 +221,23 @@ func (h *Hooks) BatchSplit(src lambdaesm.Source, records int) {
 	}
 	for _, x := range h.split {
 		x.OnBatchSplit(src, records)
+	}
+}
+
+func (h *Hooks) AsyncResult(r lambdaesm.AsyncResult) {
+	if h == nil {
+		return
+	}
+	for _, x := range h.async {
+		x.OnAsyncResult(r)
+	}
+}
+
+func (h *Hooks) ScheduleRefused(ruleARN string, at time.Time, err error) {
+	if h == nil {
+		return
+	}
+	for _, x := range h.refused {
+		x.OnScheduleRefused(ruleARN, at, err)
 	}
 }
