@@ -24,7 +24,10 @@
 // event_source_arn (the stream's or queue's ARN, as the mapping reports
 // it); the per-shard gauges add shard_id. Record-level values never become
 // labels. [Namespace] changes the "lambdaesm" prefix, [ConstLabels] adds
-// labels of your own.
+// labels of your own. The counters that fit the kind of source are reported
+// from zero as soon as the mapping is first heard of, so rate() and alerts
+// see them before anything happens; those that do not (deleted messages of a
+// stream, checkpoints of a queue) appear only if they ever count.
 //
 //	Prometheus                                               type       Lambda (CloudWatch), or - and what Lambda does not show
 //	lambdaesm_polled_events_total                            counter    PolledEventCount

@@ -98,9 +98,26 @@ type Metrics struct {
 type series struct {
 	polled, filtered, invoked, failedInvoke, deleted, notDeleted, delivered,
 	deliveryFailures, invocations, errs, checkpoints, checkpointFailures,
-	retried, split prometheus.Counter
+	retried, split adder
 	duration prometheus.Observer
 }
+
+// adder is a counter of a series.
+type adder interface {
+	Add(float64)
+	Inc()
+}
+
+// lazy is a counter that does not fit the kind of source (deleted messages
+// of a stream, checkpoints of a queue): its series is created only if it
+// ever counts, so a scrape shows no series that can only be zero.
+type lazy struct {
+	v   *prometheus.CounterVec
+	arn string
+}
+
+func (l lazy) Add(n float64) { l.v.WithLabelValues(l.arn).Add(n) }
+func (l lazy) Inc()          { l.v.WithLabelValues(l.arn).Inc() }
 
 // New returns the metrics of the mapping named mapping (the value of every
 // series' mapping label; the event source ARN comes from what the mapping
@@ -213,14 +230,21 @@ func (m *Metrics) of(arn string) *series {
 	if s, ok := m.series.Load(arn); ok {
 		return s.(*series)
 	}
+	stream := isStream(arn)
+	counter := func(v *prometheus.CounterVec, fits bool) adder {
+		if fits {
+			return v.WithLabelValues(arn) // from zero, for rate() and alerts
+		}
+		return lazy{v, arn}
+	}
 	s := &series{
-		polled: m.polled.WithLabelValues(arn), filtered: m.filtered.WithLabelValues(arn),
-		invoked: m.invoked.WithLabelValues(arn), failedInvoke: m.failedInvoke.WithLabelValues(arn),
-		deleted: m.deleted.WithLabelValues(arn), notDeleted: m.notDeleted.WithLabelValues(arn),
-		delivered: m.delivered.WithLabelValues(arn), deliveryFailures: m.deliveryFailures.WithLabelValues(arn),
-		invocations: m.invocations.WithLabelValues(arn), errs: m.errs.WithLabelValues(arn),
-		checkpoints: m.checkpoints.WithLabelValues(arn), checkpointFailures: m.checkpointFailures.WithLabelValues(arn),
-		retried: m.retried.WithLabelValues(arn), split: m.split.WithLabelValues(arn),
+		polled: counter(m.polled, true), filtered: counter(m.filtered, true),
+		invoked: counter(m.invoked, true), failedInvoke: counter(m.failedInvoke, true),
+		invocations: counter(m.invocations, true), errs: counter(m.errs, true),
+		deleted: counter(m.deleted, !stream), notDeleted: counter(m.notDeleted, !stream),
+		delivered: counter(m.delivered, stream), deliveryFailures: counter(m.deliveryFailures, stream),
+		checkpoints: counter(m.checkpoints, stream), checkpointFailures: counter(m.checkpointFailures, stream),
+		retried: counter(m.retried, stream), split: counter(m.split, stream),
 		duration: m.duration.WithLabelValues(arn),
 	}
 	m.state.Touch(arn)
