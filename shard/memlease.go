@@ -19,8 +19,10 @@ type LeaseTable struct {
 
 	mu     sync.Mutex
 	items  map[string]*leaseItem // mapping \x00 shard
+	nitems map[string]int        // items per mapping
 	beats  map[beatKey]*beat
 	writes int
+	reads  int
 }
 
 // beatKey names an owner's heartbeat in one mapping.
@@ -45,7 +47,7 @@ type leaseItem struct {
 
 // NewLeaseTable returns an empty table.
 func NewLeaseTable() *LeaseTable {
-	return &LeaseTable{Duration: 10 * time.Second, items: map[string]*leaseItem{}, beats: map[beatKey]*beat{}}
+	return &LeaseTable{Duration: 10 * time.Second, items: map[string]*leaseItem{}, nitems: map[string]int{}, beats: map[beatKey]*beat{}}
 }
 
 // Worker returns the [LeaseStore] of one process, named owner.
@@ -68,6 +70,14 @@ func (t *LeaseTable) Writes() int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.writes
+}
+
+// Reads counts the items read so far: what a lease round, a Load, reads
+// from a real table (the read units it would bill grow with it).
+func (t *LeaseTable) Reads() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.reads
 }
 
 // Owners returns the owner of each shard's lease.
@@ -108,6 +118,7 @@ func (w *leaseWorker) item(mapping, shard string) *leaseItem {
 	if it == nil {
 		it = &leaseItem{shard: shard}
 		w.t.items[k] = it
+		w.t.nitems[mapping]++
 	}
 	return it
 }
@@ -117,6 +128,7 @@ func (w *leaseWorker) Load(_ context.Context, mapping, shard string) (Checkpoint
 	w.t.mu.Lock()
 	defer w.t.mu.Unlock()
 	it := w.item(mapping, shard)
+	w.t.reads++
 	return it.cp, it.hasCP, nil
 }
 
@@ -160,11 +172,18 @@ func (w *leaseWorker) Leases(_ context.Context, mapping string, shards []ShardIn
 	t.beats[me] = &beat{at: now, w: w}
 	var live []string
 	for k, b := range t.beats {
-		if k.mapping == mapping && k.owner != w.me && now.Sub(b.at) < t.Duration {
-			live = append(live, k.owner)
+		if k.mapping == mapping {
+			t.reads++ // a round reads every heartbeat
+			if k.owner != w.me && now.Sub(b.at) < t.Duration {
+				live = append(live, k.owner)
+			}
 		}
 	}
 	var leases []Lease
+	for _, s := range shards {
+		w.item(mapping, s.ID)
+	}
+	t.reads += t.nitems[mapping] // and every lease item
 	for _, s := range shards {
 		k := mapping + "\x00" + s.ID
 		it := w.item(mapping, s.ID)
