@@ -48,7 +48,7 @@ func TestLeaseTableCostAtScale(t *testing.T) {
 
 // simCell is one cell of the grid: reads and writes per replica per second.
 type simCell struct {
-	shards, replicas int
+	shards, replicas        int
 	steady, die, join       rate
 	failover, balanced      time.Duration
 	dieSkipped, notBalanced bool

@@ -35,7 +35,7 @@ func (s *Store) Leases(ctx context.Context, mapping string, shards []shard.Shard
 		// leave its leases alone.
 		return nil, s.replaced(mapping)
 	}
-	r := &round{s: s, mapping: mapping, now: time.Now(), items: items, workers: workers}
+	r := &round{s: s, mapping: mapping, now: s.now(), items: items, workers: workers}
 	r.index(shards)
 	if err := r.reconcile(ctx); err != nil {
 		return nil, err
@@ -63,7 +63,7 @@ func (s *Store) heartbeat(ctx context.Context, mapping string) error {
 	if gone {
 		return s.replaced(mapping)
 	}
-	start := time.Now()
+	start := s.now()
 	in := &dynamodb.UpdateItemInput{
 		TableName:        &s.table,
 		Key:              key(mapping, workerPrefix+s.owner),
@@ -365,7 +365,7 @@ func (r *round) balance(ctx context.Context) error {
 func (r *round) take(ctx context.Context, id string, fromOther bool) error {
 	s := r.s
 	it := r.items[id]
-	start := time.Now()
+	start := s.now()
 	upd := "SET #o = :me, #c = :next, #e = :exp, #sh = :sh REMOVE #h"
 	names := map[string]string{"#o": attrOwner, "#c": attrCounter, "#e": attrExpires, "#sh": attrShard, "#h": attrHandoff}
 	vals := map[string]types.AttributeValue{

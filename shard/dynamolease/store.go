@@ -56,6 +56,7 @@ type Store struct {
 	owner   string
 	session string // this Store's random identity, behind the owner name: the newest wins
 	dur     time.Duration
+	now     func() time.Time // time.Now; a fake clock in tests
 
 	tableMu  sync.Mutex
 	ready    atomic.Bool
@@ -121,7 +122,7 @@ func New(client DynamoDBAPI, opts Options) (*Store, error) {
 	}
 	return &Store{
 		c: client, table: opts.Table, owner: opts.Owner, session: randomHex(8),
-		dur: opts.LeaseDuration, maps: map[string]*mapState{},
+		dur: opts.LeaseDuration, now: time.Now, maps: map[string]*mapState{},
 	}, nil
 }
 
@@ -202,7 +203,7 @@ func (s *Store) Save(ctx context.Context, mapping, shardID string, cp shard.Chec
 			until = m.beatUntil
 		}
 	}
-	expired := h != nil && !time.Now().Before(until)
+	expired := h != nil && !s.now().Before(until)
 	if expired {
 		h.started = false // the engine stops the shard on ErrLeaseLost
 	}
@@ -343,7 +344,7 @@ func (s *Store) release(ctx context.Context, mapping, shardID string, counter in
 		in.UpdateExpression = aws.String("SET #o = :to, #c = :next, #e = :exp ADD #sw :one REMOVE #h")
 		in.ExpressionAttributeNames["#sw"] = attrSwitches
 		in.ExpressionAttributeValues[":to"] = str(to)
-		in.ExpressionAttributeValues[":exp"] = num(ms(time.Now().Add(s.dur)))
+		in.ExpressionAttributeValues[":exp"] = num(ms(s.now().Add(s.dur)))
 		in.ExpressionAttributeValues[":one"] = num(1)
 	}
 	_, err := s.c.UpdateItem(ctx, in)
