@@ -30,6 +30,11 @@
 // Gauges (and the observable up-down counter lambdaesm.leases) are
 // observed when the reader collects.
 //
+// The same [Metrics] may also be given to an asynchronous invoker (package
+// invoke) or a scheduler (package schedule), through their Config.Hooks: it
+// then counts their results, under the name given to [New] and with no
+// lambdaesm.event_source_arn (the last four rows of the table).
+//
 //	instrument [extra attribute]                       unit          kind           Lambda (CloudWatch), or - and what Lambda does not show
 //	lambdaesm.events.polled                            {event}       counter        PolledEventCount
 //	lambdaesm.events.filtered_out                      {event}       counter        FilteredOutEventCount
@@ -53,6 +58,10 @@
 //	lambdaesm.batches.retried                          {batch}       counter        - batches invoked again
 //	lambdaesm.batches.split                            {batch}       counter        - batches bisected
 //	lambdaesm.events.not_deleted                       {event}       counter        - SQS messages not deleted
+//	lambdaesm.async.events [condition]                 {event}       counter        AsyncEventsDropped (RetriesExhausted, EventAgeExceeded)
+//	lambdaesm.async.attempts                           {attempt}     counter        - handler runs of the invoker's events
+//	lambdaesm.async.destination.delivery_failures      {event}       counter        DestinationDeliveryFailures, DeadLetterErrors
+//	lambdaesm.schedule.refused [rule_arn]              {firing}      counter        - schedule firings the target refused
 //
 // What each value means, in detail (the same as esm/esmprom's):
 //

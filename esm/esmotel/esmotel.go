@@ -27,6 +27,7 @@ const (
 	ShardIDKey        = attribute.Key("lambdaesm.shard_id")
 	ConditionKey      = attribute.Key("lambdaesm.condition")
 	OperationKey      = attribute.Key("lambdaesm.operation")
+	RuleARNKey        = attribute.Key("lambdaesm.rule_arn")
 )
 
 // DefaultDurationBuckets are the explicit bucket boundaries advised for the
@@ -66,7 +67,7 @@ func Attributes(kv ...attribute.KeyValue) Opt {
 	return optFunc(func(c *cfg) {
 		for _, a := range kv {
 			switch a.Key {
-			case MappingKey, EventSourceARNKey, ShardIDKey, ConditionKey, OperationKey:
+			case MappingKey, EventSourceARNKey, ShardIDKey, ConditionKey, OperationKey, RuleARNKey:
 				c.errs = append(c.errs, fmt.Errorf("esmotel: Attributes: %q is a key of the adapter's own", a.Key))
 				continue
 			}
@@ -111,6 +112,8 @@ type Metrics struct {
 	delivered, deliveryFailures, invocations, errs, checkpoints, checkpointFailures,
 	throttles, retried, split metric.Int64Counter
 	duration metric.Float64Histogram
+
+	asyncEvents, asyncAttempts, asyncDeliveries, scheduleRefused metric.Int64Counter
 
 	concurrency, iteratorAge, iteratorAgeMax, checkpointAge metric.Float64ObservableGauge
 	leases                                                  metric.Int64ObservableUpDownCounter
@@ -165,6 +168,10 @@ func New(mapping string, opts ...Opt) (*Metrics, error) {
 	m.throttles = counter("lambdaesm.throttles", "{throttle}", "Service calls throttled and retried: GetRecords, or Invoke for a function not invoked (throttled or failed by the Lambda service).")
 	m.retried = counter("lambdaesm.batches.retried", "{batch}", "Batches invoked again after a failure.")
 	m.split = counter("lambdaesm.batches.split", "{batch}", "Failed batches split in two (BisectBatchOnFunctionError).")
+	m.asyncEvents = counter("lambdaesm.async.events", "{event}", "Events the asynchronous invoker (package invoke) finished with, by condition: Success, RetriesExhausted, EventAgeExceeded, or Abandoned at shutdown.")
+	m.asyncAttempts = counter("lambdaesm.async.attempts", "{attempt}", "Handler runs of the events the asynchronous invoker finished with.")
+	m.asyncDeliveries = counter("lambdaesm.async.destination.delivery_failures", "{event}", "Events of the asynchronous invoker that a destination or dead-letter queue refused after every attempt (Lambda's DestinationDeliveryFailures and DeadLetterErrors).")
+	m.scheduleRefused = counter("lambdaesm.schedule.refused", "{firing}", "Schedule firings (package schedule) that the target refused; they are not retried.")
 	var err error
 	m.duration, err = meter.Float64Histogram("lambdaesm.invocation.duration", metric.WithUnit("s"),
 		metric.WithDescription("How long calls of the handler took (Lambda's Duration)."),
@@ -191,6 +198,13 @@ func New(mapping string, opts ...Opt) (*Metrics, error) {
 // with the MeterProvider. Call it when the mappings are done and the
 // MeterProvider lives on.
 func (m *Metrics) Close() error { return m.reg.Unregister() }
+
+// own returns the attributes of the mapping (or invoker, or scheduler),
+// with more: for what has no event source.
+func (m *Metrics) own(more ...attribute.KeyValue) metric.MeasurementOption {
+	kv := append([]attribute.KeyValue{m.mapping}, m.extra...)
+	return metric.WithAttributeSet(attribute.NewSet(append(kv, more...)...))
+}
 
 // attrs returns the attributes of the mapping and event source arn, with
 // more.
@@ -354,6 +368,23 @@ func (m *Metrics) OnBatchSplit(src lambdaesm.Source, _ int) {
 	m.split.Add(ctx, 1, m.of(src.EventSourceARN))
 }
 
+// OnAsyncResult implements lambdaesm.HookAsyncResult, for an invoker of
+// package invoke.
+func (m *Metrics) OnAsyncResult(r lambdaesm.AsyncResult) {
+	m.asyncEvents.Add(ctx, 1, m.own(ConditionKey.String(metricstate.AsyncCondition(r))))
+	a := m.own()
+	m.asyncAttempts.Add(ctx, int64(r.Attempts), a)
+	if r.DeliveryErr != nil {
+		m.asyncDeliveries.Add(ctx, 1, a)
+	}
+}
+
+// OnScheduleRefused implements lambdaesm.HookScheduleRefused, for a
+// scheduler of package schedule.
+func (m *Metrics) OnScheduleRefused(ruleARN string, _ time.Time, _ error) {
+	m.scheduleRefused.Add(ctx, 1, m.own(RuleARNKey.String(ruleARN)))
+}
+
 var (
 	_ lambdaesm.HookRecordsPolled        = (*Metrics)(nil)
 	_ lambdaesm.HookRecordsFilteredOut   = (*Metrics)(nil)
@@ -372,4 +403,6 @@ var (
 	_ lambdaesm.HookThrottled            = (*Metrics)(nil)
 	_ lambdaesm.HookBatchRetried         = (*Metrics)(nil)
 	_ lambdaesm.HookBatchSplit           = (*Metrics)(nil)
+	_ lambdaesm.HookAsyncResult          = (*Metrics)(nil)
+	_ lambdaesm.HookScheduleRefused      = (*Metrics)(nil)
 )

@@ -293,3 +293,26 @@ func TestNewChecksOptions(t *testing.T) {
 	require.ErrorContains(t, err, "MeterProvider: nil")
 	require.ErrorContains(t, err, "an option is nil")
 }
+
+// The same Metrics can listen to an asynchronous invoker and a scheduler.
+func TestAsyncResultsAndSchedules(t *testing.T) {
+	reader := sdkmetric.NewManualReader()
+	provider := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	defer provider.Shutdown(context.Background())
+	m, err := esmotel.New("thumbnails", esmotel.MeterProvider(provider))
+	require.NoError(t, err)
+	defer m.Close()
+	m.OnAsyncResult(lambdaesm.AsyncResult{Condition: lambdaesm.Success, Attempts: 1})
+	m.OnAsyncResult(lambdaesm.AsyncResult{Condition: lambdaesm.EventAgeExceeded, Attempts: 2, DeliveryErr: errors.New("refused")})
+	m.OnAsyncResult(lambdaesm.AsyncResult{Abandoned: true})
+	const rule = "arn:aws:events:us-east-1:123456789012:rule/nightly"
+	m.OnScheduleRefused(rule, time.Now(), errors.New("queue full"))
+	got, _ := collect(t, reader)
+	name := esmotel.MappingKey.String("thumbnails")
+	require.Equal(t, 1.0, got[keyOf("lambdaesm.async.events", name, esmotel.ConditionKey.String("Success"))])
+	require.Equal(t, 1.0, got[keyOf("lambdaesm.async.events", name, esmotel.ConditionKey.String("EventAgeExceeded"))])
+	require.Equal(t, 1.0, got[keyOf("lambdaesm.async.events", name, esmotel.ConditionKey.String("Abandoned"))])
+	require.Equal(t, 3.0, got[keyOf("lambdaesm.async.attempts", name)])
+	require.Equal(t, 1.0, got[keyOf("lambdaesm.async.destination.delivery_failures", name)])
+	require.Equal(t, 1.0, got[keyOf("lambdaesm.schedule.refused", name, esmotel.RuleARNKey.String(rule))])
+}

@@ -29,6 +29,11 @@
 // see them before anything happens; those that do not (deleted messages of a
 // stream, checkpoints of a queue) appear only if they ever count.
 //
+// The same [Metrics] may also be given to an asynchronous invoker (package
+// invoke) or a scheduler (package schedule), through their Config.Hooks:
+// it then counts their results, under the name given to [New] and with no
+// event_source_arn (the last four rows of the table).
+//
 //	Prometheus                                               type       Lambda (CloudWatch), or - and what Lambda does not show
 //	lambdaesm_polled_events_total                            counter    PolledEventCount
 //	lambdaesm_filtered_out_events_total                      counter    FilteredOutEventCount
@@ -52,6 +57,10 @@
 //	lambdaesm_batches_retried_total                          counter    - batches invoked again
 //	lambdaesm_batches_split_total                            counter    - batches bisected
 //	lambdaesm_not_deleted_events_total                       counter    - SQS messages not deleted
+//	lambdaesm_async_events_total{condition}                  counter    AsyncEventsDropped (RetriesExhausted, EventAgeExceeded)
+//	lambdaesm_async_attempts_total                           counter    - handler runs of the invoker's events
+//	lambdaesm_async_destination_delivery_failures_total      counter    DestinationDeliveryFailures, DeadLetterErrors
+//	lambdaesm_schedule_refused_total{rule_arn}               counter    - schedule firings the target refused
 //
 // Durations are in seconds, Prometheus's base unit, where CloudWatch
 // reports milliseconds. Some values need a word:

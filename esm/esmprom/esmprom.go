@@ -91,6 +91,9 @@ type Metrics struct {
 	throttles, retried, split *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 
+	// Vectors so that they show only once an invoker or scheduler reports.
+	asyncEvents, asyncAttempts, asyncDeliveries, scheduleRefused *prometheus.CounterVec
+
 	concurrency, iteratorAge, iteratorAgeMax, checkpointAge, leases *prometheus.Desc
 }
 
@@ -164,6 +167,16 @@ func New(mapping string, opts ...Opt) (*Metrics, error) {
 		Help: "How long calls of the handler took (Lambda's Duration).",
 	}, []string{"event_source_arn"})
 
+	plain := func(name, help string, labels ...string) *prometheus.CounterVec {
+		return prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: c.namespace, Name: name, Help: help, ConstLabels: c.constLabels,
+		}, labels)
+	}
+	m.asyncEvents = plain("async_events_total", "Events the asynchronous invoker (package invoke) finished with, by condition: Success, RetriesExhausted, EventAgeExceeded, or Abandoned at shutdown.", "condition")
+	m.asyncAttempts = plain("async_attempts_total", "Handler runs of the events the asynchronous invoker finished with.")
+	m.asyncDeliveries = plain("async_destination_delivery_failures_total", "Events of the asynchronous invoker that a destination or dead-letter queue refused after every attempt (Lambda's DestinationDeliveryFailures and DeadLetterErrors).")
+	m.scheduleRefused = plain("schedule_refused_total", "Schedule firings (package schedule) that the target refused; they are not retried.", "rule_arn")
+
 	desc := func(name, help string, labels ...string) *prometheus.Desc {
 		return prometheus.NewDesc(prometheus.BuildFQName(c.namespace, "", name), help,
 			append([]string{"event_source_arn"}, labels...), c.constLabels)
@@ -179,7 +192,7 @@ func New(mapping string, opts ...Opt) (*Metrics, error) {
 func (m *Metrics) vecs() []prometheus.Collector {
 	return []prometheus.Collector{m.polled, m.filtered, m.invoked, m.failedInvoke, m.dropped, m.deleted,
 		m.notDeleted, m.delivered, m.deliveryFailures, m.invocations, m.errs, m.checkpoints,
-		m.checkpointFailures, m.throttles, m.retried, m.split, m.duration}
+		m.checkpointFailures, m.throttles, m.retried, m.split, m.duration, m.asyncEvents, m.asyncAttempts, m.asyncDeliveries, m.scheduleRefused}
 }
 
 // Describe implements prometheus.Collector.
@@ -359,6 +372,22 @@ func (m *Metrics) OnBatchSplit(src lambdaesm.Source, _ int) {
 	m.of(src.EventSourceARN).split.Inc()
 }
 
+// OnAsyncResult implements lambdaesm.HookAsyncResult, for an invoker of
+// package invoke.
+func (m *Metrics) OnAsyncResult(r lambdaesm.AsyncResult) {
+	m.asyncEvents.WithLabelValues(metricstate.AsyncCondition(r)).Inc()
+	m.asyncAttempts.WithLabelValues().Add(float64(r.Attempts))
+	if d := m.asyncDeliveries.WithLabelValues(); r.DeliveryErr != nil {
+		d.Inc()
+	}
+}
+
+// OnScheduleRefused implements lambdaesm.HookScheduleRefused, for a
+// scheduler of package schedule.
+func (m *Metrics) OnScheduleRefused(ruleARN string, _ time.Time, _ error) {
+	m.scheduleRefused.WithLabelValues(ruleARN).Inc()
+}
+
 var (
 	_ prometheus.Collector = (*Metrics)(nil)
 
@@ -379,4 +408,6 @@ var (
 	_ lambdaesm.HookThrottled            = (*Metrics)(nil)
 	_ lambdaesm.HookBatchRetried         = (*Metrics)(nil)
 	_ lambdaesm.HookBatchSplit           = (*Metrics)(nil)
+	_ lambdaesm.HookAsyncResult          = (*Metrics)(nil)
+	_ lambdaesm.HookScheduleRefused      = (*Metrics)(nil)
 )

@@ -317,3 +317,25 @@ func TestNewChecksOptions(t *testing.T) {
 	require.ErrorContains(t, err, `ConstLabels: "shard_id"`)
 	require.ErrorContains(t, err, "an option is nil")
 }
+
+// The same Metrics can listen to an asynchronous invoker and a scheduler:
+// their series carry the name given to New and no event source.
+func TestAsyncResultsAndSchedules(t *testing.T) {
+	m, err := esmprom.New("thumbnails")
+	require.NoError(t, err)
+	reg := prometheus.NewPedanticRegistry()
+	require.NoError(t, reg.Register(m))
+	m.OnAsyncResult(lambdaesm.AsyncResult{Condition: lambdaesm.Success, Attempts: 1})
+	m.OnAsyncResult(lambdaesm.AsyncResult{Condition: lambdaesm.RetriesExhausted, Attempts: 3, DeliveryErr: errors.New("dlq refused")})
+	m.OnAsyncResult(lambdaesm.AsyncResult{Abandoned: true, Attempts: 1})
+	const rule = "arn:aws:events:us-east-1:123456789012:rule/nightly"
+	m.OnScheduleRefused(rule, time.Now(), errors.New("queue full"))
+	got := scrape(t, reg)
+	l := []string{"mapping", "thumbnails"}
+	require.Equal(t, 1.0, got[key("lambdaesm_async_events_total", append(l, "condition", "Success")...)])
+	require.Equal(t, 1.0, got[key("lambdaesm_async_events_total", append(l, "condition", "RetriesExhausted")...)])
+	require.Equal(t, 1.0, got[key("lambdaesm_async_events_total", append(l, "condition", "Abandoned")...)])
+	require.Equal(t, 5.0, got[key("lambdaesm_async_attempts_total", l...)])
+	require.Equal(t, 1.0, got[key("lambdaesm_async_destination_delivery_failures_total", l...)])
+	require.Equal(t, 1.0, got[key("lambdaesm_schedule_refused_total", append(l, "rule_arn", rule)...)])
+}

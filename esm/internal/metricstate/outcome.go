@@ -47,3 +47,13 @@ func FailedRecords(inv lambdaesm.Invocation) int {
 	}
 	return inv.Failed
 }
+
+// AsyncCondition is the condition label of an asynchronous invocation's
+// result: Success, RetriesExhausted, EventAgeExceeded, or Abandoned when
+// the invoker stopped first.
+func AsyncCondition(r lambdaesm.AsyncResult) string {
+	if r.Abandoned || r.Condition == "" {
+		return "Abandoned"
+	}
+	return string(r.Condition)
+}
