@@ -1,0 +1,722 @@
+package esm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
+
+	"github.com/lambdaesm/lambdaesm"
+	"github.com/lambdaesm/lambdaesm/internal/uuid"
+	"github.com/lambdaesm/lambdaesm/queue"
+	"github.com/lambdaesm/lambdaesm/shard"
+)
+
+// State is an event source mapping's state, as Lambda reports it.
+type State string
+
+// The states of a mapping. Creating, Enabling, Disabling, Updating and
+// Deleting are transitional: the mapping is being started, stopped or
+// restarted, and updates and deletes are refused until it is Enabled or
+// Disabled again.
+const (
+	StateCreating  State = "Creating"
+	StateEnabling  State = "Enabling"
+	StateEnabled   State = "Enabled"
+	StateDisabling State = "Disabling"
+	StateDisabled  State = "Disabled"
+	StateUpdating  State = "Updating"
+	StateDeleting  State = "Deleting"
+)
+
+// Transitional reports whether s is a state a mapping passes through
+// (Creating, Enabling, Disabling, Updating, Deleting).
+func (s State) Transitional() bool { return s != StateEnabled && s != StateDisabled }
+
+// Lambda's words in StateTransitionReason and LastProcessingResult.
+const (
+	// ReasonUserAction is the StateTransitionReason of stream mappings.
+	ReasonUserAction = "User action"
+	// ReasonUserInitiated is the StateTransitionReason of SQS mappings.
+	ReasonUserInitiated = "USER_INITIATED"
+	// ResultNoRecords is a stream mapping's LastProcessingResult before its
+	// first invocation.
+	ResultNoRecords = "No records processed"
+	// ResultOK follows a successful invocation.
+	ResultOK = "OK"
+	// ResultFunctionFailed follows a failed invocation.
+	ResultFunctionFailed = "PROBLEM: Function call failed"
+)
+
+// Function is what a FunctionName resolves to: a handler for each kind of
+// source the function may be mapped to. A nil handler means the function
+// cannot be mapped to sources of that kind. invoke.Function serves all three
+// for a Lambda function, or a function under the Runtime Interface Emulator.
+type Function struct {
+	Kinesis  Handler[events.KinesisEvent, events.KinesisEventResponse]
+	DynamoDB Handler[events.DynamoDBEvent, events.DynamoDBEventResponse]
+	SQS      Handler[events.SQSEvent, events.SQSEventResponse]
+}
+
+// ErrFunctionNotFound is what a [Resolver] returns (or wraps) for a name that
+// names no function; the registry answers Lambda's ResourceNotFoundException
+// "Function not found: <function ARN>".
+var ErrFunctionNotFound = errors.New("esm: function not found")
+
+// Resolver finds the function a mapping's FunctionName names: a name
+// ("my-function"), a name with a version or alias ("my-function:live"), a
+// partial ARN or a function ARN, as the mapping was given it. It is called
+// when a mapping is created, when its FunctionName changes, and each time
+// the mapping starts (so a function that is gone shows as a problem of the
+// mapping, retried). It must be safe for concurrent use.
+type Resolver func(ctx context.Context, functionName string) (Function, error)
+
+// SourceClients are the clients through which a registry's mappings read
+// their sources: AWS SDK clients, or esm/esmtest fakes. A nil client means
+// the registry refuses mappings of that kind.
+type SourceClients struct {
+	Kinesis         shard.KinesisAPI
+	DynamoDBStreams shard.DynamoDBStreamsAPI
+	SQS             queue.SQSAPI
+}
+
+// RegistryConfig is what [NewRegistry] needs.
+type RegistryConfig struct {
+	// Resolver turns a FunctionName into handlers. Required.
+	Resolver Resolver
+	// Clients read the sources. At least one is required.
+	Clients SourceClients
+	// Store keeps the definitions; default
+	// NewFileMappingStore(DefaultMappingFile).
+	Store MappingStore
+	// Checkpoints keeps stream checkpoints and start markers, per mapping
+	// UUID; default shard.NewFileStore(DefaultCheckpointDir). A disabled,
+	// updated or restarted mapping resumes from it.
+	Checkpoints shard.Store
+	// StreamOptions and SQSOptions are given to every mapping of those kinds
+	// (hooks, polling, destination clients, …). The registry adds its own,
+	// which win: WithName (the mapping's UUID), WithStore (Checkpoints),
+	// WithLogger and a hook that keeps LastProcessingResult.
+	StreamOptions []StreamOption
+	SQSOptions    []SQSOption
+	// Logger receives the registry's logs and, with the mapping's UUID and
+	// function, every mapping's. Default: none.
+	Logger *slog.Logger
+}
+
+// MappingInfo is one mapping as Lambda reports it (GetEventSourceMapping):
+// its configuration with every default filled in, its state and how its
+// last invocation went.
+type MappingInfo struct {
+	// UUID identifies the mapping.
+	UUID string
+	// EventSourceMappingArn is arn:<partition>:lambda:<region>:<account>:
+	// event-source-mapping:<UUID>, in the function's partition, region and
+	// account.
+	EventSourceMappingArn string
+	// Config is the configuration with defaults filled in (WithDefaults),
+	// FunctionName and FunctionArn included.
+	Config Config
+	// Kind is the kind of source.
+	Kind SourceKind
+	// State is the mapping's state; StateTransitionReason why it is in it
+	// (ReasonUserAction for streams, ReasonUserInitiated for SQS).
+	State                 State
+	StateTransitionReason string
+	// LastModified is when the mapping was created or last updated.
+	LastModified time.Time
+	// LastProcessingResult is ResultNoRecords, ResultOK or
+	// ResultFunctionFailed, or "PROBLEM: " and why the mapping cannot run
+	// (its function or source missing, say), which it retries. For SQS
+	// mappings it is empty unless it is a problem (Lambda shows none).
+	LastProcessingResult string
+	// Health is the running mapping's health; zero when it does not run.
+	Health Health
+}
+
+// ListFilter selects mappings in [Registry.List]; empty fields select all.
+type ListFilter struct {
+	// EventSourceArn selects the mappings of one source (or QueueURL, for
+	// a queue named by URL).
+	EventSourceArn string
+	// FunctionName selects the mappings of one function: a name, a name
+	// with a version or alias, a partial ARN or an ARN. An unqualified name
+	// selects the unqualified function only, as in Lambda.
+	FunctionName string
+}
+
+// Registry runs many event source mappings in one process and manages them
+// as Lambda does: create, get, list, update (enable and disable among
+// them) and delete, each mapping with a UUID and a [State], and Lambda's
+// errors ([*APIError]). Definitions persist in a [MappingStore], so a
+// restarted process runs the same mappings; stream positions persist in the
+// checkpoint store, per UUID, so a disabled, updated or restarted mapping
+// resumes where it stopped.
+//
+// Disabling a mapping stops its polling once in-flight batches have
+// finished and their checkpoints are written (state Disabling, then
+// Disabled); enabling it starts it again from there (Enabling, then Enabled).
+// Any other update (BatchSize, windows, ParallelizationFactor, retry, age
+// and bisect settings, FunctionResponseTypes, DestinationConfig,
+// FilterCriteria, ScalingConfig, FunctionName) is applied the same way: the
+// running mapping stops gracefully and a new one starts from its
+// checkpoints, so no record is lost and none is delivered again beyond
+// those of in-flight batches (state Updating, then Enabled). EventSourceArn,
+// StartingPosition and StartingPositionTimestamp cannot change, as in
+// Lambda: create a new mapping.
+//
+// Build it with [NewRegistry], run it with Run, stop it with Shutdown (the
+// mappings drain, their definitions stay). Operations are safe for
+// concurrent use and may be called before Run: mappings then start when Run
+// does.
+type Registry struct {
+	cfg     RegistryConfig
+	store   MappingStore
+	cps     shard.Store
+	log     *slog.Logger
+	opMu    sync.Mutex // serialises changes: conflict checks and store writes
+	mu      sync.Mutex // guards what follows
+	entries map[string]*entry
+	running bool
+	closed  bool
+	runCtx  context.Context
+	stopCtx context.Context // Shutdown's context, once called
+	stopCh  chan struct{}
+	runDone chan struct{}
+	sups    sync.WaitGroup
+}
+
+// entry is one mapping: its definition, state and supervisor.
+type entry struct {
+	uuid     string
+	created  time.Time
+	modified time.Time
+	def      Config // as given, FunctionName set
+	src      EventSource
+	gen      uint64 // counts changes of def and of deleting
+	state    State
+	deleting bool
+	wake     chan struct{}
+	started  bool // the supervisor runs
+	cur      *instance
+	result   atomic.Pointer[string]
+}
+
+// NewRegistry loads the definitions from cfg.Store and returns a registry
+// that runs them once Run is called. A definition that no longer validates
+// is an error naming it.
+func NewRegistry(ctx context.Context, cfg RegistryConfig) (*Registry, error) {
+	var errs []error
+	if cfg.Resolver == nil {
+		errs = append(errs, errors.New("esm: NewRegistry: the Resolver is nil"))
+	}
+	c := cfg.Clients
+	if isNil(c.Kinesis) && isNil(c.DynamoDBStreams) && isNil(c.SQS) {
+		errs = append(errs, errors.New("esm: NewRegistry: no source client (Kinesis, DynamoDBStreams or SQS)"))
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	r := &Registry{cfg: cfg, store: cfg.Store, cps: cfg.Checkpoints, log: cfg.Logger,
+		entries: map[string]*entry{}, stopCh: make(chan struct{}), runDone: make(chan struct{})}
+	if r.store == nil {
+		r.store = NewFileMappingStore(DefaultMappingFile)
+	}
+	if r.cps == nil {
+		r.cps = shard.NewFileStore(DefaultCheckpointDir)
+	}
+	if r.log == nil {
+		r.log = slog.New(slog.DiscardHandler)
+	}
+	recs, err := r.store.LoadMappings(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, rec := range recs {
+		full, err := rec.Config.WithDefaults()
+		if err != nil {
+			return nil, fmt.Errorf("esm: NewRegistry: stored mapping %s: %w", rec.UUID, err)
+		}
+		src, _ := full.EventSource()
+		e := &entry{uuid: rec.UUID, created: rec.Created, modified: rec.LastModified, def: rec.Config.clone(), src: src, state: StateDisabled}
+		if e.def.FunctionName == "" {
+			e.def.FunctionName = full.FunctionArn
+		}
+		if e.def.IsEnabled() {
+			e.state = StateEnabling
+		}
+		e.initResult()
+		r.entries[e.uuid] = e
+	}
+	return r, nil
+}
+
+func (e *entry) initResult() {
+	s := ""
+	if e.src.Kind.IsStream() {
+		s = ResultNoRecords
+	}
+	e.result.Store(&s)
+}
+
+// Run starts every enabled mapping and manages them until ctx ends or
+// Shutdown is called; it returns nil after such a stop, once every mapping
+// has stopped, and lambdaesm.ErrClosed when called twice or after Shutdown.
+// When ctx ends, in-flight handlers see their context cancelled.
+func (r *Registry) Run(ctx context.Context) error {
+	r.mu.Lock()
+	if r.running || r.closed {
+		r.mu.Unlock()
+		return lambdaesm.ErrClosed
+	}
+	r.running = true
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	r.runCtx = runCtx
+	for _, e := range r.entries {
+		r.startSupervisor(e)
+	}
+	n := len(r.entries)
+	r.mu.Unlock()
+	r.log.Info("registry running", "mappings", n)
+	select {
+	case <-ctx.Done():
+		r.mu.Lock()
+		r.closed = true
+		r.wakeAll()
+		r.mu.Unlock()
+	case <-r.stopCh:
+	}
+	r.sups.Wait()
+	close(r.runDone)
+	return nil
+}
+
+// Shutdown stops every mapping gracefully (in-flight batches finish, final
+// checkpoints are written) and waits for Run to return, or returns ctx's
+// error when ctx ends first (in-flight handlers then see their context
+// cancelled). Definitions stay in the store. It is idempotent; before Run,
+// it makes Run return lambdaesm.ErrClosed.
+func (r *Registry) Shutdown(ctx context.Context) error {
+	r.mu.Lock()
+	if !r.closed {
+		r.closed = true
+		r.stopCtx = ctx
+		close(r.stopCh)
+		r.wakeAll()
+	}
+	running := r.running
+	r.mu.Unlock()
+	if !running {
+		return nil
+	}
+	select {
+	case <-r.runDone:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// wakeAll wakes every supervisor; the caller holds r.mu.
+func (r *Registry) wakeAll() {
+	for _, e := range r.entries {
+		e.poke()
+	}
+}
+
+func (e *entry) poke() {
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Create creates a mapping of cfg (CreateEventSourceMapping) and starts it,
+// unless cfg.Enabled is false. FunctionName is required (a FunctionArn alone
+// serves as one, as in the output of get-event-source-mapping). The answer
+// has State Creating, or Disabled. Errors are [*APIError]s: an invalid
+// configuration (InvalidParameterValueException or ValidationException), a
+// function the resolver does not know (ResourceNotFoundException), a
+// mapping of the same function and source (ResourceConflictException, with
+// AWS's message), a failing store (ServiceException).
+func (r *Registry) Create(ctx context.Context, cfg Config) (MappingInfo, error) {
+	cfg = cfg.clone()
+	if cfg.FunctionName == "" {
+		cfg.FunctionName = cfg.FunctionArn
+	}
+	if cfg.FunctionName == "" {
+		return MappingInfo{}, apiError(ErrorValidation, 400, nil,
+			"1 validation error detected: Value null at 'functionName' failed to satisfy constraint: Member must not be null")
+	}
+	full, src, err := r.check(ctx, cfg, true)
+	if err != nil {
+		return MappingInfo{}, err
+	}
+	r.opMu.Lock()
+	defer r.opMu.Unlock()
+	if err := r.conflict(src, full, ""); err != nil {
+		return MappingInfo{}, err
+	}
+	now := time.Now()
+	e := &entry{uuid: uuid.New(), created: now, modified: now, def: cfg, src: src, state: StateCreating}
+	if !cfg.IsEnabled() {
+		e.state = StateDisabled
+	}
+	e.initResult()
+	if err := r.store.PutMapping(ctx, MappingRecord{UUID: e.uuid, Config: cfg, Created: now, LastModified: now}); err != nil {
+		return MappingInfo{}, errService(err, "The mapping could not be saved: %v", err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.entries[e.uuid] = e
+	if r.running && !r.closed {
+		r.startSupervisor(e)
+	}
+	r.log.Info("mapping created", "uuid", e.uuid, "functionName", cfg.FunctionName, "eventSourceArn", full.EventSourceArn, "enabled", cfg.IsEnabled())
+	return r.info(e), nil
+}
+
+// check validates cfg for the registry: Lambda's rules, features this
+// library lacks, a client for the source, a function that resolves with a
+// handler for it. resolve=false skips the resolver.
+func (r *Registry) check(ctx context.Context, cfg Config, resolve bool) (Config, EventSource, error) {
+	full, err := cfg.WithDefaults()
+	if err != nil {
+		return Config{}, EventSource{}, configAPIError(err)
+	}
+	if _, err := cfg.MarshalJSON(); err != nil { // the store writes it
+		return Config{}, EventSource{}, configAPIError(err)
+	}
+	if full.TumblingWindow > 0 {
+		return Config{}, EventSource{}, errInvalid("TumblingWindowInSeconds is not supported yet by lambdaesm: leave it 0.")
+	}
+	src, _ := full.EventSource()
+	if !r.hasClient(src.Kind) {
+		return Config{}, EventSource{}, errInvalid("This lambdaesm process has no %s client, so it cannot map %s.", src.Kind, sourceName(full))
+	}
+	if resolve {
+		if _, err := r.resolve(ctx, full, src.Kind); err != nil {
+			return Config{}, EventSource{}, err
+		}
+	}
+	return full, src, nil
+}
+
+func (r *Registry) hasClient(k SourceKind) bool {
+	c := r.cfg.Clients
+	switch k {
+	case Kinesis:
+		return !isNil(c.Kinesis)
+	case DynamoDBStreams:
+		return !isNil(c.DynamoDBStreams)
+	case SQS:
+		return !isNil(c.SQS)
+	}
+	return false
+}
+
+// resolve asks the resolver for full.FunctionName's handler of kind.
+func (r *Registry) resolve(ctx context.Context, full Config, kind SourceKind) (Function, error) {
+	fn, err := r.cfg.Resolver(ctx, full.FunctionName)
+	if err != nil {
+		var ae *APIError
+		switch {
+		case errors.As(err, &ae):
+			return Function{}, ae
+		case errors.Is(err, ErrFunctionNotFound):
+			return Function{}, errFunctionNotFound(full.FunctionArn, err)
+		}
+		return Function{}, apiError(ErrorInvalidParameterValue, 400, err, "Function %s cannot be resolved: %v", full.FunctionName, err)
+	}
+	var h any
+	switch kind {
+	case Kinesis:
+		h = fn.Kinesis
+	case DynamoDBStreams:
+		h = fn.DynamoDB
+	case SQS:
+		h = fn.SQS
+	}
+	if isNil(h) {
+		return Function{}, errInvalid("Function %s has no handler for %s sources.", full.FunctionName, kind)
+	}
+	return fn, nil
+}
+
+// sourceKey identifies a source across ARN and URL spellings of a queue.
+func sourceKey(src EventSource) string {
+	if src.Kind == SQS {
+		return fmt.Sprintf("sqs|%s|%s", src.AccountID, src.Name)
+	}
+	return src.ARN
+}
+
+// sourceName is the source as Lambda names it in messages.
+func sourceName(c Config) string {
+	if c.EventSourceArn != "" {
+		return c.EventSourceArn
+	}
+	return c.QueueURL
+}
+
+// conflict returns Lambda's ResourceConflictException when another mapping
+// than skip maps the same function to the same source; the caller holds
+// r.opMu.
+func (r *Registry) conflict(src EventSource, full Config, skip string) error {
+	key := sourceKey(src)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, e := range r.entries {
+		if e.uuid == skip || sourceKey(e.src) != key {
+			continue
+		}
+		other, err := e.def.WithDefaults()
+		if err == nil && other.FunctionArn == full.FunctionArn {
+			return errConflict(src.Kind, sourceName(full), functionBareName(full.FunctionArn), e.uuid)
+		}
+	}
+	return nil
+}
+
+// functionBareName is the function's name without ARN or qualifier, as
+// Lambda writes it in its conflict message.
+func functionBareName(functionARN string) string {
+	if a, err := arn.Parse(functionARN); err == nil {
+		parts := strings.Split(a.Resource, ":")
+		if len(parts) >= 2 {
+			return parts[1]
+		}
+	}
+	return functionARN
+}
+
+// Get returns the mapping (GetEventSourceMapping), or a
+// ResourceNotFoundException.
+func (r *Registry) Get(uuid string) (MappingInfo, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e, ok := r.entries[uuid]
+	if !ok {
+		return MappingInfo{}, errNotFound()
+	}
+	return r.info(e), nil
+}
+
+// List returns the mappings f selects (ListEventSourceMappings), oldest
+// first.
+func (r *Registry) List(f ListFilter) []MappingInfo {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	es := make([]*entry, 0, len(r.entries))
+	for _, e := range r.entries {
+		es = append(es, e)
+	}
+	slices.SortFunc(es, func(a, b *entry) int {
+		if c := a.created.Compare(b.created); c != 0 {
+			return c
+		}
+		return cmpString(a.uuid, b.uuid)
+	})
+	var out []MappingInfo
+	for _, e := range es {
+		info := r.info(e)
+		if f.EventSourceArn != "" && f.EventSourceArn != info.Config.EventSourceArn && f.EventSourceArn != info.Config.QueueURL {
+			continue
+		}
+		if f.FunctionName != "" && !sameFunction(f.FunctionName, info) {
+			continue
+		}
+		out = append(out, info)
+	}
+	return out
+}
+
+// sameFunction reports whether name (a name, partial ARN or ARN, with or
+// without qualifier) names the mapping's function.
+func sameFunction(name string, info MappingInfo) bool {
+	if strings.HasPrefix(name, "arn:") {
+		return name == info.Config.FunctionArn
+	}
+	src, _ := info.Config.EventSource()
+	want := src.FunctionARN(name)
+	return functionResource(want) == functionResource(info.Config.FunctionArn) && accountOf(want) == accountOf(info.Config.FunctionArn)
+}
+
+func functionResource(s string) string {
+	if a, err := arn.Parse(s); err == nil {
+		return a.Resource
+	}
+	return s
+}
+
+func accountOf(s string) string {
+	if a, err := arn.Parse(s); err == nil {
+		return a.AccountID
+	}
+	return ""
+}
+
+// Update changes a mapping (UpdateEventSourceMapping): change edits a copy
+// of its configuration as given (defaults not filled in), and the result
+// replaces it once valid. Setting Enabled to false disables the mapping,
+// to true enables it. The answer's State is Disabling, Enabling or
+// Updating. Errors are [*APIError]s: an unknown UUID
+// (ResourceNotFoundException), a mapping in a transitional state
+// (ResourceInUseException), a change of EventSourceArn, QueueURL,
+// StartingPosition or StartingPositionTimestamp, or an invalid result
+// (InvalidParameterValueException, ValidationException), a FunctionName
+// that resolves to nothing (ResourceNotFoundException) or that another
+// mapping of the source has (ResourceConflictException).
+func (r *Registry) Update(ctx context.Context, uuid string, change func(*Config)) (MappingInfo, error) {
+	r.opMu.Lock()
+	defer r.opMu.Unlock()
+	r.mu.Lock()
+	e, ok := r.entries[uuid]
+	if !ok {
+		r.mu.Unlock()
+		return MappingInfo{}, errNotFound()
+	}
+	prev, state, supervised := e.def.clone(), e.state, e.started
+	r.mu.Unlock()
+	if supervised && state.Transitional() {
+		return MappingInfo{}, errInUse("update", state)
+	}
+	next := prev.clone()
+	change(&next)
+	if err := immutable(prev, next); err != nil {
+		return MappingInfo{}, err
+	}
+	if next.FunctionName == "" {
+		return MappingInfo{}, errInvalid("FunctionName cannot be empty.")
+	}
+	fnChanged := next.FunctionName != prev.FunctionName || next.FunctionArn != prev.FunctionArn
+	if next.FunctionName != prev.FunctionName && next.FunctionArn == prev.FunctionArn {
+		next.FunctionArn = "" // derived from the new name
+	}
+	full, src, err := r.check(ctx, next, fnChanged)
+	if err != nil {
+		return MappingInfo{}, err
+	}
+	if fnChanged {
+		if err := r.conflict(src, full, uuid); err != nil {
+			return MappingInfo{}, err
+		}
+	}
+	now := time.Now()
+	if err := r.store.PutMapping(ctx, MappingRecord{UUID: uuid, Config: next, Created: e.created, LastModified: now}); err != nil {
+		return MappingInfo{}, errService(err, "The mapping could not be saved: %v", err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e.def, e.modified = next, now
+	e.gen++
+	switch {
+	case prev.IsEnabled() && !next.IsEnabled():
+		e.state = StateDisabling
+	case !prev.IsEnabled() && next.IsEnabled():
+		e.state = StateEnabling
+	default:
+		e.state = StateUpdating
+	}
+	if !e.started && !r.running { // nothing runs yet: settle at once
+		e.state = StateDisabled
+		if next.IsEnabled() {
+			e.state = StateEnabling
+		}
+	}
+	e.poke()
+	r.log.Info("mapping updated", "uuid", uuid, "state", e.state)
+	return r.info(e), nil
+}
+
+// immutable refuses a change of what identifies a mapping's source and
+// position.
+func immutable(prev, next Config) error {
+	switch {
+	case next.EventSourceArn != prev.EventSourceArn || next.QueueURL != prev.QueueURL:
+		return errInvalid("EventSourceArn cannot be updated: create a new event source mapping for another source.")
+	case next.StartingPosition != prev.StartingPosition || !next.StartingPositionTimestamp.Equal(prev.StartingPositionTimestamp):
+		return errInvalid("StartingPosition cannot be updated: the mapping resumes from its checkpoints; create a new event source mapping to start elsewhere.")
+	}
+	return nil
+}
+
+// Enable enables a mapping: [Registry.Update] with Enabled true.
+func (r *Registry) Enable(ctx context.Context, uuid string) (MappingInfo, error) {
+	return r.Update(ctx, uuid, func(c *Config) { c.Enabled = new(true) })
+}
+
+// Disable disables a mapping: [Registry.Update] with Enabled false. Polling
+// stops once in-flight batches have finished; the position is kept.
+func (r *Registry) Disable(ctx context.Context, uuid string) (MappingInfo, error) {
+	return r.Update(ctx, uuid, func(c *Config) { c.Enabled = new(false) })
+}
+
+// Delete deletes a mapping (DeleteEventSourceMapping): its definition leaves
+// the store at once, and it stops once in-flight batches have finished; the
+// answer has State Deleting, and Get finds it until it has stopped.
+// Checkpoints are left in their store: a new mapping (a new UUID) starts
+// afresh, as in Lambda. Errors: ResourceNotFoundException,
+// ResourceInUseException, ServiceException.
+func (r *Registry) Delete(ctx context.Context, uuid string) (MappingInfo, error) {
+	r.opMu.Lock()
+	defer r.opMu.Unlock()
+	r.mu.Lock()
+	e, ok := r.entries[uuid]
+	if !ok {
+		r.mu.Unlock()
+		return MappingInfo{}, errNotFound()
+	}
+	state, supervised := e.state, e.started
+	r.mu.Unlock()
+	if supervised && state.Transitional() {
+		return MappingInfo{}, errInUse("delete", state)
+	}
+	if err := r.store.DeleteMapping(ctx, uuid); err != nil {
+		return MappingInfo{}, errService(err, "The mapping could not be deleted: %v", err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e.deleting, e.state = true, StateDeleting
+	e.gen++
+	info := r.info(e)
+	if !e.started {
+		delete(r.entries, uuid)
+	}
+	e.poke()
+	r.log.Info("mapping deleted", "uuid", uuid)
+	return info, nil
+}
+
+// info describes e; the caller holds r.mu.
+func (r *Registry) info(e *entry) MappingInfo {
+	full, err := e.def.WithDefaults()
+	if err != nil { // validated when stored: cannot happen
+		full = e.def.clone()
+	}
+	info := MappingInfo{
+		UUID: e.uuid, Config: full, Kind: e.src.Kind, State: e.state,
+		StateTransitionReason: ReasonUserAction, LastModified: e.modified,
+		LastProcessingResult: *e.result.Load(),
+	}
+	if e.src.Kind == SQS {
+		info.StateTransitionReason = ReasonUserInitiated
+	}
+	if a, err := arn.Parse(full.FunctionArn); err == nil {
+		info.EventSourceMappingArn = arn.ARN{Partition: a.Partition, Service: "lambda", Region: a.Region, AccountID: a.AccountID,
+			Resource: "event-source-mapping:" + e.uuid}.String()
+	}
+	if e.cur != nil {
+		info.Health = e.cur.m.Health()
+	}
+	return info
+}
