@@ -122,7 +122,9 @@ type Metrics struct {
 // New creates the instruments for the mapping named mapping (the value of
 // every measurement's lambdaesm.mapping attribute; the event source ARN comes
 // from what the mapping reports). Several mappings may share one Metrics,
-// told apart by their event source, or each have their own.
+// told apart by their event source, or each have their own. It returns an
+// error naming every option that is nil or out of range, or the
+// MeterProvider's error when it refuses an instrument.
 func New(mapping string, opts ...Opt) (*Metrics, error) {
 	c := cfg{buckets: DefaultDurationBuckets}
 	for _, o := range opts {

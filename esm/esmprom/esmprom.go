@@ -126,7 +126,8 @@ func (l lazy) Inc()          { l.v.WithLabelValues(l.arn).Inc() }
 // series' mapping label; the event source ARN comes from what the mapping
 // reports). Several mappings may share one Metrics, told apart by their
 // event source, or each have their own, registered side by side with one
-// registry.
+// registry. It returns an error naming every option that is nil or out of
+// range; registering it reports a bad namespace or label name.
 func New(mapping string, opts ...Opt) (*Metrics, error) {
 	c := cfg{namespace: DefaultNamespace, constLabels: prometheus.Labels{}, buckets: DefaultDurationBuckets}
 	for _, o := range opts {
