@@ -567,7 +567,10 @@ func accountOf(s string) string {
 
 // Update changes a mapping (UpdateEventSourceMapping): change edits a copy
 // of its configuration as given (defaults not filled in), and the result
-// replaces it once valid. Setting Enabled to false disables the mapping,
+// replaces it once valid; an error of change aborts the update and is
+// returned (an InvalidParameterValueException unless it is an [*APIError]).
+// [ApplyUpdateJSON] applies the body of an UpdateEventSourceMapping
+// request. Setting Enabled to false disables the mapping,
 // to true enables it. The answer's State is Disabling, Enabling or
 // Updating. Errors are [*APIError]s: an unknown UUID
 // (ResourceNotFoundException), a mapping in a transitional state
@@ -576,7 +579,7 @@ func accountOf(s string) string {
 // (InvalidParameterValueException, ValidationException), a FunctionName
 // that resolves to nothing (ResourceNotFoundException) or that another
 // mapping of the source has (ResourceConflictException).
-func (r *Registry) Update(ctx context.Context, uuid string, change func(*Config)) (MappingInfo, error) {
+func (r *Registry) Update(ctx context.Context, uuid string, change func(*Config) error) (MappingInfo, error) {
 	r.opMu.Lock()
 	defer r.opMu.Unlock()
 	r.mu.Lock()
@@ -591,7 +594,17 @@ func (r *Registry) Update(ctx context.Context, uuid string, change func(*Config)
 		return MappingInfo{}, errInUse("update", state)
 	}
 	next := prev.clone()
-	change(&next)
+	if err := change(&next); err != nil {
+		var ae *APIError
+		if errors.As(err, &ae) {
+			return MappingInfo{}, ae
+		}
+		var ce *ConfigError
+		if errors.As(err, &ce) {
+			return MappingInfo{}, configAPIError(err)
+		}
+		return MappingInfo{}, apiError(ErrorInvalidParameterValue, 400, err, "%s", strings.TrimPrefix(err.Error(), "esm: "))
+	}
 	if err := immutable(prev, next); err != nil {
 		return MappingInfo{}, err
 	}
@@ -652,13 +665,13 @@ func immutable(prev, next Config) error {
 
 // Enable enables a mapping: [Registry.Update] with Enabled true.
 func (r *Registry) Enable(ctx context.Context, uuid string) (MappingInfo, error) {
-	return r.Update(ctx, uuid, func(c *Config) { c.Enabled = new(true) })
+	return r.Update(ctx, uuid, func(c *Config) error { c.Enabled = new(true); return nil })
 }
 
 // Disable disables a mapping: [Registry.Update] with Enabled false. Polling
 // stops once in-flight batches have finished; the position is kept.
 func (r *Registry) Disable(ctx context.Context, uuid string) (MappingInfo, error) {
-	return r.Update(ctx, uuid, func(c *Config) { c.Enabled = new(false) })
+	return r.Update(ctx, uuid, func(c *Config) error { c.Enabled = new(false); return nil })
 }
 
 // Delete deletes a mapping (DeleteEventSourceMapping): its definition leaves

@@ -64,7 +64,7 @@ func TestRegistryKinesisChangesWhileRecordsFlow(t *testing.T) {
 		waitFor(t, "the first records", func() bool { return c.count() >= 20 })
 
 		// Every setting that can change, changed at once while records flow.
-		info, err := reg.Update(t.Context(), m.UUID, func(c *esm.Config) {
+		info, err := reg.Update(t.Context(), m.UUID, func(c *esm.Config) error {
 			c.BatchSize = 20
 			c.ParallelizationFactor = 4
 			c.MaximumBatchingWindow = time.Second
@@ -74,6 +74,7 @@ func TestRegistryKinesisChangesWhileRecordsFlow(t *testing.T) {
 			c.FunctionResponseTypes = []esm.FunctionResponseType{esm.ReportBatchItemFailures}
 			c.FilterCriteria = &esm.FilterCriteria{Filters: []esm.Filter{{Pattern: `{"partitionKey": [{"prefix": "key-"}]}`}}}
 			c.DestinationConfig = &esm.DestinationConfig{OnFailure: &esm.Destination{Destination: "arn:aws:sqs:us-east-1:000000000000:failures"}}
+			return nil
 		})
 		require.NoError(t, err)
 		require.Equal(t, esm.StateUpdating, info.State)
@@ -101,7 +102,7 @@ func TestRegistryKinesisChangesWhileRecordsFlow(t *testing.T) {
 		waitFor(t, "the records written while disabled", func() bool { return c.count() >= 180 })
 
 		// Another function takes over from the same position.
-		_, err = reg.Update(t.Context(), m.UUID, func(c *esm.Config) { c.FunctionName = "fn2" })
+		_, err = reg.Update(t.Context(), m.UUID, func(c *esm.Config) error { c.FunctionName = "fn2"; return nil })
 		require.NoError(t, err)
 		p.put(t, 10, 60)
 		info = waitState(t, reg, m.UUID, esm.StateEnabled)
@@ -181,11 +182,12 @@ func TestRegistrySQSChangesWhileMessagesFlow(t *testing.T) {
 		send(50)
 		waitFor(t, "the first messages", func() bool { return g.count() >= 10 })
 
-		_, err = reg.Update(t.Context(), m.UUID, func(c *esm.Config) {
+		_, err = reg.Update(t.Context(), m.UUID, func(c *esm.Config) error {
 			c.BatchSize = 10
 			c.ScalingConfig = &esm.ScalingConfig{MaximumConcurrency: 2}
 			c.FunctionResponseTypes = []esm.FunctionResponseType{esm.ReportBatchItemFailures}
 			c.FilterCriteria = &esm.FilterCriteria{Filters: []esm.Filter{{Pattern: `{"body": [{"prefix": "g"}]}`}}}
+			return nil
 		})
 		require.NoError(t, err)
 		send(50)

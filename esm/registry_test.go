@@ -258,36 +258,36 @@ func TestRegistryErrors(t *testing.T) {
 		}{
 			{"get unknown", func() error { _, err := reg.Get(unknown); return err }, esm.ErrorResourceNotFound, "The resource you requested does not exist."},
 			{"update unknown", func() error {
-				_, err := reg.Update(t.Context(), unknown, func(c *esm.Config) { c.BatchSize = 5 })
+				_, err := reg.Update(t.Context(), unknown, func(c *esm.Config) error { c.BatchSize = 5; return nil })
 				return err
 			}, esm.ErrorResourceNotFound, "The resource you requested does not exist."},
 			{"delete unknown", func() error { _, err := reg.Delete(t.Context(), unknown); return err }, esm.ErrorResourceNotFound, "The resource you requested does not exist."},
 			{"update the source", func() error {
-				_, err := reg.Update(t.Context(), kin.UUID, func(c *esm.Config) { c.EventSourceArn = strings.Replace(stream, "orders", "other", 1) })
+				_, err := reg.Update(t.Context(), kin.UUID, func(c *esm.Config) error { c.EventSourceArn = strings.Replace(stream, "orders", "other", 1); return nil })
 				return err
 			}, esm.ErrorInvalidParameterValue, "EventSourceArn cannot be updated: create a new event source mapping for another source."},
 			{"update the starting position", func() error {
-				_, err := reg.Update(t.Context(), kin.UUID, func(c *esm.Config) { c.StartingPosition = esm.TrimHorizon })
+				_, err := reg.Update(t.Context(), kin.UUID, func(c *esm.Config) error { c.StartingPosition = esm.TrimHorizon; return nil })
 				return err
 			}, esm.ErrorInvalidParameterValue, "StartingPosition cannot be updated: the mapping resumes from its checkpoints; create a new event source mapping to start elsewhere."},
 			{"update a stream-only setting of a queue", func() error {
-				_, err := reg.Update(t.Context(), sq.UUID, func(c *esm.Config) { c.ParallelizationFactor = 2 })
+				_, err := reg.Update(t.Context(), sq.UUID, func(c *esm.Config) error { c.ParallelizationFactor = 2; return nil })
 				return err
 			}, esm.ErrorInvalidParameterValue, "Unsupported 'parallelizationFactor' parameter for given event source mapping type. (Kinesis and DynamoDB Streams only)"},
 			{"update to an out-of-range value", func() error {
-				_, err := reg.Update(t.Context(), kin.UUID, func(c *esm.Config) { c.BatchSize = 10001 })
+				_, err := reg.Update(t.Context(), kin.UUID, func(c *esm.Config) error { c.BatchSize = 10001; return nil })
 				return err
 			}, esm.ErrorInvalidParameterValue, "BatchSize = 10001: must be between 1 and 10000"},
 			{"update to an unknown function", func() error {
-				_, err := reg.Update(t.Context(), kin.UUID, func(c *esm.Config) { c.FunctionName = "nope" })
+				_, err := reg.Update(t.Context(), kin.UUID, func(c *esm.Config) error { c.FunctionName = "nope"; return nil })
 				return err
 			}, esm.ErrorResourceNotFound, "Function not found: arn:aws:lambda:us-east-1:000000000000:function:nope"},
 			{"update to the function of another mapping of the source", func() error {
-				_, err := reg.Update(t.Context(), other.UUID, func(c *esm.Config) { c.FunctionName = "fn" })
+				_, err := reg.Update(t.Context(), other.UUID, func(c *esm.Config) error { c.FunctionName = "fn"; return nil })
 				return err
 			}, esm.ErrorResourceConflict, `An event source mapping with SQS arn (" ` + queue + ` ") and function (" fn ") already exists. Please update or delete the existing mapping with UUID ` + sq.UUID},
 			{"update to no function", func() error {
-				_, err := reg.Update(t.Context(), other.UUID, func(c *esm.Config) { c.FunctionName = "" })
+				_, err := reg.Update(t.Context(), other.UUID, func(c *esm.Config) error { c.FunctionName = ""; return nil })
 				return err
 			}, esm.ErrorInvalidParameterValue, "FunctionName cannot be empty."},
 		} {
@@ -334,7 +334,7 @@ func TestRegistryRefusesChangesInTransition(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, esm.StateDisabling, got.State, "the in-flight batch is still running")
 
-		_, err = reg.Update(t.Context(), m.UUID, func(c *esm.Config) { c.BatchSize = 5 })
+		_, err = reg.Update(t.Context(), m.UUID, func(c *esm.Config) error { c.BatchSize = 5; return nil })
 		ae := apiErr(t, err)
 		require.Equal(t, esm.ErrorResourceInUse, ae.Type)
 		require.Contains(t, ae.Message, "Cannot update the event source mapping because it is in use.")
