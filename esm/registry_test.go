@@ -263,7 +263,10 @@ func TestRegistryErrors(t *testing.T) {
 			}, esm.ErrorResourceNotFound, "The resource you requested does not exist."},
 			{"delete unknown", func() error { _, err := reg.Delete(t.Context(), unknown); return err }, esm.ErrorResourceNotFound, "The resource you requested does not exist."},
 			{"update the source", func() error {
-				_, err := reg.Update(t.Context(), kin.UUID, func(c *esm.Config) error { c.EventSourceArn = strings.Replace(stream, "orders", "other", 1); return nil })
+				_, err := reg.Update(t.Context(), kin.UUID, func(c *esm.Config) error {
+					c.EventSourceArn = strings.Replace(stream, "orders", "other", 1)
+					return nil
+				})
 				return err
 			}, esm.ErrorInvalidParameterValue, "EventSourceArn cannot be updated: create a new event source mapping for another source."},
 			{"update the starting position", func() error {

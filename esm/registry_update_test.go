@@ -48,7 +48,9 @@ func TestApplyUpdateJSON(t *testing.T) {
 				require.Empty(t, c.OnFailureDestination())
 			}},
 		{name: "function", body: `{"FunctionName": "arn:aws:lambda:us-east-1:123456789012:function:other:live"}`,
-			check: func(t *testing.T, c esm.Config) { require.Equal(t, "arn:aws:lambda:us-east-1:123456789012:function:other:live", c.FunctionName) }},
+			check: func(t *testing.T, c esm.Config) {
+				require.Equal(t, "arn:aws:lambda:us-east-1:123456789012:function:other:live", c.FunctionName)
+			}},
 		{name: "the same source again is no change", body: `{"EventSourceArn": "` + stream + `", "BatchSize": 7}`,
 			check: func(t *testing.T, c esm.Config) { require.Equal(t, 7, c.BatchSize) }},
 		{name: "ignored fields of other sources", body: `{"KMSKeyArn": "arn:aws:kms:us-east-1:123456789012:key/k", "SourceAccessConfigurations": []}`,
