@@ -131,8 +131,10 @@ type MappingInfo struct {
 	// (ReasonUserAction for streams, ReasonUserInitiated for SQS).
 	State                 State
 	StateTransitionReason string
-	// LastModified is when the mapping was created or last updated.
+	// LastModified is when the mapping was created or last updated;
+	// Created when it was created (lists are in that order).
 	LastModified time.Time
+	Created      time.Time
 	// LastProcessingResult is ResultNoRecords, ResultOK or
 	// ResultFunctionFailed, or "PROBLEM: " and why the mapping cannot run
 	// (its function or source missing, say), which it retries. For SQS
@@ -718,7 +720,7 @@ func (r *Registry) info(e *entry) MappingInfo {
 	}
 	info := MappingInfo{
 		UUID: e.uuid, Config: full, Kind: e.src.Kind, State: e.state,
-		StateTransitionReason: ReasonUserAction, LastModified: e.modified,
+		StateTransitionReason: ReasonUserAction, LastModified: e.modified, Created: e.created,
 		LastProcessingResult: *e.result.Load(),
 	}
 	if e.src.Kind == SQS {

@@ -117,3 +117,22 @@ func configAPIError(err error) *APIError {
 	}
 	return apiError(ErrorInvalidParameterValue, http.StatusBadRequest, err, "%s", strings.Join(parts, "; "))
 }
+
+// AsAPIError returns err as Lambda would answer it: the [*APIError] err is or
+// wraps; an InvalidParameterValueException or a ValidationException for a
+// configuration error (a [*ConfigError], from [ParseConfig] say); a
+// ServiceException for anything else. Nil for nil.
+func AsAPIError(err error) *APIError {
+	if err == nil {
+		return nil
+	}
+	var ae *APIError
+	if errors.As(err, &ae) {
+		return ae
+	}
+	var ce *ConfigError
+	if errors.As(err, &ce) {
+		return configAPIError(err)
+	}
+	return errService(err, "%s", strings.TrimPrefix(err.Error(), "esm: "))
+}
