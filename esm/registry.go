@@ -351,6 +351,21 @@ func (e *entry) poke() {
 // mapping of the same function and source (ResourceConflictException, with
 // AWS's message), a failing store (ServiceException).
 func (r *Registry) Create(ctx context.Context, cfg Config) (MappingInfo, error) {
+	return r.create(ctx, "", cfg)
+}
+
+// CreateWithUUID is [Registry.Create] with the mapping's UUID given rather
+// than drawn: to run a mapping saved from Lambda (`aws lambda
+// get-event-source-mapping`) under the UUID it has there. The UUID must be
+// 1 to 64 letters, digits and '-', and not taken (ResourceConflictException).
+func (r *Registry) CreateWithUUID(ctx context.Context, id string, cfg Config) (MappingInfo, error) {
+	if id == "" || len(id) > 64 || strings.Trim(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") != "" {
+		return MappingInfo{}, errInvalid("UUID %q: must be 1 to 64 letters, digits and '-'.", id)
+	}
+	return r.create(ctx, id, cfg)
+}
+
+func (r *Registry) create(ctx context.Context, id string, cfg Config) (MappingInfo, error) {
 	cfg = cfg.clone()
 	if cfg.FunctionName == "" {
 		cfg.FunctionName = cfg.FunctionArn
@@ -368,8 +383,13 @@ func (r *Registry) Create(ctx context.Context, cfg Config) (MappingInfo, error) 
 	if err := r.conflict(src, full, ""); err != nil {
 		return MappingInfo{}, err
 	}
+	if id == "" {
+		id = uuid.New()
+	} else if _, taken := r.entry(id); taken {
+		return MappingInfo{}, apiError(ErrorResourceConflict, 409, nil, "An event source mapping with UUID %s already exists.", id)
+	}
 	now := time.Now()
-	e := &entry{uuid: uuid.New(), created: now, modified: now, def: cfg, src: src, state: StateCreating}
+	e := &entry{uuid: id, created: now, modified: now, def: cfg, src: src, state: StateCreating}
 	if !cfg.IsEnabled() {
 		e.state = StateDisabled
 	}
@@ -499,6 +519,13 @@ func functionBareName(functionARN string) string {
 		}
 	}
 	return functionARN
+}
+
+func (r *Registry) entry(id string) (*entry, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e, ok := r.entries[id]
+	return e, ok
 }
 
 // Get returns the mapping (GetEventSourceMapping), or a

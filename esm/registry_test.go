@@ -519,3 +519,21 @@ func TestRegistryRetriesAMappingThatCannotStart(t *testing.T) {
 }
 
 var _ lambdaesm.Hook = (*esmtest.Progress)(nil)
+
+func TestRegistryCreateWithUUID(t *testing.T) {
+	f := newRegFixture(t)
+	f.define("fn", allKinds)
+	f.define("other", allKinds)
+	_, queue := f.q.MustCreateQueue(t, "jobs", nil)
+	reg := f.open(t)
+	const id = "14e0db71-5d35-4eb5-b481-8945cf9d10c2"
+	info, err := reg.CreateWithUUID(t.Context(), id, esm.Config{FunctionName: "fn", EventSourceArn: queue})
+	require.NoError(t, err)
+	require.Equal(t, id, info.UUID)
+	_, err = reg.CreateWithUUID(t.Context(), id, esm.Config{FunctionName: "other", EventSourceArn: queue})
+	ae := apiErr(t, err)
+	require.Equal(t, esm.ErrorResourceConflict, ae.Type)
+	require.Equal(t, "An event source mapping with UUID "+id+" already exists.", ae.Message)
+	_, err = reg.CreateWithUUID(t.Context(), "a/b", esm.Config{FunctionName: "other", EventSourceArn: queue})
+	require.Equal(t, `UUID "a/b": must be 1 to 64 letters, digits and '-'.`, apiErr(t, err).Message)
+}
