@@ -67,6 +67,7 @@ func add[I any](to *[]I, x lambdaesm.Hook) {
 	}
 }
 
+// RecordsPolled calls the OnRecordsPolled method of each hook that has it.
 func (h *Hooks) RecordsPolled(src lambdaesm.Source, n int) {
 	if h == nil {
 		return
@@ -76,6 +77,7 @@ func (h *Hooks) RecordsPolled(src lambdaesm.Source, n int) {
 	}
 }
 
+// RecordsFilteredOut calls the OnRecordsFilteredOut method of each hook that has it.
 func (h *Hooks) RecordsFilteredOut(src lambdaesm.Source, n int) {
 	if h == nil {
 		return
@@ -85,6 +87,7 @@ func (h *Hooks) RecordsFilteredOut(src lambdaesm.Source, n int) {
 	}
 }
 
+// BatchInvoked calls the OnBatchInvoked method of each hook that has it.
 func (h *Hooks) BatchInvoked(inv lambdaesm.Invocation) {
 	if h == nil {
 		return
@@ -94,6 +97,7 @@ func (h *Hooks) BatchInvoked(inv lambdaesm.Invocation) {
 	}
 }
 
+// IteratorAge calls the OnIteratorAge method of each hook that has it.
 func (h *Hooks) IteratorAge(src lambdaesm.Source, age time.Duration) {
 	if h == nil {
 		return
@@ -103,6 +107,7 @@ func (h *Hooks) IteratorAge(src lambdaesm.Source, age time.Duration) {
 	}
 }
 
+// RecordsDropped calls the OnRecordsDropped method of each hook that has it.
 func (h *Hooks) RecordsDropped(src lambdaesm.Source, n int, c lambdaesm.Condition) {
 	if h == nil {
 		return
@@ -112,6 +117,7 @@ func (h *Hooks) RecordsDropped(src lambdaesm.Source, n int, c lambdaesm.Conditio
 	}
 }
 
+// RecordsDeleted calls the OnRecordsDeleted method of each hook that has it.
 func (h *Hooks) RecordsDeleted(src lambdaesm.Source, n int) {
 	if h == nil {
 		return
@@ -121,6 +127,7 @@ func (h *Hooks) RecordsDeleted(src lambdaesm.Source, n int) {
 	}
 }
 
+// RecordsNotDeleted calls the OnRecordsNotDeleted method of each hook that has it.
 func (h *Hooks) RecordsNotDeleted(src lambdaesm.Source, n int, err error) {
 	if h == nil {
 		return
@@ -130,6 +137,7 @@ func (h *Hooks) RecordsNotDeleted(src lambdaesm.Source, n int, err error) {
 	}
 }
 
+// DestinationDelivered calls the OnDestinationDelivered method of each hook that has it.
 func (h *Hooks) DestinationDelivered(src lambdaesm.Source, arn string, err error) {
 	if h == nil {
 		return
@@ -139,6 +147,7 @@ func (h *Hooks) DestinationDelivered(src lambdaesm.Source, arn string, err error
 	}
 }
 
+// CheckpointWritten calls the OnCheckpointWritten method of each hook that has it.
 func (h *Hooks) CheckpointWritten(src lambdaesm.Source, seq string) {
 	if h == nil {
 		return
@@ -148,6 +157,7 @@ func (h *Hooks) CheckpointWritten(src lambdaesm.Source, seq string) {
 	}
 }
 
+// CheckpointFailed calls the OnCheckpointFailed method of each hook that has it.
 func (h *Hooks) CheckpointFailed(src lambdaesm.Source, err error) {
 	if h == nil {
 		return
@@ -157,6 +167,7 @@ func (h *Hooks) CheckpointFailed(src lambdaesm.Source, err error) {
 	}
 }
 
+// ShardStarted calls the OnShardStarted method of each hook that has it.
 func (h *Hooks) ShardStarted(src lambdaesm.Source, position string) {
 	if h == nil {
 		return
@@ -166,6 +177,7 @@ func (h *Hooks) ShardStarted(src lambdaesm.Source, position string) {
 	}
 }
 
+// ShardEnded calls the OnShardEnded method of each hook that has it.
 func (h *Hooks) ShardEnded(src lambdaesm.Source) {
 	if h == nil {
 		return
@@ -179,6 +191,7 @@ func (h *Hooks) ShardEnded(src lambdaesm.Source) {
 // compare lease sets otherwise).
 func (h *Hooks) LeaseEvents() bool { return h != nil && h.leaseEvents }
 
+// LeaseAcquired calls the OnLeaseAcquired method of each hook that has it.
 func (h *Hooks) LeaseAcquired(src lambdaesm.Source) {
 	if h == nil {
 		return
@@ -188,6 +201,7 @@ func (h *Hooks) LeaseAcquired(src lambdaesm.Source) {
 	}
 }
 
+// LeaseLost calls the OnLeaseLost method of each hook that has it.
 func (h *Hooks) LeaseLost(src lambdaesm.Source) {
 	if h == nil {
 		return
@@ -197,6 +211,7 @@ func (h *Hooks) LeaseLost(src lambdaesm.Source) {
 	}
 }
 
+// Throttled calls the OnThrottled method of each hook that has it.
 func (h *Hooks) Throttled(src lambdaesm.Source, op string) {
 	if h == nil {
 		return
@@ -206,6 +221,7 @@ func (h *Hooks) Throttled(src lambdaesm.Source, op string) {
 	}
 }
 
+// BatchRetried calls the OnBatchRetried method of each hook that has it.
 func (h *Hooks) BatchRetried(src lambdaesm.Source, records, attempt int) {
 	if h == nil {
 		return
@@ -215,6 +231,7 @@ func (h *Hooks) BatchRetried(src lambdaesm.Source, records, attempt int) {
 	}
 }
 
+// BatchSplit calls the OnBatchSplit method of each hook that has it.
 func (h *Hooks) BatchSplit(src lambdaesm.Source, records int) {
 	if h == nil {
 		return
@@ -224,6 +241,7 @@ func (h *Hooks) BatchSplit(src lambdaesm.Source, records int) {
 	}
 }
 
+// AsyncResult calls the OnAsyncResult method of each hook that has it.
 func (h *Hooks) AsyncResult(r lambdaesm.AsyncResult) {
 	if h == nil {
 		return
@@ -233,6 +251,7 @@ func (h *Hooks) AsyncResult(r lambdaesm.AsyncResult) {
 	}
 }
 
+// ScheduleRefused calls the OnScheduleRefused method of each hook that has it.
 func (h *Hooks) ScheduleRefused(ruleARN string, at time.Time, err error) {
 	if h == nil {
 		return
