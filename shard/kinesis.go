@@ -88,10 +88,13 @@ func (s *kinesisSource) read(ctx context.Context, shardID, iterator string, limi
 	if err != nil {
 		return into, "", false, serviceError("kinesis:GetRecords", "shard "+shardID+" of "+s.arn, err)
 	}
-	recs, next, ended := convert(into, out.Records, func(r *ktypes.Record) events.KinesisEventRecord {
-		return event.Kinesis(r, shardID, s.arn, s.region, s.identity)
-	}, out.NextShardIterator)
-	return recs, next, ended, nil
+	// One allocation per response for the records and one for their
+	// eventIDs, whatever the number of records.
+	recs := event.KinesisRecords(into, out.Records, shardID, s.arn, s.region, s.identity)
+	if out.NextShardIterator == nil {
+		return recs, "", true, nil
+	}
+	return recs, *out.NextShardIterator, false, nil
 }
 
 func (s *kinesisSource) maxLimit() int { return 10000 }

@@ -2,7 +2,6 @@ package shard
 
 import (
 	"context"
-	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -96,10 +95,7 @@ func (s *memSource) read(_ context.Context, shardID, iterator string, limit int,
 	i, _ := strconv.Atoi(iterator[len(shardID)+1:])
 	end := min(i+limit, len(sh.recs))
 	// Convert as the Kinesis source does, so its cost is measured too.
-	into = slices.Grow(into, end-i)
-	for j := i; j < end; j++ {
-		into = append(into, event.Kinesis(&sh.recs[j], shardID, "arn:aws:kinesis:us-east-1:000000000000:stream/mem", "us-east-1", ""))
-	}
+	into = event.KinesisRecords(into, sh.recs[i:end], shardID, "arn:aws:kinesis:us-east-1:000000000000:stream/mem", "us-east-1", "")
 	if end == len(sh.recs) && !sh.open {
 		return into, "", true, nil
 	}

@@ -106,6 +106,37 @@ func TestKinesisAllocs(t *testing.T) {
 	require.LessOrEqual(t, n, 1.0, "building a Kinesis event record allocates only its eventID")
 }
 
+// KinesisRecords builds, for a whole response, exactly the records Kinesis
+// builds one by one, appending to what dst holds, in two allocations (the
+// records and their eventIDs) whatever the number of records.
+func TestKinesisRecords(t *testing.T) {
+	now := time.UnixMilli(1545084650987)
+	recs := []ktypes.Record{
+		{Data: []byte(`{"id":1}`), PartitionKey: aws.String("user-1"), SequenceNumber: aws.String("49590338271490256608559692538361571095921575989136588898"), ApproximateArrivalTimestamp: &now},
+		{Data: []byte("x"), PartitionKey: aws.String("user-2"), SequenceNumber: aws.String("49590338271490256608559692538361571095921575989136588899"), EncryptionType: ktypes.EncryptionTypeKms},
+		{Data: nil, PartitionKey: nil, SequenceNumber: nil, EncryptionType: ktypes.EncryptionTypeNone},
+		{Data: []byte("y"), PartitionKey: aws.String("k"), SequenceNumber: aws.String("7"), ApproximateArrivalTimestamp: &now},
+	}
+	const shardID, arn, region, role = "shardId-000000000006", "arn:aws:kinesis:us-east-2:123456789012:stream/lambda-stream", "us-east-2", "arn:aws:iam::123456789012:role/lambda-role"
+	var want []events.KinesisEventRecord
+	for i := range recs {
+		want = append(want, event.Kinesis(&recs[i], shardID, arn, region, role))
+	}
+	require.Equal(t, want, event.KinesisRecords(nil, recs, shardID, arn, region, role))
+
+	prior := []events.KinesisEventRecord{{EventID: "kept"}}
+	got := event.KinesisRecords(prior, recs, shardID, arn, region, role)
+	require.Equal(t, append([]events.KinesisEventRecord{{EventID: "kept"}}, want...), got)
+	require.Empty(t, event.KinesisRecords(nil, nil, shardID, arn, region, role))
+
+	many := make([]ktypes.Record, 1000)
+	for i := range many {
+		many[i] = recs[i%len(recs)]
+	}
+	n := testing.AllocsPerRun(20, func() { _ = event.KinesisRecords(nil, many, shardID, arn, region, role) })
+	require.LessOrEqual(t, n, 2.0, "one allocation for the records, one for their eventIDs")
+}
+
 // Real Kinesis returns no EncryptionType on the records of an unencrypted
 // stream, and Lambda's event then has no encryptionType key (LocalStack
 // snapshots recorded against AWS); an emulator that says NONE must not add
