@@ -20,6 +20,9 @@ type lane[R any] struct {
 	q    []ref[R]
 	head int
 	wake chan struct{}
+	// batch holds the refs of the batch in flight; only the lane's
+	// goroutine uses it, and a batch is finished before the next is taken.
+	batch []ref[R]
 }
 
 func (l *lane[R]) push(refs []ref[R]) {
@@ -57,8 +60,8 @@ func (l *lane[R]) take(windowOver bool) []ref[R] {
 	if n == 0 || (n < set.BatchSize && !full && !windowOver) {
 		return nil
 	}
-	batch := make([]ref[R], n)
-	copy(batch, avail[:n])
+	batch := append(l.batch[:0], avail[:n]...)
+	l.batch = batch
 	clear(avail[:n]) // taken: the queue no longer keeps their pages alive
 	l.head += n
 	if l.head == len(l.q) {
@@ -81,12 +84,15 @@ func (l *lane[R]) run(ctx context.Context) {
 		deadline := windowStart.Add(e.set.BatchingWindow)
 		batch := l.take(!time.Now().Before(deadline))
 		if batch == nil {
+			l.idle()
 			if !l.sleep(ctx, deadline) {
 				return
 			}
 			continue
 		}
-		if !l.invoke(ctx, batch) {
+		ok := l.invoke(ctx, batch)
+		clear(batch) // finished: keep no page alive
+		if !ok {
 			return
 		}
 		windowStart = time.Now()
@@ -115,6 +121,18 @@ func (l *lane[R]) sleep(ctx context.Context, deadline time.Time) bool {
 	return true
 }
 
+// idle lets go of the lane's arrays when it has nothing queued: an idle
+// shard keeps a few KB, not slots sized for its last burst. A busy lane
+// rarely finds its queue empty, so it seldom allocates them again.
+func (l *lane[R]) idle() {
+	l.batch = nil
+	l.mu.Lock()
+	if l.head == len(l.q) {
+		l.q, l.head = nil, 0
+	}
+	l.mu.Unlock()
+}
+
 func (l *lane[R]) queued() bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -126,10 +144,7 @@ func (l *lane[R]) queued() bool {
 // the rest of the batch unfinished, so the checkpoint stays before it.
 func (l *lane[R]) invoke(ctx context.Context, refs []ref[R]) bool {
 	p, e := l.p, l.p.e
-	recs := make([]R, len(refs))
-	for i, r := range refs {
-		recs[i] = r.p.recs[r.i]
-	}
+	recs := records(refs)
 	runs := []retry.Run{{Lo: 0, Hi: len(recs)}}
 	for first := true; len(runs) > 0; first = false {
 		if !first && (p.halted() || ctx.Err() != nil) {
@@ -141,7 +156,7 @@ func (l *lane[R]) invoke(ctx context.Context, refs []ref[R]) bool {
 			old := retry.Run{Lo: r.Lo, Hi: r.Lo + k}
 			// approximateInvokeCount is the invocations these records
 			// had (0 when they expired before the first one).
-			if !p.discard(ctx, recs[old.Lo:old.Hi], retry.Discard{Run: old, Condition: lambdaesm.RecordAgeExceeded, InvokeCount: r.Attempts, FunctionError: r.FunctionError}) {
+			if !p.discard(ctx, recs[old.Lo:old.Hi:old.Hi], retry.Discard{Run: old, Condition: lambdaesm.RecordAgeExceeded, InvokeCount: r.Attempts, FunctionError: r.FunctionError}) {
 				return false
 			}
 			p.tr.finish(refs[old.Lo:old.Hi])
@@ -151,7 +166,9 @@ func (l *lane[R]) invoke(ctx context.Context, refs []ref[R]) bool {
 				continue
 			}
 		}
-		batch := recs[r.Lo:r.Hi]
+		// A full slice expression: a handler that appends to its event's
+		// records must not write over the rest of the batch.
+		batch := recs[r.Lo:r.Hi:r.Hi]
 		e.hook.IteratorAge(p.src, time.Since(e.src.arrival(&batch[len(batch)-1])))
 		call := e.caller.Call(ctx, len(batch), func(i int) string { return e.src.seq(&batch[i]) },
 			func(ictx context.Context) (error, []string) {
@@ -193,7 +210,7 @@ func (l *lane[R]) invoke(ctx context.Context, refs []ref[R]) bool {
 		d := e.set.Policy.Decide(r, out)
 		p.tr.finish(refs[r.Lo : r.Lo+d.Done])
 		if dis := d.Discard; dis != nil {
-			if !p.discard(ctx, recs[dis.Run.Lo:dis.Run.Hi], *dis) {
+			if !p.discard(ctx, recs[dis.Run.Lo:dis.Run.Hi:dis.Run.Hi], *dis) {
 				return false
 			}
 			p.tr.finish(refs[dis.Run.Lo:dis.Run.Hi])
@@ -217,6 +234,25 @@ func (l *lane[R]) invoke(ctx context.Context, refs []ref[R]) bool {
 		runs = append(d.Next, runs...)
 	}
 	return true
+}
+
+// records returns the records of a batch: the page's own records when the
+// batch is a run of one page (always so with ParallelizationFactor 1 and no
+// filtered record), so the common case copies nothing; a copy otherwise.
+// The checkpoint does not read the records (see page.seqs).
+func records[R any](refs []ref[R]) []R {
+	pg, lo := refs[0].p, int(refs[0].i)
+	hi := lo + len(refs)
+	for k := range refs {
+		if refs[k].p != pg || int(refs[k].i) != lo+k {
+			recs := make([]R, len(refs))
+			for i, r := range refs {
+				recs[i] = r.p.recs[r.i]
+			}
+			return recs
+		}
+	}
+	return pg.recs[lo:hi:hi]
 }
 
 // discard hands records to the failure destination, retrying until it

@@ -40,7 +40,7 @@ func newProc[R any](e *Engine[R], id string, pos position, d *discovery[R]) *pro
 	p := &proc[R]{
 		e: e, d: d, id: id, pos: pos,
 		src:   lambdaesm.Source{EventSourceARN: e.arn, ShardID: id},
-		tr:    newTracker(e.src.seq),
+		tr:    newTracker[R](),
 		cpReq: make(chan struct{}, 1),
 		quit:  make(chan struct{}),
 	}
@@ -228,6 +228,8 @@ func (p *proc[R]) read(ctx context.Context) bool {
 			p.dispatch(recs, perLane)
 		} else {
 			next = time.Now().Add(e.set.PollInterval)
+			// Idle: keep no scratch sized for a full response.
+			clear(perLane)
 		}
 		if ended {
 			return true
@@ -239,7 +241,10 @@ func (p *proc[R]) read(ctx context.Context) bool {
 // dispatch filters a response and hands each record to its key's lane.
 func (p *proc[R]) dispatch(recs []R, perLane [][]ref[R]) {
 	e := p.e
-	pg := &page[R]{recs: recs, done: make([]bool, len(recs))}
+	pg := &page[R]{recs: recs, seqs: make([]string, len(recs)), done: make([]bool, len(recs))}
+	for i := range recs {
+		pg.seqs[i] = e.src.seq(&recs[i])
+	}
 	// Records from before a resumed start marker were never the mapping's.
 	skipped := 0
 	if !p.notBefore.IsZero() {
@@ -349,7 +354,7 @@ func (p *proc[R]) checkpointer(ctx context.Context, lanesDone <-chan struct{}) {
 // worth retrying; a lost lease stops the shard and an unusable store stops
 // the mapping.
 func (p *proc[R]) save(ctx context.Context) error {
-	cp, _, _ := p.tr.state()
+	cp := p.tr.checkpoint()
 	if cp == "" || cp == p.saved || p.lost {
 		return nil
 	}

@@ -5,7 +5,11 @@ import "sync"
 // page is the records of one GetRecords response, in sequence order, and
 // which of them are finished (handled, filtered out or discarded by policy).
 type page[R any] struct {
-	recs   []R
+	recs []R
+	// seqs are the records' sequence numbers, taken when the page was
+	// read: a handler may be given recs itself (see lane.records), and
+	// whatever it does to them must not move the checkpoint.
+	seqs   []string
 	done   []bool
 	ndone  int
 	prefix int // records [0, prefix) are all done
@@ -21,17 +25,19 @@ type ref[R any] struct {
 // number of the last record before which every record is finished, however
 // the lanes interleave.
 type tracker[R any] struct {
-	seq func(*R) string
-
 	mu       sync.Mutex
 	pages    []*page[R] // unfinished pages, oldest first
 	inflight int        // records read and not finished
 	cp       string     // checkpoint sequence number; "" for none yet
 	changed  chan struct{}
+	// watched is set when changed was handed out by state: only then is
+	// it closed (and replaced) at the next change, so batches that finish
+	// while nobody waits cost no channel.
+	watched bool
 }
 
-func newTracker[R any](seq func(*R) string) *tracker[R] {
-	return &tracker[R]{seq: seq, changed: make(chan struct{})}
+func newTracker[R any]() *tracker[R] {
+	return &tracker[R]{changed: make(chan struct{})}
 }
 
 // add appends a page whose done flags may already be set (filtered records).
@@ -73,7 +79,7 @@ func (t *tracker[R]) advance(before int) {
 			p.prefix++
 		}
 		if p.prefix > 0 {
-			if s := t.seq(&p.recs[p.prefix-1]); s != t.cp {
+			if s := p.seqs[p.prefix-1]; s != t.cp {
 				t.cp, moved = s, true
 			}
 		}
@@ -83,20 +89,31 @@ func (t *tracker[R]) advance(before int) {
 		t.pages[0] = nil
 		t.pages = t.pages[1:]
 	}
+	if len(t.pages) == 0 {
+		t.pages = nil // an idle shard keeps no array of finished pages
+	}
 	if moved || t.inflight < before {
 		// Wake the reader too when records finished without moving the
 		// checkpoint: it waits for the lanes' load to drop, not only for
 		// the checkpoint.
-		close(t.changed)
-		t.changed = make(chan struct{})
+		t.notify()
 	}
+}
+
+// notify wakes the waiters of state; t.mu is held.
+func (t *tracker[R]) notify() {
+	if !t.watched {
+		return
+	}
+	close(t.changed)
+	t.changed = make(chan struct{})
+	t.watched = false
 }
 
 // wake wakes the waiters of state without a change of the checkpoint.
 func (t *tracker[R]) wake() {
 	t.mu.Lock()
-	close(t.changed)
-	t.changed = make(chan struct{})
+	t.notify()
 	t.mu.Unlock()
 }
 
@@ -105,5 +122,14 @@ func (t *tracker[R]) wake() {
 func (t *tracker[R]) state() (cp string, inflight int, changed <-chan struct{}) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.watched = true
 	return t.cp, t.inflight, t.changed
+}
+
+// checkpoint returns the checkpoint: the sequence number of the last record
+// before which every record is finished, "" for none yet.
+func (t *tracker[R]) checkpoint() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.cp
 }
