@@ -100,7 +100,14 @@ type process struct {
 
 func startCommand(t *testing.T, bin string, args ...string) *process {
 	t.Helper()
+	return startCommandEnv(t, bin, nil, args...)
+}
+
+// startCommandEnv starts lambdaesm with env added to this process's.
+func startCommandEnv(t *testing.T, bin string, env []string, args ...string) *process {
+	t.Helper()
 	p := &process{cmd: exec.Command(bin, args...), ready: make(chan struct{}), done: make(chan error, 1)}
+	p.cmd.Env = append(os.Environ(), env...)
 	stderr, err := p.cmd.StderrPipe()
 	require.NoError(t, err)
 	require.NoError(t, p.cmd.Start())
@@ -282,13 +289,13 @@ func TestCommandEndToEnd(t *testing.T) {
 	t.Logf("%d messages, %d handled lines: %d delivered again", total, len(lines), len(lines)-distinct)
 	require.Equal(t, total, len(lines), "the drain and the update delivered nothing twice")
 
-	awsCLI(t, second.api, queueARN)
+	awsCLI(t, second.api, queueARN, "cli-fn")
 	second.stop(t)
 }
 
 // awsCLI drives the running command with the real AWS CLI, where one is
 // installed: create, list, update, disable, get, delete.
-func awsCLI(t *testing.T, endpoint, queueARN string) {
+func awsCLI(t *testing.T, endpoint, queueARN, function string) {
 	t.Helper()
 	if _, err := exec.LookPath("aws"); err != nil {
 		t.Log("SKIP the AWS CLI part: no `aws` command on PATH (Debian: apt-get install awscli)")
@@ -309,10 +316,10 @@ func awsCLI(t *testing.T, endpoint, queueARN string) {
 		require.NoError(t, json.Unmarshal(out, &m), string(out))
 		return m
 	}
-	created := run("create-event-source-mapping", "--function-name", "cli-fn", "--event-source-arn", queueARN, "--batch-size", "3")
+	created := run("create-event-source-mapping", "--function-name", function, "--event-source-arn", queueARN, "--batch-size", "3")
 	id := created["UUID"].(string)
 	require.Equal(t, "Creating", created["State"])
-	list := run("list-event-source-mappings", "--function-name", "cli-fn")
+	list := run("list-event-source-mappings", "--function-name", function)
 	require.Len(t, list["EventSourceMappings"], 1)
 	up := run("update-event-source-mapping", "--uuid", id, "--batch-size", "7")
 	require.EqualValues(t, 7, up["BatchSize"])

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -31,6 +32,10 @@ type functions struct {
 	urls   map[string]string // function name (as given to --function) → URL
 	lambda invoke.LambdaAPI  // nil: no Lambda fallback
 	client *http.Client
+	// limit bounds the calls in flight per function (0: no bound).
+	limit int
+	mu    sync.Mutex
+	sems  map[string]chan struct{}
 }
 
 // functionFlag collects --function NAME=URL.
@@ -84,13 +89,48 @@ func (fs *functions) resolve(_ context.Context, functionName string) (esm.Functi
 	keys = append(keys, name)
 	for _, k := range keys {
 		if u, ok := fs.urls[k]; ok {
-			return handlersFor(httpFunction{url: u, name: functionName, client: fs.client}, functionName), nil
+			return handlersFor(fs.limited("url:"+u, httpFunction{url: u, name: functionName, client: fs.client}), functionName), nil
 		}
 	}
 	if fs.lambda != nil {
-		return handlersFor(fs.lambda, functionName), nil
+		return handlersFor(fs.limited("lambda:"+name+":"+qual, fs.lambda), functionName), nil
 	}
 	return esm.Function{}, fmt.Errorf("%w: %s is not among the --function endpoints, and --lambda=false", esm.ErrFunctionNotFound, functionName)
+}
+
+// limited bounds api's calls in flight to fs.limit, shared by every mapping
+// of the same function (key).
+func (fs *functions) limited(key string, api invoke.LambdaAPI) invoke.LambdaAPI {
+	if fs.limit <= 0 {
+		return api
+	}
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if fs.sems == nil {
+		fs.sems = map[string]chan struct{}{}
+	}
+	sem, ok := fs.sems[key]
+	if !ok {
+		sem = make(chan struct{}, fs.limit)
+		fs.sems[key] = sem
+	}
+	return limitedAPI{api: api, sem: sem}
+}
+
+// limitedAPI waits for a place in sem before each call.
+type limitedAPI struct {
+	api invoke.LambdaAPI
+	sem chan struct{}
+}
+
+func (l limitedAPI) Invoke(ctx context.Context, in *lambda.InvokeInput, opts ...func(*lambda.Options)) (*lambda.InvokeOutput, error) {
+	select {
+	case l.sem <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	defer func() { <-l.sem }()
+	return l.api.Invoke(ctx, in, opts...)
 }
 
 // handlersFor runs the function through api for every kind of source, with

@@ -76,8 +76,8 @@ lets in-flight batches finish and writes the final checkpoints, within
 Functions: a mapping's FunctionName (a name, name:alias, or ARN) is looked
 up among the --function endpoints (the full name first, then name:alias,
 then the bare name); a name not found there is invoked with the Lambda
-Invoke API (set AWS_ENDPOINT_URL_LAMBDA for the Runtime Interface Emulator
-or LocalStack), unless --lambda=false. An HTTP function gets a POST with the
+Invoke API (set AWS_ENDPOINT_URL_LAMBDA for the Runtime Interface Emulator,
+with --function-concurrency 1, or LocalStack), unless --lambda=false. An HTTP function gets a POST with the
 event as its body; a 2xx answer is the function's response (for partial batch
 responses: {"batchItemFailures": [{"itemIdentifier": "..."}]}); any other
 status is a function error, retried as Lambda retries.
@@ -116,6 +116,7 @@ type options struct {
 	profile      string
 	drainTimeout time.Duration
 	sqsWait      int
+	concurrency  int
 	logLevel     slog.Level
 	files        []string
 }
@@ -148,6 +149,7 @@ func parseFlags(args []string, out io.Writer) (options, error) {
 	fs.StringVar(&o.region, "region", "", "AWS `region` (default AWS_REGION, or the AWS configuration)")
 	fs.StringVar(&o.profile, "profile", "", "AWS configuration `profile` (default AWS_PROFILE)")
 	fs.DurationVar(&o.drainTimeout, "drain-timeout", 30*time.Second, "on SIGTERM, how long in-flight batches may take before their handlers are cancelled")
+	fs.IntVar(&o.concurrency, "function-concurrency", 0, "at most `N` calls of one function at once, across its mappings (0: no bound beyond each mapping's own); the Runtime Interface Emulator runs one invocation at a time: use 1 there")
 	fs.IntVar(&o.sqsWait, "sqs-wait-time-seconds", 20, "`seconds` an SQS receive waits for messages (long polling, 1 to 20; Lambda's is 20): shorter makes disabling, updating and SIGTERM quicker on an idle queue, at the cost of more receives")
 	fs.TextVar(&o.logLevel, "log-level", slog.LevelInfo, "least `level` logged: DEBUG, INFO, WARN or ERROR")
 	if env := os.Getenv("LAMBDAESM_FUNCTIONS"); env != "" {
@@ -164,6 +166,9 @@ func parseFlags(args []string, out io.Writer) (options, error) {
 	case "auto", "sigv4", "none":
 	default:
 		errs = append(errs, fmt.Errorf("--auth %q: want sigv4, none or auto", o.auth))
+	}
+	if o.concurrency < 0 {
+		errs = append(errs, fmt.Errorf("--function-concurrency %d: must not be negative", o.concurrency))
 	}
 	if o.sqsWait < 1 || o.sqsWait > 20 {
 		errs = append(errs, fmt.Errorf("--sqs-wait-time-seconds %d: must be from 1 to 20", o.sqsWait))
@@ -222,7 +227,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (int, err
 	promReg := prometheus.NewRegistry()
 	promReg.MustRegister(metrics, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	fns := &functions{urls: o.functions, client: newHTTPClient()}
+	fns := &functions{urls: o.functions, client: newHTTPClient(), limit: o.concurrency}
 	if o.lambda {
 		fns.lambda = lambda.NewFromConfig(awsCfg)
 	}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -241,4 +242,44 @@ func TestApplyFiles(t *testing.T) {
 	err = applyFiles(t.Context(), reg, []string{bad}, log)
 	require.ErrorContains(t, err, "bad.json")
 	require.True(t, strings.Contains(err.Error(), "BatchSize"))
+}
+
+// slowLambda counts the calls in flight.
+type slowLambda struct {
+	mu        sync.Mutex
+	now, most int
+}
+
+func (s *slowLambda) Invoke(context.Context, *lambda.InvokeInput, ...func(*lambda.Options)) (*lambda.InvokeOutput, error) {
+	s.mu.Lock()
+	s.now++
+	s.most = max(s.most, s.now)
+	s.mu.Unlock()
+	time.Sleep(20 * time.Millisecond)
+	s.mu.Lock()
+	s.now--
+	s.mu.Unlock()
+	return &lambda.InvokeOutput{StatusCode: 200}, nil
+}
+
+func TestFunctionConcurrency(t *testing.T) {
+	for _, limit := range []int{1, 2} {
+		lam := &slowLambda{}
+		fs := &functions{lambda: lam, limit: limit}
+		var wg sync.WaitGroup
+		for i := range 6 {
+			name := "fn"
+			if i%2 == 1 {
+				name = "arn:aws:lambda:us-east-1:000000000000:function:fn" // the same function
+			}
+			fn, err := fs.resolve(t.Context(), name)
+			require.NoError(t, err)
+			wg.Go(func() {
+				_, err := fn.SQS.Handle(t.Context(), events.SQSEvent{})
+				require.NoError(t, err)
+			})
+		}
+		wg.Wait()
+		require.Equal(t, limit, lam.most)
+	}
 }
