@@ -13,10 +13,25 @@ import (
 	"github.com/lambdaesm/lambdaesm/shard/dynamolease"
 )
 
-// counting counts the writes (billed write requests) a Store makes.
+// counting counts the writes (billed write requests) a Store makes, and
+// the items it reads.
 type counting struct {
 	dynamolease.DynamoDBAPI
 	writes atomic.Int64
+	reads  atomic.Int64
+}
+
+func (c *counting) GetItem(ctx context.Context, in *dynamodb.GetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	c.reads.Add(1)
+	return c.DynamoDBAPI.GetItem(ctx, in, o...)
+}
+
+func (c *counting) Query(ctx context.Context, in *dynamodb.QueryInput, o ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
+	out, err := c.DynamoDBAPI.Query(ctx, in, o...)
+	if err == nil {
+		c.reads.Add(int64(len(out.Items)))
+	}
+	return out, err
 }
 
 func (c *counting) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, o ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
@@ -31,7 +46,8 @@ func (c *counting) DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput,
 
 // The lease table's cost at steady state: once the leases are balanced,
 // each round is one heartbeat write per process whatever its number of
-// shards; the rest is checkpoints.
+// shards, and one item read (the change counter) while no heartbeat may
+// lapse; the rest is checkpoints.
 func TestIntegrationSteadyStateWrites(t *testing.T) {
 	awstest.Integration(t)
 	table, c := newTable(t)
@@ -50,8 +66,10 @@ func TestIntegrationSteadyStateWrites(t *testing.T) {
 	}
 	require.Equal(t, map[string]int{"a": 4, "b": 4, "c": 4}, count(owners(t, c, table, "m")))
 	before := make([]int64, len(clients))
+	readsBefore := make([]int64, len(clients))
 	for i, cc := range clients {
 		before[i] = cc.writes.Load()
+		readsBefore[i] = cc.reads.Load()
 	}
 	const rounds = 5
 	for range rounds {
@@ -63,6 +81,7 @@ func TestIntegrationSteadyStateWrites(t *testing.T) {
 	for i, cc := range clients {
 		n := cc.writes.Load() - before[i]
 		require.Equal(t, int64(rounds), n, "one heartbeat per round and process")
+		require.Equal(t, int64(rounds), cc.reads.Load()-readsBefore[i], "one item read per round and process")
 		writes += n
 	}
 	interval := dynamolease.DefaultLeaseDuration / 3

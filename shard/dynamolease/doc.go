@@ -17,7 +17,8 @@
 // use if it is missing, with on-demand (PAY_PER_REQUEST) billing. Its key is:
 //
 //	mapping (S, hash)   the mapping's name: "<esm.WithName>|<event source ARN>"
-//	id      (S, range)  "shard/<shardId>" for a lease, "worker/<owner>" for a heartbeat
+//	id      (S, range)  "shard/<shardId>" for a lease, "worker/<owner>" for a heartbeat,
+//	                    "changes" for the mapping's change counter
 //
 // A lease item, one per (mapping, shard):
 //
@@ -43,22 +44,25 @@
 //	session           S  a random identity per Store: the newest process under the
 //	                     name, which took the item over ([ErrOwnerInUse])
 //	heartbeatExpires  N  unix ms: the last heartbeat plus the lease duration
+//	announcingUntil   N  heartbeatExpires again, written by processes that announce
+//	                     their changes (below); absent or different in a heartbeat of
+//	                     an earlier version, which does not
 //	heartbeats        N  heartbeats written
+//
+// The change counter, one item per mapping:
+//
+//	changes  N  bumped (ADD 1) after every change to the mapping's lease items
 //
 // # Leases, renewal and fencing
 //
-// Every write is conditional. The engine calls Leases every
+// Every write to a lease is conditional. The engine calls Leases every
 // Settings.LeaseInterval (default 1s; esm.WithLeaseInterval sets it, and it
 // should be at most a third of Options.LeaseDuration). Each call writes the
-// heartbeat, reads the mapping's items with one consistent Query and writes
-// only what changes. The heartbeat renews
-// every lease of the process at once: a lease lapses when both its
-// leaseExpires and its owner's heartbeat are past. Renewal therefore costs
-// one write per process per round, not one per shard as in KCL, and the
-// lease-table cost at steady state is the checkpoints plus
-// 60s/LeaseInterval heartbeat writes (60 at the default interval) and as many
-// Query reads per process and mapping per minute; a longer interval costs
-// less and makes hand-offs slower.
+// heartbeat, reads what may have changed (see "Reading the table") and
+// writes only what changes. The heartbeat renews every lease of the process
+// at once: a lease lapses when both its leaseExpires and its owner's
+// heartbeat are past. Renewal therefore costs one write per process per
+// round, not one per shard as in KCL.
 //
 // Save writes the checkpoint only under the condition leaseOwner = this
 // process AND leaseCounter = the counter it wrote when it took the lease AND
@@ -83,6 +87,74 @@
 // keeps the sentinel LATEST or AT_TIMESTAMP as a new lease's checkpoint and
 // resolves it whenever a worker starts the lease, LATEST to the newest
 // record at that moment.
+//
+// # Reading the table
+//
+// A round does not read the mapping's items unless they changed. Each
+// process keeps a copy of the lease items and heartbeats it last read, and
+// every change to a lease item is announced: the process that made it
+// bumps the mapping's change counter after the write (a take, an adopted
+// or handed-over lease, a hand-off asked for, a release, a finished
+// parent's item removed, a SHARD_END checkpoint, the first checkpoint of a
+// shard that has parents), and so does a process that joins, comes back
+// after its heartbeat lapsed, or retires. A round then:
+//
+//  1. writes the heartbeat (and, first, an announcement a failed one left
+//     pending);
+//  2. reads the change counter (GetItem, consistent);
+//  3. if the counter moved since the copy was read, or this process changed
+//     (or failed to change) an item since, Queries the whole mapping,
+//     consistently, and keeps the counter value read in 2 with it;
+//  4. else, if the earliest heartbeat expiry in the copy has passed,
+//     Queries the heartbeats alone; if a process appeared, disappeared,
+//     lapsed or changed session since, it Queries the whole mapping too;
+//  5. decides on the copy as it did on a fresh read (balancing, takes,
+//     hand-offs, adoption, clean-up), at the time of step 2, and writes
+//     what changes, then announces it.
+//
+// The copy is never older than the table in anything a round decides on:
+// an announced write happened before its announcement, which happened
+// before the counter read of step 2, which happened before the Query of
+// step 3. Checkpoints other than SHARD_END and a child's first are not
+// announced: rounds do not decide on sequence numbers. Heartbeats renew
+// without announcement, but a heartbeat can only lapse at its expiry, and
+// step 4 reads them again at the first round at or after the earliest
+// expiry the process knows of: a process that dies has its leases taken
+// within LeaseDuration plus one round of its last heartbeat, as when every
+// round read every item. A copy that is wrong after all (a change whose
+// announcement was lost with its process) is repaired by the conditions:
+// a write that fails one makes the next round read everything, and the
+// lost process's lapse is a change of members (step 4). While a live
+// process does not announce its changes (an earlier version of this
+// package, during a rolling upgrade), every round reads the whole mapping.
+// A lease item edited by hand is seen at the next announced change; bump
+// the counter to have it seen at once.
+//
+// Cost per process and mapping, with N lease items, W heartbeat items,
+// round interval I (LeaseInterval, default 1s) and lease duration D
+// (default 10s); a lease or heartbeat item is about 0.2 KB, and a
+// consistent read costs one read unit per 4 KB of a request's items:
+//
+//	steady state, per second     1/I writes (the heartbeat)
+//	                             1/I items read (the counter: one read unit each)
+//	                             + W items about every D (one Query: W×0.2 KB/4 KB units)
+//	per change                   the change's writes + 1 announcement write, then
+//	                             N+W+1 items read by every process at its next round
+//	                             (one Query: about N/20 read units)
+//	per shard started            1 GetItem (its checkpoint), as before
+//	checkpoints                  1 write per busy shard per CheckpointInterval, as before
+//
+// So at steady state the reads do not grow with the shards, only with
+// changes (and, every lease duration, with the processes): at 1,000 shards
+// and 50 processes, 6 items (1.2 read units) per process per second on
+// DynamoDB Local, against 1,050 items (46 read units) when every round read
+// every item; a change costs each process one read of the mapping, so the
+// cost of a death or of joins is the changes they make, not the table's size
+// times the rounds. The measured grid, before and after, is in
+// TestIntegrationLeaseCostAtScale (leasecost_test.go) and, for the
+// in-memory model, shard's TestLeaseTableCostAtScale. The one item every
+// process reads at every round is the counter: W/I reads per second of one
+// item, far below a partition's limit.
 //
 // Expiry compares timestamps written by one process with the clock of
 // another, so the processes' clocks must agree to well within the lease
@@ -155,9 +227,11 @@
 //
 //	dynamodb:DescribeTable  on first use
 //	dynamodb:CreateTable    only if the table does not exist yet
-//	dynamodb:Query          every lease round
-//	dynamodb:GetItem        to load a checkpoint when a shard starts
-//	dynamodb:UpdateItem     heartbeats, taking, asking for and releasing leases, checkpoints
+//	dynamodb:Query          after a change, and the heartbeats about every lease duration
+//	dynamodb:GetItem        every lease round (the change counter), and to load a
+//	                        checkpoint when a shard starts
+//	dynamodb:UpdateItem     heartbeats, taking, asking for and releasing leases,
+//	                        checkpoints, announcing changes
 //	dynamodb:DeleteItem     retiring, and removing finished parents' leases
 //
 // An access-denied error names the refused action and the table, as in
@@ -166,7 +240,8 @@
 // # Testing
 //
 // shard.LeaseTable is the same protocol in memory (fenced checkpoints, fair
-// shares, hand-off), for tests of several replicas in one process with the
-// esm/esmtest fakes. This package's own tests run against DynamoDB Local
+// shares, hand-off, heartbeats, announced changes), for tests of several
+// replicas in one process with the esm/esmtest fakes; its Reads and Writes
+// count what this package would read and write. This package's own tests run against DynamoDB Local
 // under `make test`.
 package dynamolease

@@ -2,6 +2,7 @@ package dynamolease
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -27,6 +28,7 @@ import (
 type meter struct {
 	DynamoDBAPI
 	reads, writes atomic.Int64
+	leaseReads    atomic.Int64 // lease items a Query returned
 	mu            sync.Mutex
 	rcu, wcu      float64
 }
@@ -49,6 +51,11 @@ func (m *meter) Query(ctx context.Context, in *dynamodb.QueryInput, o ...func(*d
 	out, err := m.DynamoDBAPI.Query(ctx, in, o...)
 	if err == nil {
 		m.reads.Add(int64(len(out.Items)))
+		for _, it := range out.Items {
+			if strings.HasPrefix(getS(it, attrID), shardPrefix) {
+				m.leaseReads.Add(1)
+			}
+		}
 		m.capacity(out.ConsumedCapacity, false)
 	}
 	return out, err
@@ -228,12 +235,25 @@ type costSim struct {
 	clock   *clock
 	shards  []shard.ShardInfo
 	reps    []*costReplica // the live ones
+	// With saves, each replica checkpoints every shard it reads at every
+	// round, and the shards in ended reach their end (SHARD_END, then the
+	// lease is released), as the engine does.
+	saves bool
+	ended map[string]bool
+	seq   int
+	// stopping is how long a shard takes to stop (its in-flight batch)
+	// before its lease is released.
+	stopping time.Duration
+	// check, when set, sees the items each round of each Store decides on.
+	check func(owner string, items map[string]*leaseItem)
 }
 
 type costReplica struct {
 	name    string
 	store   *Store
+	held    map[string]bool
 	reading map[string]bool
+	release map[string]time.Time // shards stopping, and when they release
 	last    time.Time
 }
 
@@ -245,45 +265,110 @@ func newCostSim(t *testing.T, c DynamoDBAPI, table, mapping string, shards, repl
 	for i := range replicas {
 		s.add(fmt.Sprintf("r%02d", i))
 	}
+	s.settle()
+	return s
+}
+
+// settle runs rounds until the leases are balanced, then 5 s more.
+func (s *costSim) settle() {
 	for n := 0; !s.balanced(); n++ {
-		require.Less(t, n, 300, "not balanced after 300 s")
+		require.Less(s.t, n, 300, "not balanced after 300 s")
 		s.second(nil)
 	}
 	for range 5 {
 		s.second(nil)
 	}
-	return s
 }
 
-func (s *costSim) add(name string) {
-	st, err := New(s.meter, Options{Table: s.table, Owner: name})
+func (s *costSim) add(name string) *costReplica {
+	r := &costReplica{name: name}
+	s.start(r)
+	s.reps = append(s.reps, r)
+	return r
+}
+
+// start gives r a new Store: a process (re)started under its name.
+func (s *costSim) start(r *costReplica) {
+	st, err := New(s.meter, Options{Table: s.table, Owner: r.name})
 	require.NoError(s.t, err)
 	st.now = s.clock.now
-	s.reps = append(s.reps, &costReplica{name: name, store: st, reading: map[string]bool{}})
+	if s.check != nil {
+		st.onRound = func(_ string, items map[string]*leaseItem) { s.check(r.name, items) }
+	}
+	r.store, r.held, r.reading, r.release = st, map[string]bool{}, map[string]bool{}, map[string]time.Time{}
 }
 
+// step runs one lease round of r and acts on it as the engine does: it
+// stops reading (and releases) what it no longer holds, releases what it
+// held without starting, and starts what it holds once its listed parents
+// are at their end, loading the checkpoint first.
 func (s *costSim) step(r *costReplica) {
 	ctx := context.Background()
 	held, err := r.store.Leases(ctx, s.mapping, s.shards)
 	require.NoError(s.t, err)
 	r.last = s.clock.now()
-	keep := make(map[string]bool, len(held))
+	prev := r.held
+	r.held = make(map[string]bool, len(held))
 	for _, id := range held {
-		keep[id] = true
+		r.held[id] = true
 	}
-	for _, id := range slices.Sorted(maps.Keys(r.reading)) {
-		if !keep[id] {
+	for _, id := range slices.Sorted(maps.Keys(prev)) {
+		if !r.held[id] {
 			delete(r.reading, id)
+			r.release[id] = r.last.Add(s.stopping)
+		}
+	}
+	for _, id := range slices.Sorted(maps.Keys(r.release)) {
+		if !r.last.Before(r.release[id]) {
+			delete(r.release, id)
 			require.NoError(s.t, r.store.Release(ctx, s.mapping, id))
 		}
 	}
-	for _, id := range held {
-		if !r.reading[id] {
-			_, _, err := r.store.Load(ctx, s.mapping, id)
-			require.NoError(s.t, err)
-			r.reading[id] = true
+	for _, sh := range s.shards {
+		id := sh.ID
+		if _, stopping := r.release[id]; !r.held[id] || r.reading[id] || stopping || !s.parentsDone(r, sh) {
+			continue
+		}
+		cp, ok, err := r.store.Load(ctx, s.mapping, id)
+		require.NoError(s.t, err)
+		if ok && cp.ShardEnd {
+			continue
+		}
+		r.reading[id] = true
+	}
+	if !s.saves {
+		return
+	}
+	for _, id := range slices.Sorted(maps.Keys(r.reading)) {
+		if s.ended[id] {
+			require.NoError(s.t, r.store.Save(ctx, s.mapping, id, shard.Checkpoint{ShardEnd: true}))
+			delete(r.reading, id)
+			delete(r.held, id)
+			require.NoError(s.t, r.store.Release(ctx, s.mapping, id))
+			continue
+		}
+		s.seq++
+		err := r.store.Save(ctx, s.mapping, id, shard.Checkpoint{SequenceNumber: fmt.Sprint(s.seq)})
+		if errors.Is(err, shard.ErrLeaseLost) {
+			delete(r.reading, id) // the engine stops the shard
+			continue
+		}
+		require.NoError(s.t, err)
+	}
+}
+
+func (s *costSim) parentsDone(r *costReplica, sh shard.ShardInfo) bool {
+	for _, p := range sh.Parents {
+		if !slices.ContainsFunc(s.shards, func(x shard.ShardInfo) bool { return x.ID == p }) {
+			continue
+		}
+		cp, ok, err := r.store.Load(context.Background(), s.mapping, p)
+		require.NoError(s.t, err)
+		if !ok || !cp.ShardEnd {
+			return false
 		}
 	}
+	return true
 }
 
 func (s *costSim) second(after func()) {

@@ -16,9 +16,13 @@ import (
 )
 
 // Leases implements [shard.LeaseStore]. One round: a heartbeat (one write,
-// which renews every lease this process holds), one consistent Query of the
-// mapping's items, then conditional writes only for what changes: leases
-// taken, hand-offs asked for, leases adopted, finished parents removed.
+// which renews every lease this process holds) and a consistent read of the
+// mapping's change counter (one item). Only when the counter moved does the
+// round Query the mapping's items; only when a heartbeat this process knows
+// may have lapsed does it Query the heartbeats. It then decides on its copy
+// of the items and writes only what changes (leases taken, hand-offs asked
+// for, leases adopted, finished parents removed), and announces any change
+// by bumping the counter.
 func (s *Store) Leases(ctx context.Context, mapping string, shards []shard.ShardInfo) ([]string, error) {
 	if err := s.ensureTable(ctx); err != nil {
 		return nil, err
@@ -26,7 +30,16 @@ func (s *Store) Leases(ctx context.Context, mapping string, shards []shard.Shard
 	if err := s.heartbeat(ctx, mapping); err != nil {
 		return nil, err
 	}
-	items, workers, err := s.query(ctx, mapping)
+	s.mu.Lock()
+	pending := s.state(mapping).announce
+	s.mu.Unlock()
+	if pending {
+		if err := s.announce(ctx, mapping); err != nil {
+			return nil, err
+		}
+	}
+	now := s.now()
+	items, workers, err := s.refresh(ctx, mapping, now)
 	if err != nil {
 		return nil, err
 	}
@@ -35,7 +48,17 @@ func (s *Store) Leases(ctx context.Context, mapping string, shards []shard.Shard
 		// leave its leases alone.
 		return nil, s.replaced(mapping)
 	}
-	r := &round{s: s, mapping: mapping, now: s.now(), items: items, workers: workers}
+	if s.onRound != nil {
+		s.onRound(mapping, items)
+	}
+	// The round decides at the time its reads were planned for: every
+	// heartbeat it did not read again is live until after then.
+	r := &round{s: s, mapping: mapping, now: now, items: items, workers: workers}
+	defer func() {
+		if r.changed {
+			_ = s.announce(ctx, mapping) // retried at the next round if it fails
+		}
+	}()
 	r.index(shards)
 	if err := r.reconcile(ctx); err != nil {
 		return nil, err
@@ -54,7 +77,9 @@ func (s *Store) Leases(ctx context.Context, mapping string, shards []shard.Shard
 // process with a name wins, so a process restarted under its old name need
 // not wait for the old heartbeat to lapse. Every later one is conditional
 // on the item still holding this Store's session; once another session
-// took it, this Store is replaced for good (see [ErrOwnerInUse]).
+// took it, this Store is replaced for good (see [ErrOwnerInUse]). A first
+// heartbeat, or one after the previous lapsed, is a change the others must
+// hear of (a process joined, or came back): it is announced.
 func (s *Store) heartbeat(ctx context.Context, mapping string) error {
 	s.mu.Lock()
 	m := s.state(mapping)
@@ -64,31 +89,37 @@ func (s *Store) heartbeat(ctx context.Context, mapping string) error {
 		return s.replaced(mapping)
 	}
 	start := s.now()
+	until := num(ms(start.Add(s.dur)))
 	in := &dynamodb.UpdateItemInput{
 		TableName:        &s.table,
 		Key:              key(mapping, workerPrefix+s.owner),
-		UpdateExpression: aws.String("SET #w = :w, #s = :s, #u = :u ADD #b :one"),
+		UpdateExpression: aws.String("SET #w = :w, #s = :s, #u = :u, #a = :u ADD #b :one"),
 		ExpressionAttributeNames: map[string]string{
-			"#w": attrWorker, "#s": attrSession, "#u": attrBeatUntil, "#b": attrBeats,
+			"#w": attrWorker, "#s": attrSession, "#u": attrBeatUntil, "#a": attrAnnounces, "#b": attrBeats,
 		},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":w": str(s.owner), ":s": str(s.session), ":u": num(ms(start.Add(s.dur))), ":one": num(1),
+			":w": str(s.owner), ":s": str(s.session), ":u": until, ":one": num(1),
 		},
+		ReturnValues: types.ReturnValueUpdatedOld,
 	}
 	if !first {
 		in.ConditionExpression = aws.String("#s = :s")
 	}
-	_, err := s.c.UpdateItem(ctx, in)
+	out, err := s.c.UpdateItem(ctx, in)
 	if failed, _ := conditionFailed(err); failed {
 		return s.replaced(mapping)
 	}
 	if err != nil {
 		return s.apiError("UpdateItem", err)
 	}
+	lapsed := out == nil || getN(out.Attributes, attrBeatUntil) <= ms(start)
 	s.mu.Lock()
 	m = s.state(mapping)
 	m.beating = true
 	m.beatUntil = start.Add(s.dur)
+	if first || lapsed {
+		m.announce = true
+	}
 	s.mu.Unlock()
 	return nil
 }
@@ -105,6 +136,189 @@ func (s *Store) replaced(mapping string) error {
 	s.mu.Unlock()
 	return fmt.Errorf("%w: %q heartbeats for mapping %s from a newer process, which took its leases over; this process reads none of them any more: %w",
 		ErrOwnerInUse, s.owner, mapping, shard.ErrLeaseLost)
+}
+
+// announce bumps the mapping's change counter, after this process changed
+// lease items (or a write of its may have), so that every process reads the
+// mapping again at its next round. Until it succeeds, each round tries
+// again first.
+func (s *Store) announce(ctx context.Context, mapping string) error {
+	s.mu.Lock()
+	m := s.state(mapping)
+	m.announce, m.stale = true, true
+	m.announcing++
+	n := m.announcing
+	s.mu.Unlock()
+	_, err := s.c.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 &s.table,
+		Key:                       key(mapping, changesID),
+		UpdateExpression:          aws.String("ADD #n :one"),
+		ExpressionAttributeNames:  map[string]string{"#n": attrChanges},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":one": num(1)},
+	})
+	if err != nil {
+		return s.apiError("UpdateItem", err)
+	}
+	s.mu.Lock()
+	if m.announcing == n {
+		m.announce = false // no change came after this announcement began
+	}
+	s.mu.Unlock()
+	return nil
+}
+
+// changed records the outcome of a write that changes lease items: done
+// (err nil) or uncertain (an error other than a failed condition), it must
+// be announced; either way, and when the condition failed (the copy of
+// the items was wrong), the next round reads the mapping again.
+func (s *Store) changed(mapping string, err error) (announce bool) {
+	failed, _ := conditionFailed(err)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := s.state(mapping)
+	m.stale = true
+	return !failed
+}
+
+// refresh returns the items and heartbeats a round decides on: this
+// process's copy, read again where it may be out of date. The change
+// counter is read first, and the copy is current when it has not moved
+// since the items were last read: every process announces its changes to
+// lease items after making them. Heartbeats change without announcement
+// (that is what renews the leases), but one can only lapse at its expiry:
+// they are read again once the earliest expiry known passes. A process that
+// joined, came back, left or lapsed since the last read is a change too
+// (the items are read again); so is a live process of an earlier version,
+// which announces nothing.
+func (s *Store) refresh(ctx context.Context, mapping string, now time.Time) (map[string]*leaseItem, map[string]*workerItem, error) {
+	changes, err := s.changeCount(ctx, mapping)
+	if err != nil {
+		return nil, nil, err
+	}
+	s.mu.Lock()
+	m := s.state(mapping)
+	full := m.view == nil || m.stale || m.legacy || changes != m.changes
+	beats := !now.Before(m.beatCheck)
+	s.mu.Unlock()
+	if !full && beats {
+		workers, err := s.queryWorkers(ctx, mapping)
+		if err != nil {
+			return nil, nil, err
+		}
+		s.mu.Lock()
+		if m.stale || !sameMembers(m.workers, m.readAt, workers, now) || s.isLegacy(workers, now) {
+			full = true
+		} else {
+			s.viewed(m, nil, workers, changes, now)
+		}
+		s.mu.Unlock()
+	}
+	if full {
+		s.mu.Lock()
+		m.stale = false // a write from now on is in the Query, or makes it stale again
+		s.mu.Unlock()
+		items, workers, err := s.query(ctx, mapping)
+		if err != nil {
+			s.mu.Lock()
+			m.stale = true
+			s.mu.Unlock()
+			return nil, nil, err
+		}
+		s.mu.Lock()
+		s.viewed(m, items, workers, changes, now)
+		s.mu.Unlock()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	items := make(map[string]*leaseItem, len(m.view))
+	for id, it := range m.view {
+		c := *it
+		items[id] = &c // the round changes its items as it writes
+	}
+	return items, m.workers, nil
+}
+
+// viewed records a read: the items (nil: only the heartbeats were read),
+// the heartbeats, and the change counter read before them; s.mu is held.
+func (s *Store) viewed(m *mapState, items map[string]*leaseItem, workers map[string]*workerItem, changes int64, now time.Time) {
+	if items != nil {
+		m.view = items
+	}
+	m.workers, m.changes, m.readAt = workers, changes, now
+	m.legacy = s.isLegacy(workers, now)
+	// Read the heartbeats again when the first of the others' may lapse,
+	// and at least every lease duration.
+	m.beatCheck = now.Add(s.dur)
+	for w, it := range workers {
+		if e := time.UnixMilli(it.expires); w != s.owner && e.After(now) && e.Before(m.beatCheck) {
+			m.beatCheck = e
+		}
+	}
+}
+
+// isLegacy tells whether a live heartbeat was written by a process that
+// does not announce its changes.
+func (s *Store) isLegacy(workers map[string]*workerItem, now time.Time) bool {
+	for w, it := range workers {
+		if w != s.owner && now.Before(time.UnixMilli(it.expires)) && it.announcing != it.expires {
+			return true
+		}
+	}
+	return false
+}
+
+// sameMembers tells whether the same processes are live under the same
+// sessions now as at the previous read.
+func sameMembers(prev map[string]*workerItem, then time.Time, cur map[string]*workerItem, now time.Time) bool {
+	if len(prev) != len(cur) {
+		return false
+	}
+	for w, p := range prev {
+		c := cur[w]
+		if c == nil || c.session != p.session ||
+			then.Before(time.UnixMilli(p.expires)) != now.Before(time.UnixMilli(c.expires)) {
+			return false
+		}
+	}
+	return true
+}
+
+// changeCount reads the mapping's change counter (0 while there is none).
+func (s *Store) changeCount(ctx context.Context, mapping string) (int64, error) {
+	out, err := s.c.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: &s.table, Key: key(mapping, changesID), ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return 0, s.apiError("GetItem", err)
+	}
+	return getN(out.Item, attrChanges), nil
+}
+
+// queryWorkers reads the mapping's heartbeats.
+func (s *Store) queryWorkers(ctx context.Context, mapping string) (map[string]*workerItem, error) {
+	workers := map[string]*workerItem{}
+	in := &dynamodb.QueryInput{
+		TableName:                &s.table,
+		ConsistentRead:           aws.Bool(true),
+		KeyConditionExpression:   aws.String("#m = :m AND begins_with(#id, :w)"),
+		ExpressionAttributeNames: map[string]string{"#m": attrMapping, "#id": attrID},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":m": str(mapping), ":w": str(workerPrefix),
+		},
+	}
+	for {
+		out, err := s.c.Query(ctx, in)
+		if err != nil {
+			return nil, s.apiError("Query", err)
+		}
+		for _, it := range out.Items {
+			workers[getS(it, attrID)[len(workerPrefix):]] = decodeWorker(it)
+		}
+		if len(out.LastEvaluatedKey) == 0 {
+			return workers, nil
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
 }
 
 // query reads every item of the mapping: shard leases and heartbeats.
@@ -129,7 +343,7 @@ func (s *Store) query(ctx context.Context, mapping string) (map[string]*leaseIte
 			case strings.HasPrefix(id, shardPrefix):
 				items[id[len(shardPrefix):]] = decodeLease(it)
 			case strings.HasPrefix(id, workerPrefix):
-				workers[id[len(workerPrefix):]] = &workerItem{session: getS(it, attrSession), expires: getN(it, attrBeatUntil)}
+				workers[id[len(workerPrefix):]] = decodeWorker(it)
 			}
 		}
 		if len(out.LastEvaluatedKey) == 0 {
@@ -148,6 +362,9 @@ type round struct {
 	workers map[string]*workerItem
 	shards  []shard.ShardInfo
 	listed  map[string]shard.ShardInfo
+	// changed: the round changed lease items (or may have): it announces
+	// it when it ends.
+	changed bool
 	// children of each shard, from the listing and from the items'
 	// parentShardIds: a listing may be older than the table.
 	children map[string][]string
@@ -291,10 +508,12 @@ func (r *round) reconcile(ctx context.Context) error {
 	s.mu.Unlock()
 	for _, p := range passOn {
 		it := r.items[p.id]
-		if err := s.release(ctx, r.mapping, p.id, p.counter, it.handoff); err != nil {
+		announce, err := s.release(ctx, r.mapping, p.id, p.counter, it.handoff)
+		r.changed = r.changed || announce
+		if err != nil {
 			return err
 		}
-		r.items[p.id] = &leaseItem{owner: it.handoff, counter: p.counter + 1, expires: ms(r.now.Add(s.dur)), cp: it.cp}
+		r.items[p.id] = &leaseItem{owner: it.handoff, counter: p.counter + 1, expires: ms(r.now.Add(s.dur)), cp: it.cp, parents: it.parents}
 	}
 	for _, id := range adopt {
 		if err := r.take(ctx, id, false); err != nil {
@@ -386,7 +605,8 @@ func (r *round) take(ctx context.Context, id string, fromOther bool) error {
 		names["#sw"] = attrSwitches
 		vals[":one"] = num(1)
 	}
-	if parents := r.listed[id].Parents; len(parents) > 0 {
+	parents := r.listed[id].Parents
+	if len(parents) > 0 {
 		upd = strings.Replace(upd, "#sh = :sh", "#sh = :sh, #p = :p", 1)
 		names["#p"] = attrParents
 		vals[":p"] = &types.AttributeValueMemberSS{Value: parents}
@@ -396,6 +616,7 @@ func (r *round) take(ctx context.Context, id string, fromOther bool) error {
 		UpdateExpression: &upd, ConditionExpression: &cond,
 		ExpressionAttributeNames: names, ExpressionAttributeValues: vals,
 	})
+	r.changed = s.changed(r.mapping, err) || r.changed
 	if failed, _ := conditionFailed(err); failed {
 		return nil
 	}
@@ -405,11 +626,14 @@ func (r *round) take(ctx context.Context, id string, fromOther bool) error {
 	cp := ""
 	if it != nil {
 		cp = it.cp
+		if len(parents) == 0 {
+			parents = it.parents
+		}
 	}
 	s.mu.Lock()
-	s.state(r.mapping).held[id] = &held{counter: counter + 1, until: start.Add(s.dur), cp: cp}
+	s.state(r.mapping).held[id] = &held{counter: counter + 1, until: start.Add(s.dur), cp: cp, child: len(parents) > 0}
 	s.mu.Unlock()
-	r.items[id] = &leaseItem{owner: s.owner, counter: counter + 1, expires: ms(start.Add(s.dur)), cp: cp}
+	r.items[id] = &leaseItem{owner: s.owner, counter: counter + 1, expires: ms(start.Add(s.dur)), cp: cp, parents: parents}
 	return nil
 }
 
@@ -431,6 +655,7 @@ func (r *round) askHandoff(ctx context.Context, id string) error {
 			":me": str(s.owner), ":o": str(it.owner), ":c": num(it.counter),
 		},
 	})
+	r.changed = s.changed(r.mapping, err) || r.changed
 	if failed, _ := conditionFailed(err); failed {
 		return nil
 	}
@@ -474,6 +699,7 @@ func (r *round) cleanup(ctx context.Context) error {
 			ExpressionAttributeNames:  map[string]string{"#c": attrCounter},
 			ExpressionAttributeValues: map[string]types.AttributeValue{":c": num(it.counter)},
 		})
+		r.changed = s.changed(r.mapping, err) || r.changed
 		if failed, _ := conditionFailed(err); !failed && err != nil {
 			return s.apiError("DeleteItem", err)
 		}

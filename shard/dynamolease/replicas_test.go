@@ -215,7 +215,10 @@ func (m *monitor) observe(items []map[string]types.AttributeValue) {
 			v.sessions[w] = attr(it, "session")
 			continue
 		}
-		sh := strings.TrimPrefix(id, "shard/")
+		sh, ok := strings.CutPrefix(id, "shard/")
+		if !ok {
+			continue // the mapping's change counter
+		}
 		cp := attr(it, "checkpoint")
 		if strings.HasPrefix(cp, "AT_TIMESTAMP:") {
 			cp = "" // a start marker: any sequence number may follow

@@ -57,6 +57,8 @@ type Store struct {
 	session string // this Store's random identity, behind the owner name: the newest wins
 	dur     time.Duration
 	now     func() time.Time // time.Now; a fake clock in tests
+	// onRound, in tests, sees the items each round decides on.
+	onRound func(mapping string, items map[string]*leaseItem)
 
 	tableMu  sync.Mutex
 	ready    atomic.Bool
@@ -86,6 +88,27 @@ type mapState struct {
 	load map[string]int
 	// blocked are shards with a listed parent not finished.
 	blocked map[string]bool
+
+	// This process's copy of the mapping's items (see the package
+	// documentation, "Reading the table"). view is nil until the first
+	// read.
+	view    map[string]*leaseItem
+	workers map[string]*workerItem
+	// changes is the change counter read just before view was read.
+	changes int64
+	// readAt is when workers were read; beatCheck is when one of them
+	// may lapse unless renewed, so they are read again.
+	readAt, beatCheck time.Time
+	// stale: this process changed the table, or failed to, since view
+	// was read: the next round reads the mapping again.
+	stale bool
+	// legacy: a live process does not announce its changes (an earlier
+	// version): every round reads the mapping.
+	legacy bool
+	// announce: a change of this process is not announced yet.
+	announce bool
+	// announcing counts the announcements begun.
+	announcing int
 }
 
 type held struct {
@@ -93,6 +116,9 @@ type held struct {
 	until   time.Time // the item's leaseExpires
 	handoff string    // a process that asked for the lease
 	cp      string    // the checkpoint last read or written
+	// child: the shard has parents, so its first checkpoint finishes them
+	// (it is announced).
+	child bool
 	// started: the engine loaded the shard's checkpoint while it held the
 	// lease and the shard's parents were finished, which it does just
 	// before it starts reading; false again once Save refused.
@@ -197,8 +223,10 @@ func (s *Store) Save(ctx context.Context, mapping, shardID string, cp shard.Chec
 	h := m.held[shardID]
 	var counter int64
 	var until time.Time
+	var first bool // the shard's first checkpoint
 	if h != nil {
 		counter, until = h.counter, h.until
+		first = h.cp == "" && h.child
 		if m.beatUntil.After(until) {
 			until = m.beatUntil
 		}
@@ -267,6 +295,12 @@ func (s *Store) Save(ctx context.Context, mapping, shardID string, cp shard.Chec
 		h.cp = value
 	}
 	s.mu.Unlock()
+	if value == shardEnd || first {
+		// The others decide on it: a finished shard is not balanced any
+		// more and unblocks its children, a child's first checkpoint
+		// finishes its parents.
+		_ = s.announce(ctx, mapping) // retried at the next round if it fails
+	}
 	return nil
 }
 
@@ -305,7 +339,11 @@ func (s *Store) Release(ctx context.Context, mapping, shardID string) error {
 		}
 	}
 	s.mu.Unlock()
-	return s.release(ctx, mapping, shardID, h.counter, to)
+	announce, err := s.release(ctx, mapping, shardID, h.counter, to)
+	if announce {
+		_ = s.announce(ctx, mapping) // retried at the next round if it fails
+	}
+	return err
 }
 
 func isLive(m *mapState, owner string) bool {
@@ -326,7 +364,8 @@ func leastLoaded(m *mapState) string {
 
 // release writes a lease over to another process (to), or leaves it
 // unowned (to == ""). A failed condition means it was lost already.
-func (s *Store) release(ctx context.Context, mapping, shardID string, counter int64, to string) error {
+// announce tells that the lease item changed, or may have.
+func (s *Store) release(ctx context.Context, mapping, shardID string, counter int64, to string) (announce bool, err error) {
 	in := &dynamodb.UpdateItemInput{
 		TableName:           &s.table,
 		Key:                 key(mapping, shardPrefix+shardID),
@@ -347,14 +386,15 @@ func (s *Store) release(ctx context.Context, mapping, shardID string, counter in
 		in.ExpressionAttributeValues[":exp"] = num(ms(s.now().Add(s.dur)))
 		in.ExpressionAttributeValues[":one"] = num(1)
 	}
-	_, err := s.c.UpdateItem(ctx, in)
+	_, err = s.c.UpdateItem(ctx, in)
+	announce = s.changed(mapping, err)
 	if failed, _ := conditionFailed(err); failed {
-		return nil
+		return false, nil
 	}
 	if err != nil {
-		return s.apiError("UpdateItem", err)
+		return true, s.apiError("UpdateItem", err)
 	}
-	return nil
+	return true, nil
 }
 
 // Retire implements [shard.LeaseStore]: it releases what this process still
@@ -368,8 +408,11 @@ func (s *Store) Retire(ctx context.Context, mapping string) error {
 	m.beatUntil = time.Time{}
 	s.mu.Unlock()
 	var errs []error
+	changed := false
 	for id, h := range left {
-		errs = append(errs, s.release(ctx, mapping, id, h.counter, ""))
+		announce, err := s.release(ctx, mapping, id, h.counter, "")
+		changed = changed || announce
+		errs = append(errs, err)
 	}
 	_, err := s.c.DeleteItem(ctx, &dynamodb.DeleteItemInput{
 		TableName:                 &s.table,
@@ -378,8 +421,14 @@ func (s *Store) Retire(ctx context.Context, mapping string) error {
 		ExpressionAttributeNames:  map[string]string{"#s": attrSession},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":s": str(s.session)},
 	})
-	if failed, _ := conditionFailed(err); !failed && err != nil {
+	failed, _ := conditionFailed(err)
+	if !failed && err != nil {
 		errs = append(errs, s.apiError("DeleteItem", err))
+	}
+	if changed || !failed {
+		// The others count this process out, and take what it released,
+		// at their next round.
+		errs = append(errs, s.announce(ctx, mapping))
 	}
 	s.mu.Lock()
 	delete(s.maps, mapping)

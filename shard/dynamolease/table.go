@@ -34,9 +34,14 @@ const (
 	attrSession   = "session"
 	attrBeatUntil = "heartbeatExpires"
 	attrBeats     = "heartbeats"
+	attrAnnounces = "announcingUntil"
+	attrChanges   = "changes"
 
 	shardPrefix  = "shard/"
 	workerPrefix = "worker/"
+	// changesID is the range key of the mapping's change counter, which
+	// every process bumps after it changed lease items.
+	changesID = "changes"
 
 	// shardEnd is the checkpoint of a shard read to its end.
 	shardEnd = "SHARD_END"
@@ -91,6 +96,14 @@ type leaseItem struct {
 type workerItem struct {
 	session string
 	expires int64 // unix ms
+	// announcing is the heartbeat expiry as written by a process that
+	// announces its changes: another value (none) in a live heartbeat
+	// tells a process of an earlier version, which does not.
+	announcing int64
+}
+
+func decodeWorker(it map[string]types.AttributeValue) *workerItem {
+	return &workerItem{session: getS(it, attrSession), expires: getN(it, attrBeatUntil), announcing: getN(it, attrAnnounces)}
 }
 
 func str(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
