@@ -21,6 +21,12 @@ type ShardInfo struct {
 // released. Save must fail with an error wrapping [ErrLeaseLost] once the
 // caller no longer holds the lease, so a process that lost a shard can never
 // move its checkpoint.
+//
+// Every process calls Leases every LeaseInterval, so what a round costs when
+// nothing changed is paid by the second, by every process: it should not
+// grow with the number of shards. [LeaseTable] and shard/dynamolease write
+// one heartbeat and read one item (a change counter) in such a round, and
+// read the leases only after a change.
 type LeaseStore interface {
 	Store
 	// Leases renews the leases this process holds, takes unowned and
