@@ -2,7 +2,9 @@ package shard
 
 import (
 	"context"
+	"hash/fnv"
 	"runtime"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -58,5 +60,14 @@ func TestIdleShardReleasesRecords(t *testing.T) {
 		}, 5*time.Second, 20*time.Millisecond, "PF %d: %d of %d payloads collected while the shard is idle", pf, src.collected.Load(), src.allocated.Load())
 		require.NoError(t, eng.Shutdown(t.Context()))
 		require.NoError(t, <-done)
+	}
+}
+
+// fnv32 is FNV-1a, as hash/fnv computes it: lanes keep their keys.
+func TestFNV32(t *testing.T) {
+	for _, s := range []string{"", "k", "customer-1023", "ünïcödé", strings.Repeat("x", 256)} {
+		h := fnv.New32a()
+		h.Write([]byte(s))
+		require.Equal(t, h.Sum32(), fnv32(s), s)
 	}
 }
