@@ -174,6 +174,31 @@ func TestRegistryCreateAnswersAsLambda(t *testing.T) {
 		recs, err := f.store.LoadMappings(t.Context())
 		require.NoError(t, err)
 		require.Len(t, recs, 3, "every definition is stored")
+
+		// Enabled, the DynamoDB mapping reads what was written after it was
+		// created (LATEST is fixed when it first starts).
+		var mu sync.Mutex
+		var keys []string
+		f.define("fn", esm.Function{Kinesis: nopKinesis, SQS: nopSQS, DynamoDB: esm.HandleDynamoDB(func(_ context.Context, ev events.DynamoDBEvent) error {
+			mu.Lock()
+			defer mu.Unlock()
+			for _, r := range ev.Records {
+				keys = append(keys, r.Change.Keys["pk"].String())
+			}
+			return nil
+		})})
+		on, err := reg.Enable(t.Context(), off.UUID)
+		require.NoError(t, err)
+		require.Equal(t, esm.StateEnabling, on.State)
+		waitState(t, reg, off.UUID, esm.StateEnabled)
+		time.Sleep(2 * time.Second)
+		require.NoError(t, f.d.PutItem("items", map[string]dstypes.AttributeValue{"pk": &dstypes.AttributeValueMemberS{Value: "a"}}))
+		esmtest.WaitUntil(t, time.Minute, "the item", func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return len(keys) == 1
+		})
+		require.Equal(t, []string{"a"}, keys)
 	})
 }
 
