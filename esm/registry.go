@@ -170,15 +170,36 @@ type ListFilter struct {
 // and bisect settings, FunctionResponseTypes, DestinationConfig,
 // FilterCriteria, ScalingConfig, FunctionName) is applied the same way: the
 // running mapping stops gracefully and a new one starts from its
-// checkpoints, so no record is lost and none is delivered again beyond
-// those of in-flight batches (state Updating, then Enabled). EventSourceArn,
-// StartingPosition and StartingPositionTimestamp cannot change, as in
-// Lambda: create a new mapping.
+// checkpoints, so no record is lost (state Updating, then Enabled). What is
+// delivered again is what the engines deliver again after any graceful
+// stop: nothing for SQS (handled messages are deleted, the others made
+// visible again); for a stream, the records finished beyond the shard's
+// checkpoint, which happens when, with a ParallelizationFactor above 1, a
+// lane ran ahead of a record another lane had read but not yet invoked.
+// EventSourceArn, StartingPosition and StartingPositionTimestamp cannot
+// change, as in Lambda: create a new mapping.
 //
 // Build it with [NewRegistry], run it with Run, stop it with Shutdown (the
 // mappings drain, their definitions stay). Operations are safe for
 // concurrent use and may be called before Run: mappings then start when Run
 // does.
+//
+// Differences from AWS:
+//
+//   - Create does not look for the source: a stream or queue that does not
+//     exist (yet) makes the mapping Enabled with a LastProcessingResult of
+//     "PROBLEM: " and the reason, retried with backoff, where Lambda refuses
+//     the mapping.
+//   - AWS's words are used where they were recorded (the conflict messages,
+//     ResourceNotFoundException's "The resource you requested does not
+//     exist.", the configuration rules); the messages of
+//     ResourceInUseException, of "Function not found: <ARN>" and of the
+//     refused updates of EventSourceArn and StartingPosition are ours.
+//   - A mapping that Lambda would run as a Kafka, MQ or DocumentDB mapping
+//     is refused (Unrecognized event source), and TumblingWindowInSeconds
+//     is refused until tumbling windows are implemented.
+//   - Definitions live in one process's store (a file by default): several
+//     processes do not share them yet.
 type Registry struct {
 	cfg     RegistryConfig
 	store   MappingStore
