@@ -49,7 +49,7 @@ func (l *lane[R]) take(windowOver bool) []ref[R] {
 	n, bytes := 0, 0
 	full := false
 	for n < len(avail) && n < set.BatchSize {
-		sz := l.p.e.src.size(&avail[n].p.recs[avail[n].i])
+		sz := l.p.e.src.size(&avail[n].p.recs[avail[n].j])
 		if n > 0 && bytes+sz > set.MaxPayload {
 			full = true
 			break
@@ -190,8 +190,7 @@ func (l *lane[R]) invoke(ctx context.Context, refs []ref[R]) bool {
 		if err := call.Failure(); err != nil {
 			e.log.Warn("the batch failed", "shardId", p.id, "records", r.Len(), "attempt", r.Attempts+1, "err", err)
 		}
-		var notInvoked *lambdaesm.NotInvokedError
-		if errors.As(out.Err, &notInvoked) {
+		if notInvoked(out.Err) {
 			// Throttled or failed before reaching the function: not an
 			// attempt. Retry the same run after a backoff.
 			e.log.Warn("function not invoked (throttled or service error); retrying", "shardId", p.id, "err", out.Err)
@@ -236,18 +235,28 @@ func (l *lane[R]) invoke(ctx context.Context, refs []ref[R]) bool {
 	return true
 }
 
+// notInvoked reports whether err says the function was not reached
+// (throttled, or a service error before it ran); a nil err costs nothing.
+func notInvoked(err error) bool {
+	if err == nil {
+		return false
+	}
+	var ni *lambdaesm.NotInvokedError
+	return errors.As(err, &ni)
+}
+
 // records returns the records of a batch: the page's own records when the
-// batch is a run of one page (always so with ParallelizationFactor 1 and no
-// filtered record), so the common case copies nothing; a copy otherwise.
-// The checkpoint does not read the records (see page.seqs).
+// batch is a run of one page (always so but when a batch spans two reads:
+// proc.dispatch groups a page's records by lane), so it copies nothing; a
+// copy otherwise. The checkpoint does not read the records (see page.seqs).
 func records[R any](refs []ref[R]) []R {
-	pg, lo := refs[0].p, int(refs[0].i)
+	pg, lo := refs[0].p, int(refs[0].j)
 	hi := lo + len(refs)
 	for k := range refs {
-		if refs[k].p != pg || int(refs[k].i) != lo+k {
+		if refs[k].p != pg || int(refs[k].j) != lo+k {
 			recs := make([]R, len(refs))
 			for i, r := range refs {
-				recs[i] = r.p.recs[r.i]
+				recs[i] = r.p.recs[r.j]
 			}
 			return recs
 		}

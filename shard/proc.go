@@ -141,6 +141,9 @@ func (p *proc[R]) read(ctx context.Context) bool {
 	lastSeq := ""
 	capacity := e.set.BatchSize * e.set.ParallelizationFactor
 	perLane := make([][]ref[R], len(p.lanes))
+	// spare is the array of the previous response when dispatch copied
+	// its records out (see dispatch): the next read converts into it.
+	var spare []R
 	var next time.Time
 	for {
 		if iter == "" {
@@ -187,7 +190,12 @@ func (p *proc[R]) read(ctx context.Context) bool {
 		// 1/MinPollInterval per second), so a slow read does not stretch
 		// the cadence.
 		next = time.Now().Add(e.set.MinPollInterval)
-		recs, nextIter, ended, err := e.src.read(rctx, p.id, iter, e.set.ReadLimit, nil)
+		recs, nextIter, ended, err := e.src.read(rctx, p.id, iter, e.set.ReadLimit, spare)
+		if spare != nil && len(recs) > 0 && &recs[:1][0] == &spare[:1][0] {
+			// What the last response left past this one's end.
+			clear(recs[len(recs):cap(recs)])
+		}
+		spare = nil
 		if err != nil {
 			if rctx.Err() != nil || p.halted() {
 				return false
@@ -225,7 +233,9 @@ func (p *proc[R]) read(ctx context.Context) bool {
 		e.hook.RecordsPolled(p.src, len(recs))
 		if len(recs) > 0 {
 			lastSeq = e.src.seq(&recs[len(recs)-1])
-			p.dispatch(recs, perLane)
+			if free := p.dispatch(recs, perLane); free != nil {
+				spare = free[:0]
+			}
 		} else {
 			next = time.Now().Add(e.set.PollInterval)
 			// Idle: keep no scratch sized for a full response.
@@ -239,7 +249,12 @@ func (p *proc[R]) read(ctx context.Context) bool {
 }
 
 // dispatch filters a response and hands each record to its key's lane.
-func (p *proc[R]) dispatch(recs []R, perLane [][]ref[R]) {
+// When the lanes' records are not the whole response in order (records
+// filtered out or skipped, or several lanes), it copies them into a page
+// array grouped by lane, so that every batch is a run of it that the handler
+// gets uncopied, and returns recs, which nothing references any more, for
+// the next read to convert into.
+func (p *proc[R]) dispatch(recs []R, perLane [][]ref[R]) (free []R) {
 	e := p.e
 	pg := &page[R]{recs: recs, seqs: make([]string, len(recs)), done: make([]bool, len(recs))}
 	for i := range recs {
@@ -268,9 +283,21 @@ func (p *proc[R]) dispatch(recs []R, perLane [][]ref[R]) {
 		if nl > 1 {
 			l = int(e.src.laneKey(&recs[i]) % nl)
 		}
-		perLane[l] = append(perLane[l], ref[R]{p: pg, i: int32(i)})
+		perLane[l] = append(perLane[l], ref[R]{p: pg, i: int32(i), j: int32(i)})
 	}
 	pg.ndone = filtered + skipped
+	if kept := len(recs) - pg.ndone; nl > 1 || kept < len(recs) {
+		grouped := make([]R, kept)
+		j := 0
+		for _, refs := range perLane {
+			for k := range refs {
+				grouped[j] = recs[refs[k].i]
+				refs[k].j = int32(j)
+				j++
+			}
+		}
+		pg.recs, free = grouped, recs
+	}
 	if filtered > 0 {
 		e.hook.RecordsFilteredOut(p.src, filtered)
 	}
@@ -285,6 +312,7 @@ func (p *proc[R]) dispatch(recs []R, perLane [][]ref[R]) {
 			perLane[l] = refs[:0]
 		}
 	}
+	return free
 }
 
 // drain waits until every record read is finished; false when stopped first.

@@ -5,20 +5,23 @@ import "sync"
 // page is the records of one GetRecords response, in sequence order, and
 // which of them are finished (handled, filtered out or discarded by policy).
 type page[R any] struct {
+	// recs are the records the lanes invoke: the response itself, or
+	// (see proc.dispatch) those not filtered out, grouped by lane.
 	recs []R
 	// seqs are the records' sequence numbers, taken when the page was
 	// read: a handler may be given recs itself (see lane.records), and
 	// whatever it does to them must not move the checkpoint.
 	seqs   []string
-	done   []bool
+	done   []bool // by position in the response, as seqs
 	ndone  int
 	prefix int // records [0, prefix) are all done
 }
 
-// ref names one record of a page.
+// ref names one record of a page: i is its position in the response (done,
+// seqs), j in the page's recs.
 type ref[R any] struct {
-	p *page[R]
-	i int32
+	p    *page[R]
+	i, j int32
 }
 
 // tracker orders a shard's pages and computes the checkpoint: the sequence
@@ -44,7 +47,7 @@ func newTracker[R any]() *tracker[R] {
 func (t *tracker[R]) add(p *page[R]) {
 	t.mu.Lock()
 	before := t.inflight
-	t.inflight += len(p.recs) - p.ndone
+	t.inflight += len(p.done) - p.ndone
 	t.pages = append(t.pages, p)
 	t.advance(before)
 	t.mu.Unlock()
@@ -75,7 +78,7 @@ func (t *tracker[R]) advance(before int) {
 	moved := false
 	for len(t.pages) > 0 {
 		p := t.pages[0]
-		for p.prefix < len(p.recs) && p.done[p.prefix] {
+		for p.prefix < len(p.done) && p.done[p.prefix] {
 			p.prefix++
 		}
 		if p.prefix > 0 {
@@ -83,7 +86,7 @@ func (t *tracker[R]) advance(before int) {
 				t.cp, moved = s, true
 			}
 		}
-		if p.prefix < len(p.recs) {
+		if p.prefix < len(p.done) {
 			break
 		}
 		t.pages[0] = nil
