@@ -69,6 +69,13 @@
 // while the shard's lanes hold more than BatchSize × ParallelizationFactor
 // unfinished records, which bounds memory.
 //
+// A batch reaches the handler without a copy: it is a run of the records
+// converted from one GetRecords response, grouped by lane when there are
+// several. What a handler does to its records (rewriting fields, appending
+// to the slice) moves no checkpoint and reaches no other batch, but a retry
+// or a bisected half of the same batch is given the same records: treat
+// them as read-only, as Lambda's fresh copy per invocation is not made here.
+//
 // A failed invocation is decided by the retry policy (package retry): retry
 // with backoff, bisect, partial batch response, discard. Until a record is
 // finished (handled, filtered out, or discarded and delivered to the failure
