@@ -179,13 +179,14 @@
 // its last checkpoint are handled again by the new process, as after any
 // lost lease. Its next heartbeat, conditional on its session, fails, and
 // from then on every Leases call returns an error wrapping [ErrOwnerInUse]
-// and [shard.ErrLeaseLost] without a call to the table. The engine logs
-// that error at every round and keeps retrying; once Settings.LeaseTimeout
-// passes without a successful round it stops whatever shard it still
-// reads, and reads nothing more (Run does not return: shut the process
-// down). Its Release and Retire change nothing in the table. A round that
-// the earlier process began just before the takeover sees the new session
-// in its Query and takes nothing back.
+// and [shard.ErrLeaseLost] without a call to the table. At that error the
+// engine stops every shard it still reads and its Run returns the error
+// (see shard.LeaseStore). Its Release and Retire change nothing in the
+// table. A round that the earlier process began just before the takeover
+// takes nothing back: if it reads the change counter after the new process
+// announced its first heartbeat, it Queries the mapping and sees the new
+// session; if before, it decides on its copy, in which the leases are its
+// own already, and the counters the new process bumps fence its writes.
 //
 // ErrOwnerInUse therefore no longer refuses a new process while a
 // heartbeat under its name is live (which made a restarted pod wait out
