@@ -230,12 +230,9 @@ func (s *Store) refresh(ctx context.Context, mapping string, now time.Time) (map
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	items := make(map[string]*leaseItem, len(m.view))
-	for id, it := range m.view {
-		c := *it
-		items[id] = &c // the round changes its items as it writes
-	}
-	return items, m.workers, nil
+	// The round adds, replaces and removes items as it writes, never
+	// changes one in place.
+	return maps.Clone(m.view), m.workers, nil
 }
 
 // viewed records a read: the items (nil: only the heartbeats were read),
@@ -662,7 +659,9 @@ func (r *round) askHandoff(ctx context.Context, id string) error {
 	if err != nil {
 		return s.apiError("UpdateItem", err)
 	}
-	it.handoff = s.owner
+	asked := *it // the round's items are shared with this process's copy
+	asked.handoff = s.owner
+	r.items[id] = &asked
 	return nil
 }
 
