@@ -126,7 +126,10 @@
 // a write that fails one makes the next round read everything, and the
 // lost process's lapse is a change of members (step 4). While a live
 // process does not announce its changes (an earlier version of this
-// package, during a rolling upgrade), every round reads the whole mapping.
+// package, during a rolling upgrade), every round reads the whole mapping,
+// from the round that first reads its heartbeat (within a lease duration of
+// its start); until then, its changes are seen at the next announced one,
+// or when a write's condition fails on them.
 // A lease item edited by hand is seen at the next announced change; bump
 // the counter to have it seen at once.
 //

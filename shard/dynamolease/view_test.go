@@ -161,3 +161,67 @@ func describeItems(items map[string]*leaseItem) string {
 	}
 	return out
 }
+
+// A live process of an earlier version, which announces nothing (its
+// heartbeat has no announcingUntil), makes every round read the mapping,
+// from the round that first reads its heartbeat (within a lease duration)
+// until it lapses.
+func TestIntegrationEarlierVersionMakesRoundsReadEverything(t *testing.T) {
+	awstest.Integration(t)
+	c := awstest.DynamoDB(t)
+	table := awstest.UniqueName(t, "leaselegacy")
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_, _ = c.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: &table})
+	})
+	const mapping = "legacy"
+	s := &costSim{t: t, c: c, table: table, mapping: mapping, meter: &meter{DynamoDBAPI: c}, clock: &clock{t: time.Now()}}
+	for i := range 4 {
+		s.shards = append(s.shards, shard.ShardInfo{ID: fmt.Sprintf("shardId-%012d", i)})
+	}
+	s.add("new")
+	s.settle()
+	// fullRounds runs n rounds a second apart and counts those that read
+	// the lease items.
+	fullRounds := func(n int) int {
+		full := 0
+		for range n {
+			before := s.meter.leaseReads.Load()
+			s.second(nil)
+			if s.meter.leaseReads.Load() > before {
+				full++
+			}
+		}
+		return full
+	}
+	require.Zero(t, fullRounds(3), "alone and quiet: no round reads the leases")
+
+	// An earlier version's heartbeat, as it wrote them: no announcingUntil.
+	beat := func() {
+		_, err := c.UpdateItem(context.Background(), &dynamodb.UpdateItemInput{
+			TableName: &table, Key: key(mapping, workerPrefix+"old"),
+			UpdateExpression:          aws.String("SET #w = :w, #s = :s, #u = :u ADD #b :one"),
+			ExpressionAttributeNames:  map[string]string{"#w": attrWorker, "#s": attrSession, "#u": attrBeatUntil, "#b": attrBeats},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":w": str("old"), ":s": str("x"), ":u": num(ms(s.clock.now().Add(DefaultLeaseDuration))), ":one": num(1)},
+		})
+		require.NoError(t, err)
+	}
+	beat()
+	seen := 0
+	for range int(DefaultLeaseDuration/time.Second) + 1 {
+		beat()
+		if fullRounds(1) > 0 {
+			break
+		}
+		seen++
+	}
+	require.Less(t, seen, int(DefaultLeaseDuration/time.Second)+1, "its heartbeat read within a lease duration")
+	for range 5 {
+		beat()
+		require.Equal(t, 1, fullRounds(1), "every round reads the mapping while it lives")
+	}
+	// It stops: once its heartbeat lapsed, rounds read the copy again.
+	fullRounds(int(DefaultLeaseDuration/time.Second) + 1)
+	require.Zero(t, fullRounds(3))
+}
