@@ -3,6 +3,7 @@ package esm
 import (
 	"time"
 
+	"github.com/lambdaesm/lambdaesm/internal/limits"
 	"github.com/lambdaesm/lambdaesm/retry"
 
 	"github.com/lambdaesm/lambdaesm/filter"
@@ -47,12 +48,12 @@ type Metric string
 // (ErrorCount and KafkaMetrics are for Kafka sources).
 const MetricEventCount Metric = "EventCount"
 
-// Defaults Lambda applies, and ours for the settings that are not AWS's.
+// Defaults Lambda applies (package internal/limits keeps them).
 const (
-	defaultStreamBatchSize = 100
-	defaultSQSBatchSize    = 10
-	defaultParallelization = 1
-	defaultFunctionTimeout = 3 * time.Second
+	defaultStreamBatchSize = limits.DefaultStreamBatchSize
+	defaultSQSBatchSize    = limits.DefaultSQSBatchSize
+	defaultParallelization = limits.DefaultParallelization
+	defaultFunctionTimeout = limits.DefaultFunctionTimeout
 )
 
 // Config is one event source mapping: the parameters of Lambda's

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
 
 	"github.com/lambdaesm/lambdaesm/filter"
+	"github.com/lambdaesm/lambdaesm/internal/limits"
 )
 
 // Violation is one broken rule of a [Config].
@@ -57,19 +58,19 @@ func (e *ConfigError) Fields() []string {
 	return fs
 }
 
-// Limits of the settings (AWS's, and ours for FunctionTimeout).
+// Limits of the settings (package internal/limits keeps them).
 const (
-	maxBatchSize          = 10000
-	maxFIFOBatchSize      = 10
-	maxBatchingWindow     = 300 * time.Second
-	maxParallelization    = 10
-	minRecordAge          = 60 * time.Second
-	maxRecordAge          = 604800 * time.Second
-	maxRetryAttempts      = 10000
-	maxTumblingWindow     = 900 * time.Second
-	minMaximumConcurrency = 2
-	maxMaximumConcurrency = 1000
-	maxFunctionTimeout    = 900 * time.Second
+	maxBatchSize          = limits.MaxBatchSize
+	maxFIFOBatchSize      = limits.MaxFIFOBatchSize
+	maxBatchingWindow     = limits.MaxBatchingWindow
+	maxParallelization    = limits.MaxParallelization
+	minRecordAge          = limits.MinRecordAge
+	maxRecordAge          = limits.MaxRecordAge
+	maxRetryAttempts      = limits.MaxRetryAttempts
+	maxTumblingWindow     = limits.MaxTumblingWindow
+	minMaximumConcurrency = limits.MinMaximumConcurrency
+	maxMaximumConcurrency = limits.MaxMaximumConcurrency
+	maxFunctionTimeout    = limits.MaxFunctionTimeout
 )
 
 // Rules shared by Validate and the JSON decoder.

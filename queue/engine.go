@@ -14,6 +14,7 @@ import (
 
 	"github.com/lambdaesm/lambdaesm"
 	"github.com/lambdaesm/lambdaesm/internal/core"
+	"github.com/lambdaesm/lambdaesm/internal/limits"
 	"github.com/lambdaesm/lambdaesm/retry"
 )
 
@@ -21,14 +22,9 @@ import (
 const (
 	// maxReceive is the most messages one ReceiveMessage returns.
 	maxReceive = 10
-	// longPoll is the default WaitTimeSeconds of receives (the service's
-	// maximum, and Lambda's).
-	longPoll = 20
 	// maxVisibility is the longest visibility timeout SQS accepts, and the
 	// longest a message may stay invisible after one receive.
 	maxVisibility = 12 * time.Hour
-	// defaultPayload is Lambda's 6 MB cap on a synchronous invocation.
-	defaultPayload = 6 << 20
 )
 
 // Settings are an engine's settings, already validated and defaulted (package
@@ -206,13 +202,13 @@ func New(c SQSAPI, set Settings, cb Callbacks) (*Engine, error) {
 			errs = append(errs, err)
 		}
 	}
-	if set.BatchSize < 0 || set.BatchSize > 10000 {
-		errs = append(errs, fmt.Errorf("queue: BatchSize %d is outside 1-10000", set.BatchSize))
+	if set.BatchSize < 0 || set.BatchSize > limits.MaxBatchSize {
+		errs = append(errs, fmt.Errorf("queue: BatchSize %d is outside 1-%d", set.BatchSize, limits.MaxBatchSize))
 	}
-	if set.BatchingWindow < 0 || set.BatchingWindow > 300*time.Second {
-		errs = append(errs, fmt.Errorf("queue: BatchingWindow %v is outside 0-300s", set.BatchingWindow))
+	if set.BatchingWindow < 0 || set.BatchingWindow > limits.MaxBatchingWindow {
+		errs = append(errs, fmt.Errorf("queue: BatchingWindow %v is outside 0-%v", set.BatchingWindow, limits.MaxBatchingWindow))
 	}
-	if set.LongPoll != 0 && (set.LongPoll < time.Second || set.LongPoll > longPoll*time.Second || set.LongPoll%time.Second != 0) {
+	if set.LongPoll != 0 && (set.LongPoll < time.Second || set.LongPoll > limits.LongPoll || set.LongPoll%time.Second != 0) {
 		errs = append(errs, fmt.Errorf("queue: LongPoll %v is not a whole number of seconds from 1 to 20", set.LongPoll))
 	}
 	if set.HeartbeatInterval < 0 {
@@ -227,16 +223,16 @@ func New(c SQSAPI, set Settings, cb Callbacks) (*Engine, error) {
 	}
 	set.Scaling = sc
 	if set.BatchSize == 0 {
-		set.BatchSize = 10
+		set.BatchSize = limits.DefaultSQSBatchSize
 	}
 	if set.FunctionTimeout <= 0 {
-		set.FunctionTimeout = 3 * time.Second
+		set.FunctionTimeout = limits.DefaultFunctionTimeout
 	}
 	if set.LongPoll == 0 {
-		set.LongPoll = longPoll * time.Second
+		set.LongPoll = limits.LongPoll
 	}
 	if set.MaxPayload <= 0 {
-		set.MaxPayload = defaultPayload
+		set.MaxPayload = limits.MaxPayload
 	}
 	if set.Logger == nil {
 		set.Logger = slog.New(slog.DiscardHandler)

@@ -1,0 +1,37 @@
+// Package limits holds Lambda's limits and defaults for event source
+// mappings in one place: package esm validates configurations against them
+// and fills in the defaults, and the engines (shard, queue) default to the
+// same values, so an engine's zero value never means something else than
+// Lambda's.
+package limits
+
+import "time"
+
+// Batching.
+const (
+	MaxBatchSize           = 10000 // BatchSize, every source
+	MaxFIFOBatchSize       = 10    // BatchSize of a FIFO queue
+	DefaultStreamBatchSize = 100   // Kinesis, DynamoDB Streams
+	DefaultSQSBatchSize    = 10
+	MaxBatchingWindow      = 300 * time.Second
+	MaxPayload             = 6 << 20 // a synchronous invocation's event
+)
+
+// Streams.
+const (
+	MaxParallelization     = 10
+	DefaultParallelization = 1
+	MinRecordAge           = 60 * time.Second
+	MaxRecordAge           = 604800 * time.Second
+	MaxRetryAttempts       = 10000
+	MaxTumblingWindow      = 900 * time.Second
+)
+
+// The function and SQS scaling.
+const (
+	DefaultFunctionTimeout = 3 * time.Second
+	MaxFunctionTimeout     = 900 * time.Second
+	MinMaximumConcurrency  = 2
+	MaxMaximumConcurrency  = 1000
+	LongPoll               = 20 * time.Second // SQS WaitTimeSeconds, Lambda's and the service's maximum
+)
