@@ -13,6 +13,7 @@ import (
 
 	"github.com/lambdaesm/lambdaesm"
 	"github.com/lambdaesm/lambdaesm/internal/core"
+	"github.com/lambdaesm/lambdaesm/internal/limits"
 	"github.com/lambdaesm/lambdaesm/retry"
 )
 
@@ -186,26 +187,26 @@ func newEngine[R any](src source[R], arn string, set Settings, cb Callbacks[R]) 
 	if set.Mapping == "" {
 		errs = append(errs, errors.New("shard: Settings.Mapping is required"))
 	}
-	if set.ParallelizationFactor < 0 || set.ParallelizationFactor > 10 {
-		errs = append(errs, fmt.Errorf("shard: ParallelizationFactor %d is outside 1-10", set.ParallelizationFactor))
+	if set.ParallelizationFactor < 0 || set.ParallelizationFactor > limits.MaxParallelization {
+		errs = append(errs, fmt.Errorf("shard: ParallelizationFactor %d is outside 1-%d", set.ParallelizationFactor, limits.MaxParallelization))
 	}
-	if set.BatchSize < 0 || set.BatchSize > 10000 {
-		errs = append(errs, fmt.Errorf("shard: BatchSize %d is outside 1-10000", set.BatchSize))
+	if set.BatchSize < 0 || set.BatchSize > limits.MaxBatchSize {
+		errs = append(errs, fmt.Errorf("shard: BatchSize %d is outside 1-%d", set.BatchSize, limits.MaxBatchSize))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
 	if set.BatchSize == 0 {
-		set.BatchSize = 100
+		set.BatchSize = limits.DefaultStreamBatchSize
 	}
 	if set.ParallelizationFactor == 0 {
-		set.ParallelizationFactor = 1
+		set.ParallelizationFactor = limits.DefaultParallelization
 	}
 	if set.StartingPosition == "" {
 		set.StartingPosition = "LATEST"
 	}
 	if set.FunctionTimeout <= 0 {
-		set.FunctionTimeout = 3 * time.Second
+		set.FunctionTimeout = limits.DefaultFunctionTimeout
 	}
 	if set.MinPollInterval == 0 {
 		set.MinPollInterval = 200 * time.Millisecond
@@ -214,7 +215,7 @@ func newEngine[R any](src source[R], arn string, set Settings, cb Callbacks[R]) 
 		set.DiscoveryInterval = 30 * time.Second
 	}
 	if set.MaxPayload <= 0 {
-		set.MaxPayload = 6 << 20
+		set.MaxPayload = limits.MaxPayload
 	}
 	if set.ReadLimit <= 0 || set.ReadLimit > src.maxLimit() {
 		set.ReadLimit = src.maxLimit()
