@@ -173,7 +173,7 @@ func streamSettings(cfg Config, kind SourceKind, client, h any, opts []*option) 
 	set.StartingPosition = string(cfg.StartingPosition)
 	set.StartingTimestamp = cfg.StartingPositionTimestamp
 	set.FunctionTimeout = cfg.FunctionTimeout
-	set.Policy = retry.Policy{
+	set.Policy = &retry.Policy{
 		MaximumRetryAttempts:       cfg.RetryAttempts(),
 		MaximumRecordAge:           cfg.RecordAgeLimit(),
 		BisectBatchOnFunctionError: cfg.BisectBatchOnFunctionError,

@@ -30,7 +30,7 @@ func TestHandlerChangesStayInItsBatch(t *testing.T) {
 		var mu sync.Mutex
 		var seen []string
 		set := Settings{BatchSize: 10, ReadLimit: 30, Store: store, CheckpointInterval: -1,
-			Policy: retry.Policy{MaximumRetryAttempts: retry.Infinite, BisectBatchOnFunctionError: true}}
+			Policy: &retry.Policy{MaximumRetryAttempts: retry.Infinite, BisectBatchOnFunctionError: true}}
 		eng := reviewEngine(t, src, set, func(_ context.Context, batch []events.KinesisEventRecord) Result {
 			_ = append(batch, events.KinesisEventRecord{EventID: "appended", Kinesis: events.KinesisRecord{SequenceNumber: "1"}})
 			if len(batch) == 10 {
@@ -74,7 +74,7 @@ func TestRegroupedPagesKeepRecords(t *testing.T) {
 		var mu sync.Mutex
 		got := map[string][]string{}
 		set := Settings{Mapping: "m", BatchSize: 4, ReadLimit: 30, ParallelizationFactor: 3, Store: store, CheckpointInterval: -1,
-			PollInterval: time.Second, StartingPosition: "TRIM_HORIZON", Policy: retry.Policy{MaximumRetryAttempts: retry.Infinite}}
+			PollInterval: time.Second, StartingPosition: "TRIM_HORIZON", Policy: &retry.Policy{MaximumRetryAttempts: retry.Infinite}}
 		eng, err := newEngine[events.KinesisEventRecord](src, reviewARN, set, Callbacks[events.KinesisEventRecord]{
 			Filter: func(r *events.KinesisEventRecord) bool {
 				for i, rec := range src.list[0].recs {

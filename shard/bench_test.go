@@ -35,7 +35,7 @@ func benchDispatch(b *testing.B, pf, bs int) {
 	set := Settings{
 		Mapping: "bench", BatchSize: bs, ParallelizationFactor: pf, StartingPosition: "TRIM_HORIZON",
 		MinPollInterval: -1, PollInterval: time.Millisecond, FunctionTimeout: time.Minute,
-		Policy: retry.Policy{MaximumRetryAttempts: -1},
+		Policy: &retry.Policy{MaximumRetryAttempts: -1},
 	}
 	eng, err := newEngine[events.KinesisEventRecord](src, "arn:aws:kinesis:us-east-1:000000000000:stream/bench", set, Callbacks[events.KinesisEventRecord]{
 		Invoke: func(_ context.Context, batch []events.KinesisEventRecord) Result {
@@ -79,7 +79,7 @@ func BenchmarkThousandShards(b *testing.B) {
 		g0 := runtime.NumGoroutine()
 		set := Settings{
 			Mapping: "bench", BatchSize: 100, ParallelizationFactor: 1, StartingPosition: "TRIM_HORIZON",
-			PollInterval: time.Second, FunctionTimeout: time.Minute, Policy: retry.Policy{MaximumRetryAttempts: -1},
+			PollInterval: time.Second, FunctionTimeout: time.Minute, Policy: &retry.Policy{MaximumRetryAttempts: -1},
 		}
 		eng, err := newEngine[events.KinesisEventRecord](src, "arn:aws:kinesis:us-east-1:000000000000:stream/bench", set, Callbacks[events.KinesisEventRecord]{
 			Invoke: func(_ context.Context, batch []events.KinesisEventRecord) Result {

@@ -94,8 +94,9 @@
 // # Configuration
 //
 // Package esm turns a Config into Settings. Zero fields get the defaults below,
-// except Policy, whose zero value retries nothing: esm fills in Lambda's
-// (retry until the records expire, no age limit).
+// which are Lambda's (kept in internal/limits, which esm validates against
+// too); a nil Policy is Lambda's default (retry until the records expire, no
+// age limit).
 //
 //	Settings field         esm.Config / option                   default
 //	BatchSize              BatchSize                             100

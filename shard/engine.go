@@ -40,9 +40,10 @@ type Settings struct {
 	// FunctionTimeout bounds each invocation through its context. Default 3s.
 	FunctionTimeout time.Duration
 	// Policy decides retries, bisect, record age and partial responses.
-	// Its zero value does not retry (MaximumRetryAttempts 0); Lambda's
-	// default is MaximumRetryAttempts retry.Infinite.
-	Policy retry.Policy
+	// Nil means Lambda's default: retry until the records expire
+	// (MaximumRetryAttempts retry.Infinite), no age limit, no bisect, no
+	// partial batch responses.
+	Policy *retry.Policy
 	// PollInterval is the wait between reads of a shard that returned no
 	// records. Default Lambda's cadence: 1s for Kinesis, 250ms for DynamoDB.
 	PollInterval time.Duration
@@ -207,6 +208,9 @@ func newEngine[R any](src source[R], arn string, set Settings, cb Callbacks[R]) 
 	}
 	if set.FunctionTimeout <= 0 {
 		set.FunctionTimeout = limits.DefaultFunctionTimeout
+	}
+	if set.Policy == nil {
+		set.Policy = &retry.Policy{MaximumRetryAttempts: retry.Infinite}
 	}
 	if set.MinPollInterval == 0 {
 		set.MinPollInterval = 200 * time.Millisecond

@@ -95,7 +95,7 @@ func TestPropertyLanesKeepKeyOrder(t *testing.T) {
 				set := Settings{
 					Mapping: "prop", BatchSize: 1 + int(seed)*7, ParallelizationFactor: 10, StartingPosition: "TRIM_HORIZON",
 					BatchingWindow: time.Duration(seed%2) * time.Second, ReadLimit: 50, Store: store,
-					Policy: retry.Policy{MaximumRetryAttempts: -1, Backoff: retry.Backoff{Initial: 10 * time.Millisecond, Max: 100 * time.Millisecond}},
+					Policy: &retry.Policy{MaximumRetryAttempts: -1, Backoff: retry.Backoff{Initial: 10 * time.Millisecond, Max: 100 * time.Millisecond}},
 				}
 				eng, err := newEngine[events.KinesisEventRecord](src, "arn:aws:kinesis:us-east-1:000000000000:stream/prop", set, Callbacks[events.KinesisEventRecord]{
 					Invoke: func(ctx context.Context, batch []events.KinesisEventRecord) Result {

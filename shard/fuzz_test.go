@@ -36,7 +36,7 @@ func FuzzEnginePolicies(f *testing.F) {
 			set := Settings{
 				Mapping: "fuzz", BatchSize: 1 + int(batch%20), ParallelizationFactor: 1 + int(pf%10), StartingPosition: "TRIM_HORIZON",
 				Store: store,
-				Policy: retry.Policy{MaximumRetryAttempts: int(retries % 4), BisectBatchOnFunctionError: bisect, ReportBatchItemFailures: rbif,
+				Policy: &retry.Policy{MaximumRetryAttempts: int(retries % 4), BisectBatchOnFunctionError: bisect, ReportBatchItemFailures: rbif,
 					Backoff: retry.Backoff{Initial: time.Millisecond}},
 			}
 			eng, err := newEngine[events.KinesisEventRecord](src, "arn:aws:kinesis:us-east-1:000000000000:stream/fuzz", set, Callbacks[events.KinesisEventRecord]{

@@ -36,7 +36,7 @@ func TestUndecodableResponse(t *testing.T) {
 			var calls int
 			var discarded []shard.Discarded[events.KinesisEventRecord]
 			set := shard.Settings{Mapping: "m", StartingPosition: "TRIM_HORIZON", Store: shard.NewMemoryStore(),
-				Policy: retry.Policy{MaximumRetryAttempts: 1, ReportBatchItemFailures: rbif}}
+				Policy: &retry.Policy{MaximumRetryAttempts: 1, ReportBatchItemFailures: rbif}}
 			eng, err := shard.NewKinesis(k, arn, "", set, shard.Callbacks[events.KinesisEventRecord]{
 				Invoke: func(context.Context, []events.KinesisEventRecord) shard.Result {
 					mu.Lock()

@@ -73,8 +73,8 @@ const reviewARN = "arn:aws:kinesis:us-east-1:000000000000:stream/mem"
 func reviewEngine(t *testing.T, src *memSource, set Settings, invoke Invoker[events.KinesisEventRecord]) *Engine[events.KinesisEventRecord] {
 	t.Helper()
 	set.Mapping, set.PollInterval, set.StartingPosition = "m", time.Second, "TRIM_HORIZON"
-	if set.Policy == (retry.Policy{}) {
-		set.Policy.MaximumRetryAttempts = retry.Infinite
+	if set.Policy == nil {
+		set.Policy = &retry.Policy{MaximumRetryAttempts: retry.Infinite}
 	}
 	eng, err := newEngine[events.KinesisEventRecord](src, reviewARN, set, Callbacks[events.KinesisEventRecord]{Invoke: invoke})
 	require.NoError(t, err)
@@ -156,7 +156,7 @@ func TestReviewStopCancellationIsNotAFunctionError(t *testing.T) {
 		var dropped atomic.Int32
 		eng := reviewEngine(t, src, Settings{
 			BatchSize: 10, Store: store, FunctionTimeout: time.Minute,
-			Policy: retry.Policy{MaximumRetryAttempts: 0, Backoff: retry.DefaultBackoff},
+			Policy: &retry.Policy{MaximumRetryAttempts: 0, Backoff: retry.DefaultBackoff},
 			Hooks:  []lambdaesm.Hook{dropHook{n: &dropped}},
 		}, func(ctx context.Context, _ []events.KinesisEventRecord) Result {
 			<-ctx.Done()
@@ -192,7 +192,7 @@ func TestReviewExpiredLatestIteratorSkipsRecords(t *testing.T) {
 		var got atomic.Int32
 		eng, err := NewKinesis(k, arn, "", Settings{
 			Mapping: "m", PollInterval: time.Second, StartingPosition: "LATEST",
-			Policy: retry.Policy{MaximumRetryAttempts: retry.Infinite},
+			Policy: &retry.Policy{MaximumRetryAttempts: retry.Infinite},
 		}, Callbacks[events.KinesisEventRecord]{
 			Invoke: func(_ context.Context, b []events.KinesisEventRecord) Result {
 				got.Add(int32(len(b)))
@@ -288,7 +288,7 @@ func TestReviewBisectSecondHalfInvokedAfterHalt(t *testing.T) {
 		var stopped atomic.Bool
 		var after, calls atomic.Int32
 		eng := reviewEngine(t, src, Settings{
-			BatchSize: 4, Policy: retry.Policy{MaximumRetryAttempts: retry.Infinite, BisectBatchOnFunctionError: true},
+			BatchSize: 4, Policy: &retry.Policy{MaximumRetryAttempts: retry.Infinite, BisectBatchOnFunctionError: true},
 		}, func(context.Context, []events.KinesisEventRecord) Result {
 			if stopped.Load() {
 				after.Add(1)

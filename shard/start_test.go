@@ -66,7 +66,7 @@ func runFor(t *testing.T, run func(context.Context) error, shutdown func(context
 func streamSettings(store shard.Store, position string, at time.Time) shard.Settings {
 	return shard.Settings{
 		Mapping: "m", StartingPosition: position, StartingTimestamp: at, Store: store,
-		Policy: retry.Policy{MaximumRetryAttempts: retry.Infinite},
+		Policy: &retry.Policy{MaximumRetryAttempts: retry.Infinite},
 	}
 }
 
