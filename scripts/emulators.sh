@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Local AWS emulators for the integration tests (see /work/shared/reference/emulators.md).
+# Local AWS emulators for the integration tests (see ../shared/reference/emulators.md beside the repository).
 #
 #   scripts/emulators.sh install   # pinned packages into .emulators/ (idempotent)
 #   scripts/emulators.sh start     # start on 127.0.0.1, wait until each answers (60 s max each)
