@@ -95,6 +95,9 @@ func (c *Caller) Call(ctx context.Context, n int, id func(i int) string, fn func
 // error (functionError null), and without it the response is ignored, as
 // Lambda does.
 func InvalidPartialBatchResponse(err error) bool {
+	if err == nil {
+		return false // no errors.As target escapes on every successful call
+	}
 	var invalid interface{ InvalidPartialBatchResponse() bool }
 	return errors.As(err, &invalid) && invalid.InvalidPartialBatchResponse()
 }
