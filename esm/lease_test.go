@@ -71,7 +71,7 @@ func TestLeaseFencing(t *testing.T) {
 		table := shard.NewLeaseTable()
 		a, b := table.Worker("a"), table.Worker("b")
 		ctx := t.Context()
-		shards := []shard.ShardInfo{{ID: "s0"}}
+		shards := []shard.Info{{ID: "s0"}}
 		held, err := a.Leases(ctx, "m", shards)
 		require.NoError(t, err)
 		require.Equal(t, []string{"s0"}, held)

@@ -12,7 +12,8 @@ import (
 
 	"github.com/lambdaesm/lambdaesm"
 	"github.com/lambdaesm/lambdaesm/destination"
-	"github.com/lambdaesm/lambdaesm/queue"
+	"github.com/lambdaesm/lambdaesm/internal/queueengine"
+	"github.com/lambdaesm/lambdaesm/internal/streamengine"
 	"github.com/lambdaesm/lambdaesm/retry"
 	"github.com/lambdaesm/lambdaesm/shard"
 
@@ -99,14 +100,14 @@ type options struct {
 	logger         *slog.Logger
 	hooks          []lambdaesm.Hook
 	store          shard.Store
-	tuning         shard.Settings // only the timing fields are read
+	tuning         streamengine.Settings // only the timing fields are read
 	invokeIdentity string
 	retryBackoff   retry.Backoff
 	destClients    destination.Clients
 	onFailure      destination.Sender
-	queue          queue.Settings // only the SQS tuning fields are read
-	filterQuota    int            // patterns allowed in FilterCriteria
-	filter         *filter.Filter // compiled FilterCriteria (set by prepare)
+	queue          queueengine.Settings // only the SQS tuning fields are read
+	filterQuota    int                  // patterns allowed in FilterCriteria
+	filter         *filter.Filter       // compiled FilterCriteria (set by prepare)
 }
 
 // buildOptions applies opts for a mapping of kind and reports every
@@ -229,7 +230,7 @@ const (
 	maxRetryDelay    = time.Hour
 	maxVisibility    = 12 * time.Hour // SQS's longest visibility timeout
 	maxLongPoll      = 20 * time.Second
-	maxConcurrency   = queue.DefaultMaxConcurrency
+	maxConcurrency   = queueengine.DefaultMaxConcurrency
 	maxScalePerMin   = 60000 // a thousand more batches a second
 )
 

@@ -6,6 +6,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/lambdaesm/lambdaesm/internal/queueengine"
 	"github.com/lambdaesm/lambdaesm/queue"
 
 	"github.com/lambdaesm/lambdaesm/filter"
@@ -13,7 +14,7 @@ import (
 
 // SQSMapping runs an SQS queue mapping.
 type SQSMapping struct {
-	eng *queue.Engine
+	eng *queueengine.Engine
 }
 
 var _ Mapping = (*SQSMapping)(nil)
@@ -46,7 +47,7 @@ func NewSQSMapping(cfg Config, client queue.SQSAPI, h Handler[events.SQSEvent, e
 	set.Disabled = !cfg.IsEnabled()
 	set.Hooks = o.hooks
 	set.Logger = o.logger.With("mapping", o.name)
-	eng, err := queue.New(client, set, queue.Callbacks{Invoke: sqsInvoker(h, functionARNOf(cfg, o)), Filter: recordFilter(o.filter, (*filter.Filter).MatchSQSMessage)})
+	eng, err := queueengine.New(client, set, queueengine.Callbacks{Invoke: sqsInvoker(h, functionARNOf(cfg, o)), Filter: recordFilter(o.filter, (*filter.Filter).MatchSQSMessage)})
 	if err != nil {
 		return nil, err
 	}
@@ -69,12 +70,12 @@ func (m *SQSMapping) Shutdown(ctx context.Context) error { return m.eng.Shutdown
 // sqsInvoker turns a handler into the engine's invoker: it builds the event,
 // recovers panics, and passes on the batchItemFailures (the engine applies
 // AWS's rules to them, or ignores them without ReportBatchItemFailures).
-func sqsInvoker(h Handler[events.SQSEvent, events.SQSEventResponse], functionARN string) func(context.Context, []events.SQSMessage) queue.Result {
-	return func(ctx context.Context, batch []events.SQSMessage) queue.Result {
+func sqsInvoker(h Handler[events.SQSEvent, events.SQSEventResponse], functionARN string) func(context.Context, []events.SQSMessage) queueengine.Result {
+	return func(ctx context.Context, batch []events.SQSMessage) queueengine.Result {
 		resp, err := invoke(withLambdaContext(ctx, functionARN), h, events.SQSEvent{Records: batch})
 		if err != nil {
-			return queue.Result{Err: err}
+			return queueengine.Result{Err: err}
 		}
-		return queue.Result{ItemFailures: failureIDs(resp.BatchItemFailures, func(f events.SQSBatchItemFailure) string { return f.ItemIdentifier })}
+		return queueengine.Result{ItemFailures: failureIDs(resp.BatchItemFailures, func(f events.SQSBatchItemFailure) string { return f.ItemIdentifier })}
 	}
 }

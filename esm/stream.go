@@ -11,6 +11,7 @@ import (
 	"github.com/lambdaesm/lambdaesm"
 	"github.com/lambdaesm/lambdaesm/destination"
 	"github.com/lambdaesm/lambdaesm/internal/core"
+	"github.com/lambdaesm/lambdaesm/internal/streamengine"
 	"github.com/lambdaesm/lambdaesm/internal/uuid"
 	"github.com/lambdaesm/lambdaesm/retry"
 	"github.com/lambdaesm/lambdaesm/shard"
@@ -35,12 +36,12 @@ type Mapping interface {
 
 // KinesisMapping runs a Kinesis data stream mapping.
 type KinesisMapping struct {
-	eng *shard.Engine[events.KinesisEventRecord]
+	eng *streamengine.Engine[events.KinesisEventRecord]
 }
 
 // DynamoDBMapping runs a DynamoDB stream mapping.
 type DynamoDBMapping struct {
-	eng *shard.Engine[events.DynamoDBEventRecord]
+	eng *streamengine.Engine[events.DynamoDBEventRecord]
 }
 
 var (
@@ -62,7 +63,7 @@ func NewKinesisMapping(cfg Config, client shard.KinesisAPI, h Handler[events.Kin
 		return failureIDs(r.BatchItemFailures, func(f events.KinesisBatchItemFailure) string { return f.ItemIdentifier })
 	})
 	onDiscard := newOnDiscard(cfg, set, o, destination.Kinesis, event)
-	eng, err := shard.NewKinesis(client, cfg.EventSourceArn, o.invokeIdentity, set, shard.Callbacks[events.KinesisEventRecord]{
+	eng, err := streamengine.NewKinesis(client, cfg.EventSourceArn, o.invokeIdentity, set, streamengine.Callbacks[events.KinesisEventRecord]{
 		Invoke: inv, OnDiscard: onDiscard, Filter: recordFilter(o.filter, (*filter.Filter).MatchKinesisRecord),
 	})
 	if err != nil {
@@ -87,7 +88,7 @@ func NewDynamoDBMapping(cfg Config, client shard.DynamoDBStreamsAPI, h Handler[e
 		return failureIDs(r.BatchItemFailures, func(f events.DynamoDBBatchItemFailure) string { return f.ItemIdentifier })
 	})
 	onDiscard := newOnDiscard(cfg, set, o, destination.DynamoDB, event)
-	eng, err := shard.NewDynamoDB(client, cfg.EventSourceArn, set, shard.Callbacks[events.DynamoDBEventRecord]{
+	eng, err := streamengine.NewDynamoDB(client, cfg.EventSourceArn, set, streamengine.Callbacks[events.DynamoDBEventRecord]{
 		Invoke: inv, OnDiscard: onDiscard, Filter: recordFilter(o.filter, (*filter.Filter).MatchDynamoDBRecord),
 	})
 	if err != nil {
@@ -156,10 +157,10 @@ func prepare(cfg Config, kind SourceKind, client, h any, opts []*option) (Config
 
 // streamSettings runs the shared checks and turns cfg into the stream
 // engine's settings.
-func streamSettings(cfg Config, kind SourceKind, client, h any, opts []*option) (Config, shard.Settings, options, error) {
+func streamSettings(cfg Config, kind SourceKind, client, h any, opts []*option) (Config, streamengine.Settings, options, error) {
 	cfg, o, err := prepare(cfg, kind, client, h, opts)
 	if err != nil {
-		return cfg, shard.Settings{}, options{}, err
+		return cfg, streamengine.Settings{}, options{}, err
 	}
 	store := o.store
 	if store == nil {
@@ -211,20 +212,20 @@ func failureIDs[F any](fs []F, id func(F) string) []string {
 // newInvoker turns a handler into the engine's invoker: it builds the event,
 // recovers panics, and returns the batchItemFailures identifiers (the engine
 // applies AWS's rules to them).
-func newInvoker[E, R, Rec any](h Handler[E, R], functionARN string, event func([]Rec) E, ids func(R) []string) shard.Invoker[Rec] {
-	return func(ctx context.Context, batch []Rec) shard.Result {
+func newInvoker[E, R, Rec any](h Handler[E, R], functionARN string, event func([]Rec) E, ids func(R) []string) streamengine.Invoker[Rec] {
+	return func(ctx context.Context, batch []Rec) streamengine.Result {
 		resp, err := invoke(withLambdaContext(ctx, functionARN), h, event(batch))
 		if err != nil {
-			return shard.Result{Err: err}
+			return streamengine.Result{Err: err}
 		}
-		return shard.Result{ItemFailures: ids(resp)}
+		return streamengine.Result{ItemFailures: ids(resp)}
 	}
 }
 
 // newOnDiscard returns the engine's callback for discarded records: it builds
 // the AWS on-failure record and sends it to the destination; nil without a
 // destination (the engine then logs and counts the discard).
-func newOnDiscard[Rec, E any](cfg Config, set shard.Settings, o options, kind destination.Kind, event func([]Rec) E) func(context.Context, shard.Discarded[Rec]) error {
+func newOnDiscard[Rec, E any](cfg Config, set streamengine.Settings, o options, kind destination.Kind, event func([]Rec) E) func(context.Context, streamengine.Discarded[Rec]) error {
 	if o.onFailure == nil {
 		return nil
 	}
@@ -234,7 +235,7 @@ func newOnDiscard[Rec, E any](cfg Config, set shard.Settings, o options, kind de
 	mappingID := uuid.FromName(set.Mapping)
 	wantsPayload := destination.WantsPayload(o.onFailure)
 	hooks := core.NewHooks(o.hooks...)
-	return func(ctx context.Context, d shard.Discarded[Rec]) error {
+	return func(ctx context.Context, d streamengine.Discarded[Rec]) error {
 		// The invocations the records had; records that expired before
 		// the first one count 1, as AWS records them.
 		count := max(d.InvokeCount, 1)

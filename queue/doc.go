@@ -1,10 +1,12 @@
-// Package queue is the engine behind SQS mappings: long polling, batching
-// windows, deletion, partial batch responses, FIFO message-group fan-out,
-// concurrency scaling and visibility heartbeats.
+// Package queue holds the narrow SQS client interface an SQS mapping takes
+// ([SQSAPI]) and the errors its background work reports ([DeleteError],
+// [HeartbeatError], [VisibilityError]), and describes how an SQS mapping
+// behaves: long polling, batching windows, deletion, partial batch
+// responses, FIFO message-group fan-out, concurrency scaling and visibility
+// heartbeats.
 //
-// Most users construct mappings through package esm (esm.NewSQSMapping); this
-// package holds the narrow client interface [SQSAPI] and the [Engine] that
-// package esm drives.
+// Mappings are built with package esm (esm.NewSQSMapping), which validates
+// the configuration and drives the SQS engine; the engine is internal.
 //
 // # Semantics
 //
@@ -27,7 +29,7 @@
 //     for window + timeout + 30 s (at most 12 hours), as Lambda does.
 //
 // Transient errors of these start-up calls (server errors, throttling,
-// network failures) are retried with backoff (ServiceBackoff), as receives
+// network failures) are retried with backoff (retry.DefaultBackoff), as receives
 // are, so a brief SQS outage at start-up does not end the mapping; each
 // failure is logged. Only errors no retry heals end Run with an error: the
 // queue does not exist (in Lambda's words: "Error occurred while
@@ -39,7 +41,7 @@
 //
 // Each worker receives and hands one batch at a time to the function; the
 // number of workers is the mapping's concurrency (see Scaling). Receives
-// long-poll (WaitTimeSeconds 20, or [Settings.LongPoll]) for every system and
+// long-poll (WaitTimeSeconds 20, or esm.WithLongPoll) for every system and
 // message attribute,
 // asking for the messages the batch still lacks, at most 10. On a standard
 // queue receives accumulate into one batch until it holds BatchSize messages,
@@ -50,7 +52,7 @@
 // when the receive is retried after an error, so SQS returns the same
 // messages instead of locking their groups for a visibility timeout.
 //
-// Failed receives are retried with backoff (ServiceBackoff) and never count
+// Failed receives are retried with backoff (retry.DefaultBackoff) and never count
 // as function errors.
 //
 // # Result of a batch
@@ -63,7 +65,7 @@
 //   - Function error (an error, a panic, a timeout: [*lambdaesm.TimeoutError]): nothing
 //     is deleted. The messages come back when their visibility timeout ends
 //     and the queue's redrive policy moves them to its dead-letter queue after
-//     maxReceiveCount receives. With [Settings.FailureBackoff] (beyond Lambda)
+//     maxReceiveCount receives. With esm.WithFailureBackoff (beyond Lambda)
 //     the failed messages are made visible again after
 //     Delay(ApproximateReceiveCount) instead, so early retries come sooner and
 //     later ones wait longer.
@@ -72,7 +74,7 @@
 //     listed ones is deleted. An empty or null itemIdentifier, or one that is
 //     not a message of the batch, fails the whole batch
 //     (lambdaesm.ErrInvalidResponse), as in Lambda.
-//   - Filtered out ([Callbacks.Filter]): the message is deleted without being
+//   - Filtered out (FilterCriteria): the message is deleted without being
 //     handed to the function, as Lambda deletes messages its filters reject.
 //
 // # FIFO queues
@@ -93,7 +95,7 @@
 // receive that comes back full, at most 300 a minute, removes one for each
 // receive that comes back empty, down to 2, and never exceeds
 // ScalingConfig.MaximumConcurrency, or 1250 (Lambda's maximum for one SQS
-// mapping) without it. The three numbers are [Scaling]'s fields. The rate is a
+// mapping) without it. The three numbers are esm.Scaling's fields. The rate is a
 // token bucket that starts empty and holds at most ten seconds' worth of
 // growth: from the start the concurrency grows by at most 300 per elapsed
 // minute, and in any minute by at most 350. Each concurrent batch is one
@@ -101,7 +103,7 @@
 //
 // # Visibility heartbeat
 //
-// With [Settings.VisibilityHeartbeat] (beyond Lambda), while a batch is in the
+// With esm.WithVisibilityHeartbeat (beyond Lambda), while a batch is in the
 // handler its messages' visibility is extended with
 // ChangeMessageVisibilityBatch: each time the message closest to becoming
 // visible has only visibility timeout − interval left (every interval, half
@@ -116,7 +118,7 @@
 //
 // # Shutdown
 //
-// [Engine.Shutdown] stops receiving and lets in-flight batches finish and
+// A mapping's Shutdown stops receiving and lets in-flight batches finish and
 // delete their messages. Messages received but not yet handed to the function
 // (a batch still inside its window, FIFO groups waiting for a slot, payload
 // overflow) are made visible again at once with visibility timeout 0, so
@@ -124,26 +126,28 @@
 // flight are not cancelled: SQS keeps a long poll open after its client gave
 // up and hands it messages that then stay invisible for their visibility
 // timeout, among them the ones just made visible. They finish instead (within
-// 20 seconds, or [Settings.LongPoll]) and what they return is made visible
+// 20 seconds, or esm.WithLongPoll) and what they return is made visible
 // too. When Shutdown's
 // context ends first, or Run's context ends, receives and invocations are
 // cancelled at once.
 //
 // # Configuration
 //
-//	Settings field       esm.Config / option                      default
-//	QueueARN, QueueURL   EventSourceArn, QueueURL                 (one required)
-//	BatchSize            BatchSize                                10
-//	BatchingWindow       MaximumBatchingWindow                    0
-//	FunctionTimeout      FunctionTimeout                          3s
-//	LongPoll             esm.WithLongPoll(wait)                   20s
-//	Scaling.Max          ScalingConfig.MaximumConcurrency         1250
-//	Scaling.Initial…     esm.WithScaling(esm.Scaling{…})          5, 300, 2
-//	VisibilityHeartbeat  esm.WithVisibilityHeartbeat(interval)    off
-//	FailureBackoff       esm.WithFailureBackoff(backoff)          off
-//	ServiceBackoff       —                                        retry.DefaultBackoff
-//	Disabled             Enabled=false                            false
-//	MaxPayload           —                                        6 MB
+// Package esm validates a Config and passes the engine settings with
+// Lambda's defaults filled in, from one place (internal/limits).
+//
+//	esm.Config field / option                   default
+//	EventSourceArn or QueueURL                  (one required)
+//	BatchSize                                   10
+//	MaximumBatchingWindowInSeconds              0
+//	FunctionTimeout                             3s
+//	esm.WithLongPoll(wait)                      20s
+//	ScalingConfig.MaximumConcurrency            1250
+//	esm.WithScaling(esm.Scaling{…})             5 initial, 300 more per minute, 2 at least
+//	esm.WithVisibilityHeartbeat(interval)       off
+//	esm.WithFailureBackoff(backoff)             off
+//	Enabled=false                               enabled
+//	(payload cap)                               6 MB
 //
 // # Differences from AWS
 //

@@ -2,9 +2,10 @@ package queue
 
 import (
 	"fmt"
+	"strings"
 )
 
-// DeleteError is returned by [Engine.Shutdown] when messages were handled (or
+// DeleteError is returned by an SQS mapping's Shutdown when messages were handled (or
 // filtered out) but could not be deleted, even after retries: they will be
 // delivered again. Each was also logged and reported to a lambdaesm.HookRecordsNotDeleted hook.
 type DeleteError struct {
@@ -34,3 +35,18 @@ func (e *HeartbeatError) Error() string {
 }
 
 func (e *HeartbeatError) Unwrap() error { return e.Err }
+
+// VisibilityError reports messages whose visibility timeout could not be
+// changed.
+type VisibilityError struct {
+	// MessageIDs are the messages whose visibility did not change.
+	MessageIDs []string
+	// Err joins the causes: the calls' errors and the failed entries'.
+	Err error
+}
+
+func (e *VisibilityError) Error() string {
+	return fmt.Sprintf("changing the visibility of %d messages (%s) failed: %v", len(e.MessageIDs), strings.Join(e.MessageIDs, ", "), e.Err)
+}
+
+func (e *VisibilityError) Unwrap() error { return e.Err }

@@ -1,11 +1,16 @@
-// Package shard is the engine behind Kinesis and DynamoDB Streams mappings:
-// shard discovery, per-shard readers, batching, ParallelizationFactor lanes
-// that keep per-key order, checkpoints and resharding.
+// Package shard holds what a Kinesis or DynamoDB Streams mapping keeps per
+// shard: the narrow client interfaces ([KinesisAPI], [DynamoDBStreamsAPI]),
+// checkpoints ([Checkpoint]) and where they are kept ([Store], with
+// [MemoryStore] and [FileStore]), and leases for several processes reading
+// one stream ([LeaseStore], the in-memory [LeaseTable], and package
+// shard/dynamolease).
 //
-// Most users construct mappings through package esm; this package holds the
-// narrow client interfaces ([KinesisAPI], [DynamoDBStreamsAPI]), the
-// checkpoint [Store] interface with its in-memory and file implementations,
-// and the [Engine] that package esm drives.
+// Mappings are built with package esm (esm.NewKinesisMapping,
+// esm.NewDynamoDBMapping), which validates the configuration and drives the
+// stream engine (shard discovery, per-shard readers, batching,
+// ParallelizationFactor lanes that keep per-key order, checkpoints and
+// resharding). The engine is internal; this documentation describes what it
+// does with the stores above, as a mapping's user sees it.
 //
 // # Semantics
 //
@@ -86,35 +91,32 @@
 //
 // # Shutdown
 //
-// Engine.Shutdown stops reading, lets each lane finish the invocation in
+// A mapping's Shutdown stops reading, lets each lane finish the invocation in
 // flight (without starting retries or new batches), writes final
 // checkpoints and waits for Run. Records read but not invoked stay behind the
 // checkpoint and are read again on the next start: at-least-once delivery.
 //
 // # Configuration
 //
-// Package esm turns a Config into Settings. Zero fields get the defaults below,
-// which are Lambda's (kept in internal/limits, which esm validates against
-// too); a nil Policy is Lambda's default (retry until the records expire, no
-// age limit).
+// Package esm validates a Config and passes the engine settings with
+// Lambda's defaults filled in, from one place (internal/limits): the engine
+// never applies a default of its own.
 //
-//	Settings field         esm.Config / option                   default
-//	BatchSize              BatchSize                             100
-//	BatchingWindow         MaximumBatchingWindow                 0
-//	ParallelizationFactor  ParallelizationFactor                 1
-//	StartingPosition       StartingPosition (+Timestamp)         LATEST (esm requires it)
-//	FunctionTimeout        FunctionTimeout                       3s
-//	Policy                 MaximumRetryAttempts, MaximumRecordAge,
-//	                       BisectBatchOnFunctionError, FunctionResponseTypes,
-//	                       esm.WithRetryBackoff                  see above
-//	PollInterval           esm.WithPolling(idle, …)              1s Kinesis, 250ms DynamoDB
-//	MinPollInterval        esm.WithPolling(esm.Polling{Idle: …, Busy: busy, Discovery: …})           200ms
-//	DiscoveryInterval      esm.WithPolling(…, discovery)         30s
-//	Store                  esm.WithStore                         files (esm), memory (here)
-//	CheckpointInterval     esm.WithCheckpointInterval            1s
-//	LeaseInterval          esm.WithLeaseInterval                 1s
-//	Disabled               Enabled=false                         false
-//	MaxPayload, ReadLimit  —                                     6 MB, the service's maximum
+//	esm.Config field / option                            default
+//	BatchSize                                            100
+//	MaximumBatchingWindowInSeconds                       0
+//	ParallelizationFactor                                1
+//	StartingPosition (+StartingPositionTimestamp)        required
+//	FunctionTimeout                                      3s
+//	MaximumRetryAttempts, MaximumRecordAgeInSeconds,
+//	BisectBatchOnFunctionError, FunctionResponseTypes,
+//	esm.WithRetryBackoff                                 retry until the records expire
+//	esm.WithPolling(esm.Polling{Idle, Busy, Discovery})  1s Kinesis / 250ms DynamoDB, 200ms, 30s
+//	esm.WithStore                                        files under esm.DefaultCheckpointDir
+//	esm.WithCheckpointInterval                           1s
+//	esm.WithLeaseInterval                                1s
+//	Enabled=false                                        enabled
+//	(payload cap, GetRecords limit)                      6 MB, the service's maximum
 //
 // # Differences from AWS
 //
@@ -133,9 +135,9 @@
 //
 // # Testing
 //
-// esm/esmtest's Kinesis and DynamoDBStreams fakes satisfy KinesisAPI and
-// DynamoDBStreamsAPI, with fault injection and resharding; under
+// esm/esmtest's Kinesis and DynamoDBStreams fakes satisfy [KinesisAPI] and
+// [DynamoDBStreamsAPI], with fault injection and resharding; under
 // testing/synctest, polling, backoff and record age run in fake time.
-// MemoryStore keeps checkpoints in a test, and LeaseTable shares a stream
-// among several engines in one process.
+// [MemoryStore] keeps checkpoints in a test, and [LeaseTable] shares a stream
+// among several mappings in one process.
 package shard

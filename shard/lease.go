@@ -4,8 +4,8 @@ import (
 	"context"
 )
 
-// ShardInfo describes one shard of a stream as discovery lists it.
-type ShardInfo struct {
+// Info describes one shard of a stream as discovery lists it.
+type Info struct {
 	ID string
 	// Parents are the shard's parent and, after a merge, adjacent parent.
 	Parents []string
@@ -15,7 +15,7 @@ type ShardInfo struct {
 
 // LeaseStore is a [Store] shared by several processes reading one stream:
 // each shard is read by the one process that holds its lease. The engine calls
-// Leases every Settings.LeaseInterval and reads exactly the shards returned;
+// Leases every lease interval (esm.WithLeaseInterval) and reads exactly the shards returned;
 // a shard it was reading that is no longer returned is stopped gracefully
 // (the in-flight batch finishes, the checkpoint is written) and then
 // released. Save must fail with an error wrapping [ErrLeaseLost] once the
@@ -35,7 +35,7 @@ type LeaseStore interface {
 	// listed for the stream. An error wrapping [ErrLeaseLost] tells that
 	// this process can never hold a lease again (a newer process took its
 	// owner name over): the engine stops every shard and Run returns it.
-	Leases(ctx context.Context, mapping string, shards []ShardInfo) (held []string, err error)
+	Leases(ctx context.Context, mapping string, shards []Info) (held []string, err error)
 	// Release gives up the lease of a shard this process stopped reading,
 	// after its final checkpoint, so another process takes it at once.
 	Release(ctx context.Context, mapping, shardID string) error

@@ -129,7 +129,7 @@ const simMapping = "m"
 type leaseSim struct {
 	t      *testing.T
 	table  *shard.LeaseTable
-	shards []shard.ShardInfo
+	shards []shard.Info
 	reps   []*simReplica // the live ones
 }
 
@@ -145,7 +145,7 @@ type simReplica struct {
 func newLeaseSim(t *testing.T, shards, replicas int) *leaseSim {
 	s := &leaseSim{t: t, table: shard.NewLeaseTable()}
 	for i := range shards {
-		s.shards = append(s.shards, shard.ShardInfo{ID: fmt.Sprintf("shardId-%012d", i)})
+		s.shards = append(s.shards, shard.Info{ID: fmt.Sprintf("shardId-%012d", i)})
 	}
 	for i := range replicas {
 		s.add(fmt.Sprintf("r%02d", i))

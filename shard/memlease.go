@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/lambdaesm/lambdaesm/internal/leaseplan"
 )
 
 // LeaseTable is an in-memory lease table shared by several engines in one
@@ -77,7 +79,7 @@ func NewLeaseTable() *LeaseTable {
 // still run, is fenced: its Save fails with [ErrLeaseLost], its Release and
 // Retire change nothing, and its Leases fails with an error wrapping
 // [ErrLeaseLost] from then on (until it retires), so its engine stops each
-// shard at its next checkpoint and all of them after Settings.LeaseTimeout.
+// shard at its next checkpoint and all of them after the lease timeout.
 func (t *LeaseTable) Worker(owner string) LeaseStore {
 	return &leaseWorker{t: t, me: owner, held: map[string]int64{}, joined: map[string]bool{}, views: map[string]*leaseView{}}
 }
@@ -271,7 +273,7 @@ func (w *leaseWorker) Save(_ context.Context, mapping, shard string, cp Checkpoi
 }
 
 // Leases implements [LeaseStore].
-func (w *leaseWorker) Leases(_ context.Context, mapping string, shards []ShardInfo) ([]string, error) {
+func (w *leaseWorker) Leases(_ context.Context, mapping string, shards []Info) ([]string, error) {
 	t := w.t
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -305,7 +307,7 @@ func (w *leaseWorker) Leases(_ context.Context, mapping string, shards []ShardIn
 		}
 	}
 	changed := false
-	var leases []Lease
+	var leases []leaseplan.Lease
 	for _, s := range shards {
 		k := mapping + "\x00" + s.ID
 		it := w.item(mapping, s.ID)
@@ -331,9 +333,9 @@ func (w *leaseWorker) Leases(_ context.Context, mapping string, shards []ShardIn
 		if it.handoff != "" && now.Before(expires) {
 			owner = it.handoff // being handed over: count it for the taker
 		}
-		leases = append(leases, Lease{ShardID: s.ID, Owner: owner, Expires: expires})
+		leases = append(leases, leaseplan.Lease{ShardID: s.ID, Owner: owner, Expires: expires})
 	}
-	take, steal := PlanLeases(leases, w.me, now, live)
+	take, steal := leaseplan.Plan(leases, w.me, now, live)
 	for _, id := range take {
 		it := w.item(mapping, id)
 		if it.owner != w.me {

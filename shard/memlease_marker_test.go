@@ -16,7 +16,7 @@ func TestLeaseTableStartMarkers(t *testing.T) {
 	ctx := t.Context()
 	table := shard.NewLeaseTable()
 	a, b := table.Worker("a"), table.Worker("b")
-	shards := []shard.ShardInfo{{ID: "s0"}}
+	shards := []shard.Info{{ID: "s0"}}
 	held, err := a.Leases(ctx, "m", shards)
 	require.NoError(t, err)
 	require.Equal(t, []string{"s0"}, held)

@@ -17,7 +17,7 @@ import (
 func TestLeaseTableRestartedWorkerReclaimsItsLeases(t *testing.T) {
 	ctx := t.Context()
 	table := shard.NewLeaseTable() // leases last 10s
-	shards := []shard.ShardInfo{{ID: "s0"}, {ID: "s1"}, {ID: "s2"}, {ID: "s3"}}
+	shards := []shard.Info{{ID: "s0"}, {ID: "s1"}, {ID: "s2"}, {ID: "s3"}}
 	const mapping = "m"
 	old := table.Worker("pod-0")
 	other := table.Worker("pod-1")

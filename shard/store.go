@@ -14,6 +14,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/lambdaesm/lambdaesm/internal/seqnum"
 )
 
 // Checkpoint is how far a mapping got in one shard: every record up to and
@@ -57,19 +59,6 @@ type Store interface {
 // by a process that no longer owns the shard.
 var ErrLeaseLost = errors.New("shard: lease lost")
 
-// CompareSequence compares two stream sequence numbers (decimal strings of any
-// length, possibly zero-padded) as numbers: -1, 0 or +1.
-func CompareSequence(a, b string) int {
-	a, b = strings.TrimLeft(a, "0"), strings.TrimLeft(b, "0")
-	if len(a) != len(b) {
-		if len(a) < len(b) {
-			return -1
-		}
-		return 1
-	}
-	return strings.Compare(a, b)
-}
-
 // advances reports whether next may replace prev: it moves forward (or
 // stays). A sequence number or the shard end replaces a start marker; a
 // start marker replaces nothing, so the first one saved is kept.
@@ -84,7 +73,7 @@ func advances(prev, next Checkpoint) bool {
 	case prev.started():
 		return true
 	}
-	return CompareSequence(next.SequenceNumber, prev.SequenceNumber) >= 0
+	return seqnum.Compare(next.SequenceNumber, prev.SequenceNumber) >= 0
 }
 
 // MemoryStore is a [Store] in memory, for tests and for mappings that may

@@ -11,13 +11,14 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/lambdaesm/lambdaesm/internal/seqnum"
 	"github.com/lambdaesm/lambdaesm/shard"
 )
 
 func TestCompareSequence(t *testing.T) {
-	require.Equal(t, -1, shard.CompareSequence("9", "10"))
-	require.Equal(t, 0, shard.CompareSequence("000123", "123"))
-	require.Equal(t, 1, shard.CompareSequence("49590338271490256608559692538361571095921575989136588899", "49590338271490256608559692538361571095921575989136588898"))
+	require.Equal(t, -1, seqnum.Compare("9", "10"))
+	require.Equal(t, 0, seqnum.Compare("000123", "123"))
+	require.Equal(t, 1, seqnum.Compare("49590338271490256608559692538361571095921575989136588899", "49590338271490256608559692538361571095921575989136588898"))
 }
 
 func testStore(t *testing.T, s shard.Store) {

@@ -56,7 +56,7 @@
 // # Leases, renewal and fencing
 //
 // Every write to a lease is conditional. The engine calls Leases every
-// Settings.LeaseInterval (default 1s; esm.WithLeaseInterval sets it, and it
+// lease interval (default 1s; esm.WithLeaseInterval sets it, and it
 // should be at most a third of Options.LeaseDuration). Each call writes the
 // heartbeat, reads what may have changed (see "Reading the table") and
 // writes only what changes. The heartbeat renews every lease of the process
@@ -202,7 +202,7 @@
 //
 // # Balancing and hand-off
 //
-// Leases balances with [shard.PlanLeases]: each live process (known from the
+// Leases balances with [leaseplan.Plan]: each live process (known from the
 // heartbeat items) aims at ceil(unfinished leases / live processes); free
 // and lapsed leases are taken first, then leases are asked from processes
 // above their share, several in one round when a process is far below. A

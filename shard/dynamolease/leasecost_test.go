@@ -233,7 +233,7 @@ type costSim struct {
 	mapping string
 	meter   *meter
 	clock   *clock
-	shards  []shard.ShardInfo
+	shards  []shard.Info
 	reps    []*costReplica // the live ones
 	// With saves, each replica checkpoints every shard it reads at every
 	// round, and the shards in ended reach their end (SHARD_END, then the
@@ -260,7 +260,7 @@ type costReplica struct {
 func newCostSim(t *testing.T, c DynamoDBAPI, table, mapping string, shards, replicas int) *costSim {
 	s := &costSim{t: t, c: c, table: table, mapping: mapping, meter: &meter{DynamoDBAPI: c}, clock: &clock{t: time.Now()}}
 	for i := range shards {
-		s.shards = append(s.shards, shard.ShardInfo{ID: fmt.Sprintf("shardId-%012d", i)})
+		s.shards = append(s.shards, shard.Info{ID: fmt.Sprintf("shardId-%012d", i)})
 	}
 	for i := range replicas {
 		s.add(fmt.Sprintf("r%02d", i))
@@ -357,9 +357,9 @@ func (s *costSim) step(r *costReplica) {
 	}
 }
 
-func (s *costSim) parentsDone(r *costReplica, sh shard.ShardInfo) bool {
+func (s *costSim) parentsDone(r *costReplica, sh shard.Info) bool {
 	for _, p := range sh.Parents {
-		if !slices.ContainsFunc(s.shards, func(x shard.ShardInfo) bool { return x.ID == p }) {
+		if !slices.ContainsFunc(s.shards, func(x shard.Info) bool { return x.ID == p }) {
 			continue
 		}
 		cp, ok, err := r.store.Load(context.Background(), s.mapping, p)

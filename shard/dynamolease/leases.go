@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/lambdaesm/lambdaesm/internal/leaseplan"
 	"github.com/lambdaesm/lambdaesm/shard"
 )
 
@@ -23,7 +24,7 @@ import (
 // of the items and writes only what changes (leases taken, hand-offs asked
 // for, leases adopted, finished parents removed), and announces any change
 // by bumping the counter.
-func (s *Store) Leases(ctx context.Context, mapping string, shards []shard.ShardInfo) ([]string, error) {
+func (s *Store) Leases(ctx context.Context, mapping string, shards []shard.Info) ([]string, error) {
 	if err := s.ensureTable(ctx); err != nil {
 		return nil, err
 	}
@@ -357,8 +358,8 @@ type round struct {
 	now     time.Time
 	items   map[string]*leaseItem
 	workers map[string]*workerItem
-	shards  []shard.ShardInfo
-	listed  map[string]shard.ShardInfo
+	shards  []shard.Info
+	listed  map[string]shard.Info
 	// changed: the round changed lease items (or may have): it announces
 	// it when it ends.
 	changed bool
@@ -368,9 +369,9 @@ type round struct {
 	doneMemo map[string]bool
 }
 
-func (r *round) index(shards []shard.ShardInfo) {
+func (r *round) index(shards []shard.Info) {
 	r.shards = shards
-	r.listed = make(map[string]shard.ShardInfo, len(shards))
+	r.listed = make(map[string]shard.Info, len(shards))
 	r.children = map[string][]string{}
 	r.doneMemo = map[string]bool{}
 	link := func(parent, child string) {
@@ -520,7 +521,7 @@ func (r *round) reconcile(ctx context.Context) error {
 	return nil
 }
 
-// balance plans with [shard.PlanLeases] and writes the takes and the
+// balance plans with [leaseplan.Plan] and writes the takes and the
 // hand-off requests.
 func (r *round) balance(ctx context.Context) error {
 	s := r.s
@@ -535,12 +536,12 @@ func (r *round) balance(ctx context.Context) error {
 	for _, w := range live {
 		load[w] = 0
 	}
-	var leases []shard.Lease
+	var leases []leaseplan.Lease
 	for _, sh := range r.shards {
 		if r.finished(sh.ID) {
 			continue
 		}
-		l := shard.Lease{ShardID: sh.ID}
+		l := leaseplan.Lease{ShardID: sh.ID}
 		if it := r.items[sh.ID]; it != nil && it.owner != "" {
 			l.Owner, l.Expires = it.owner, r.expires(it)
 			if it.handoff != "" && r.live(it.handoff) && r.now.Before(l.Expires) {
@@ -555,7 +556,7 @@ func (r *round) balance(ctx context.Context) error {
 	s.mu.Lock()
 	s.state(r.mapping).load = load
 	s.mu.Unlock()
-	take, steal := shard.PlanLeases(leases, s.owner, r.now, live)
+	take, steal := leaseplan.Plan(leases, s.owner, r.now, live)
 	for _, id := range take {
 		if err := r.take(ctx, id, true); err != nil {
 			return err

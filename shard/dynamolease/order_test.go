@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/lambdaesm/lambdaesm/internal/seqnum"
 	"github.com/lambdaesm/lambdaesm/shard"
 )
 
@@ -38,7 +39,7 @@ func TestOrderSortsLikeCheckpoints(t *testing.T) {
 		case b.ShardEnd:
 			return -1
 		}
-		return shard.CompareSequence(a.SequenceNumber, b.SequenceNumber)
+		return seqnum.Compare(a.SequenceNumber, b.SequenceNumber)
 	}
 	for _, a := range cps {
 		for _, b := range cps[:50] {

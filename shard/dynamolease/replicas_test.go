@@ -29,7 +29,7 @@ import (
 
 	"github.com/lambdaesm/lambdaesm/esm"
 	"github.com/lambdaesm/lambdaesm/internal/awstest"
-	"github.com/lambdaesm/lambdaesm/shard"
+	"github.com/lambdaesm/lambdaesm/internal/seqnum"
 	"github.com/lambdaesm/lambdaesm/shard/dynamolease"
 )
 
@@ -235,7 +235,7 @@ func (m *monitor) observe(items []map[string]types.AttributeValue) {
 		prev := m.cps[sh]
 		switch {
 		case prev == "" || prev == cp:
-		case prev == "SHARD_END" || (cp != "SHARD_END" && (cp == "" || shard.CompareSequence(cp, prev) < 0)):
+		case prev == "SHARD_END" || (cp != "SHARD_END" && (cp == "" || seqnum.Compare(cp, prev) < 0)):
 			m.violations = append(m.violations, fmt.Sprintf("%s: checkpoint moved back from %s to %q", sh, prev, cp))
 		}
 		if cp != "" {

@@ -40,7 +40,7 @@ type Options struct {
 	// a random suffix.
 	Owner string
 	// LeaseDuration is how long this process's leases last after its last
-	// heartbeat. Every lease round (Settings.LeaseInterval, default 1s)
+	// heartbeat. Every lease round (esm.WithLeaseInterval, default 1s)
 	// writes a heartbeat; the interval should be at most a third of the
 	// duration. Default [DefaultLeaseDuration].
 	LeaseDuration time.Duration

@@ -39,15 +39,15 @@ func newStore(t *testing.T, c dynamolease.DynamoDBAPI, table, owner string, d ti
 	return s
 }
 
-func shardList(n int) []shard.ShardInfo {
-	out := make([]shard.ShardInfo, n)
+func shardList(n int) []shard.Info {
+	out := make([]shard.Info, n)
 	for i := range out {
-		out[i] = shard.ShardInfo{ID: fmt.Sprintf("shardId-%012d", i)}
+		out[i] = shard.Info{ID: fmt.Sprintf("shardId-%012d", i)}
 	}
 	return out
 }
 
-func leases(t *testing.T, s *dynamolease.Store, mapping string, shards []shard.ShardInfo) []string {
+func leases(t *testing.T, s *dynamolease.Store, mapping string, shards []shard.Info) []string {
 	t.Helper()
 	held, err := s.Leases(t.Context(), mapping, shards)
 	require.NoError(t, err)
@@ -480,7 +480,7 @@ func newEngine(t *testing.T, s *dynamolease.Store, mapping string) *engine {
 	return &engine{t: t, s: s, mapping: mapping, reading: map[string]bool{}}
 }
 
-func (e *engine) round(shards []shard.ShardInfo) {
+func (e *engine) round(shards []shard.Info) {
 	held := leases(e.t, e.s, e.mapping, shards)
 	for id := range e.reading {
 		if !slices.Contains(held, id) {
@@ -552,10 +552,10 @@ func TestIntegrationResharding(t *testing.T) {
 	awstest.Integration(t)
 	table, c := newTable(t)
 	ctx := t.Context()
-	p := shard.ShardInfo{ID: "shardId-000000000000", Closed: true}
-	c1 := shard.ShardInfo{ID: "shardId-000000000001", Parents: []string{p.ID}}
-	c2 := shard.ShardInfo{ID: "shardId-000000000002", Parents: []string{p.ID}}
-	shards := []shard.ShardInfo{p, c1, c2}
+	p := shard.Info{ID: "shardId-000000000000", Closed: true}
+	c1 := shard.Info{ID: "shardId-000000000001", Parents: []string{p.ID}}
+	c2 := shard.Info{ID: "shardId-000000000002", Parents: []string{p.ID}}
+	shards := []shard.Info{p, c1, c2}
 	a := newStore(t, c, table, "a", 0)
 	b := newStore(t, c, table, "b", 0)
 	require.Len(t, leases(t, a, "m", shards), 3)
@@ -593,10 +593,10 @@ func TestIntegrationRemovedParentsAreNeverReadAgain(t *testing.T) {
 	awstest.Integration(t)
 	table, c := newTable(t)
 	ctx := t.Context()
-	p := shard.ShardInfo{ID: "shardId-000000000000", Closed: true}
-	ch := shard.ShardInfo{ID: "shardId-000000000001", Parents: []string{p.ID}, Closed: true}
-	g := shard.ShardInfo{ID: "shardId-000000000002", Parents: []string{ch.ID}}
-	all := []shard.ShardInfo{p, ch, g}
+	p := shard.Info{ID: "shardId-000000000000", Closed: true}
+	ch := shard.Info{ID: "shardId-000000000001", Parents: []string{p.ID}, Closed: true}
+	g := shard.Info{ID: "shardId-000000000002", Parents: []string{ch.ID}}
+	all := []shard.Info{p, ch, g}
 	a := newStore(t, c, table, "a", 0)
 	require.Len(t, leases(t, a, "m", all), 3)
 	finish := func(id string) {
@@ -611,7 +611,7 @@ func TestIntegrationRemovedParentsAreNeverReadAgain(t *testing.T) {
 
 	// A process whose listing predates the split sees only the parent,
 	// still open: it neither takes it nor reads it from the start.
-	stale := []shard.ShardInfo{{ID: p.ID}}
+	stale := []shard.Info{{ID: p.ID}}
 	s := newStore(t, c, table, "stale", 0)
 	require.Empty(t, leases(t, s, "m", stale))
 	cp, ok, err := s.Load(ctx, "m", p.ID)

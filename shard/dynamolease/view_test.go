@@ -59,7 +59,7 @@ func TestIntegrationRoundsDecideOnTheTable(t *testing.T) {
 		}
 	}
 	for i := range 8 {
-		s.shards = append(s.shards, shard.ShardInfo{ID: fmt.Sprintf("shardId-%012d", i)})
+		s.shards = append(s.shards, shard.Info{ID: fmt.Sprintf("shardId-%012d", i)})
 	}
 	for i := range 3 {
 		s.add(fmt.Sprintf("r%02d", i))
@@ -104,7 +104,7 @@ func TestIntegrationRoundsDecideOnTheTable(t *testing.T) {
 	parent := s.shards[0].ID
 	s.shards[0].Closed = true
 	for i := 8; i < 10; i++ {
-		s.shards = append(s.shards, shard.ShardInfo{ID: fmt.Sprintf("shardId-%012d", i), Parents: []string{parent}})
+		s.shards = append(s.shards, shard.Info{ID: fmt.Sprintf("shardId-%012d", i), Parents: []string{parent}})
 	}
 	s.ended[parent] = true
 	quiet(5 * time.Second)
@@ -178,7 +178,7 @@ func TestIntegrationEarlierVersionMakesRoundsReadEverything(t *testing.T) {
 	const mapping = "legacy"
 	s := &costSim{t: t, c: c, table: table, mapping: mapping, meter: &meter{DynamoDBAPI: c}, clock: &clock{t: time.Now()}}
 	for i := range 4 {
-		s.shards = append(s.shards, shard.ShardInfo{ID: fmt.Sprintf("shardId-%012d", i)})
+		s.shards = append(s.shards, shard.Info{ID: fmt.Sprintf("shardId-%012d", i)})
 	}
 	s.add("new")
 	s.settle()
