@@ -133,7 +133,7 @@
 // # Testing
 //
 // [Memory] is an in-memory sender with scripted failures (esm.WithOnFailure,
-// or invoke.Config's destinations). It keeps each message whole: the record,
+// or the destinations of an invoke.Config). It keeps each message whole: the record,
 // the attributes of a dead-letter message, and — as it wants the payload
 // ([PayloadReceiver], like [S3Sender]) — the invocation event of a stream
 // failure. esm/esmtest's Capture stands in for the

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/lambdaesm/lambdaesm"
+	"github.com/lambdaesm/lambdaesm/internal/limits"
 )
 
 // What Lambda writes in the events it puts on an EventBridge destination.
@@ -52,10 +53,10 @@ func NewEventBridge(client EventBridgeAPI, busARN string) (*EventBridgeSender, e
 func (s *EventBridgeSender) ARN() string { return s.arn }
 
 // Send puts m.Record on the bus as one event's detail (m.Reduced when the
-// record is over [MaxAsyncPayloadBytes]). An entry that EventBridge refuses
+// record is over 256 KB, Lambda's limit for an asynchronous event). An entry that EventBridge refuses
 // (FailedEntryCount) is an error.
 func (s *EventBridgeSender) Send(ctx context.Context, m Message) error {
-	body, err := fitRecord(m, MaxAsyncPayloadBytes)
+	body, err := fitRecord(m, limits.MaxAsyncPayload)
 	if err != nil {
 		return &SendError{Destination: s.arn, Err: err}
 	}

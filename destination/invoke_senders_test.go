@@ -79,7 +79,7 @@ func TestLambdaSender(t *testing.T) {
 	require.Equal(t, string(m.Record), string(fake.in[0].Payload))
 
 	// Over the asynchronous payload limit, the payloads are dropped.
-	_, big := invocation(t, lambdaesm.RetriesExhausted, `"`+strings.Repeat("x", destination.MaxAsyncPayloadBytes)+`"`)
+	_, big := invocation(t, lambdaesm.RetriesExhausted, `"`+strings.Repeat("x", 256<<10)+`"`)
 	require.NoError(t, s.Send(t.Context(), big))
 	require.Equal(t, string(big.Reduced), string(fake.in[1].Payload))
 	require.NotContains(t, string(fake.in[1].Payload), "requestPayload")
@@ -92,7 +92,7 @@ func TestLambdaSender(t *testing.T) {
 	require.ErrorIs(t, err, fake.err)
 
 	// A record with no reduced form that is too large is refused locally.
-	err = s.Send(t.Context(), destination.Message{Record: make([]byte, destination.MaxAsyncPayloadBytes+1)})
+	err = s.Send(t.Context(), destination.Message{Record: make([]byte, 256<<10+1)})
 	require.ErrorContains(t, err, "over the limit")
 	require.Len(t, fake.in, 3)
 }

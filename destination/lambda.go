@@ -8,13 +8,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/lambdaesm/lambdaesm/internal/limits"
 )
-
-// MaxAsyncPayloadBytes is the largest event Lambda accepts for an
-// asynchronous invocation (256 KB) and the largest EventBridge entry. A
-// record over it is sent without its payloads ([Message.Reduced]), as for
-// SNS.
-const MaxAsyncPayloadBytes = 256 * 1024
 
 // LambdaSender sends records to a Lambda function: one asynchronous Invoke
 // (InvocationType Event) per record, with the record JSON as the event, as
@@ -43,9 +38,9 @@ func NewLambda(client LambdaAPI, functionARN string) (*LambdaSender, error) {
 func (s *LambdaSender) ARN() string { return s.arn }
 
 // Send invokes the function asynchronously with m.Record as the event, or
-// m.Reduced when m.Record is over [MaxAsyncPayloadBytes].
+// m.Reduced when m.Record is over 256 KB, Lambda's limit for an asynchronous event.
 func (s *LambdaSender) Send(ctx context.Context, m Message) error {
-	body, err := fitRecord(m, MaxAsyncPayloadBytes)
+	body, err := fitRecord(m, limits.MaxAsyncPayload)
 	if err != nil {
 		return &SendError{Destination: s.arn, Err: err}
 	}

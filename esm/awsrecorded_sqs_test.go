@@ -67,7 +67,7 @@ func arSQS(t *testing.T, sc *arScenario, obs map[string]any) error {
 	fn := newARLambda(sc.Function)
 	progress := &esmtest.Progress{}
 	progress.CountDeadLetters(q, url)
-	m, err := esm.NewSQSMapping(cfg, q, invoke.Function[events.SQSEvent, events.SQSEventResponse](fn, "lambda_func", nil), esm.WithHooks(progress))
+	m, err := esm.NewSQSMapping(cfg, q, invoke.Function[events.SQSEvent, events.SQSEventResponse](fn, "lambda_func"), esm.WithHooks(progress))
 	if err != nil {
 		return arConstructErr(err)
 	}
@@ -294,8 +294,8 @@ func arRunAsyncDeadLetter(t *testing.T, sc *arScenario) (map[string]any, error) 
 			t.Fatal(err)
 		}
 		fn := newARLambda(sc.Function)
-		h := invoke.Function[json.RawMessage, json.RawMessage](fn, "lambda-fn", nil)
-		inv, err := invoke.New(h, &invoke.Config{MaximumRetryAttempts: new(0), DeadLetter: dl})
+		h := invoke.Function[json.RawMessage, json.RawMessage](fn, "lambda-fn")
+		inv, err := invoke.New(h, invoke.Config{MaximumRetryAttempts: new(0), DeadLetter: dl})
 		if err != nil {
 			t.Fatal(err)
 		}

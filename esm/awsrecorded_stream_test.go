@@ -86,9 +86,9 @@ func arStream(t *testing.T, sc *arScenario, obs map[string]any) error {
 		}
 		if k != nil {
 			opts = append(opts, esm.WithInvokeIdentityARN(arRoleARN))
-			r.m, err = esm.NewKinesisMapping(cfg, k, invoke.Function[events.KinesisEvent, events.KinesisEventResponse](r.fn, "lambda_func", nil), opts...)
+			r.m, err = esm.NewKinesisMapping(cfg, k, invoke.Function[events.KinesisEvent, events.KinesisEventResponse](r.fn, "lambda_func"), opts...)
 		} else {
-			r.m, err = esm.NewDynamoDBMapping(cfg, d, invoke.Function[events.DynamoDBEvent, events.DynamoDBEventResponse](r.fn, "lambda_func", nil), opts...)
+			r.m, err = esm.NewDynamoDBMapping(cfg, d, invoke.Function[events.DynamoDBEvent, events.DynamoDBEventResponse](r.fn, "lambda_func"), opts...)
 		}
 		if err != nil {
 			return arConstructErr(err)

@@ -10,43 +10,19 @@ import (
 	"github.com/lambdaesm/lambdaesm"
 	"github.com/lambdaesm/lambdaesm/destination"
 	"github.com/lambdaesm/lambdaesm/internal/core"
+	"github.com/lambdaesm/lambdaesm/internal/limits"
 	"github.com/lambdaesm/lambdaesm/retry"
 )
 
-// Defaults and limits of [Config], after Lambda's PutFunctionEventInvokeConfig
-// and its asynchronous invocation quotas.
+// What this process uses unless an option says otherwise.
 const (
-	// DefaultMaximumRetryAttempts is Lambda's default: two retries, so
-	// three attempts.
-	DefaultMaximumRetryAttempts = 2
-	// MaxRetryAttempts is the largest MaximumRetryAttempts Lambda accepts.
-	MaxRetryAttempts = 2
-	// DefaultMaximumEventAge is Lambda's default and largest event age.
-	DefaultMaximumEventAge = 6 * time.Hour
-	// MinEventAge is the smallest MaximumEventAge Lambda accepts.
-	MinEventAge = 60 * time.Second
-	// DefaultFunctionTimeout bounds each attempt, as Lambda's default
-	// function timeout does.
-	DefaultFunctionTimeout = 3 * time.Second
-	// DefaultConcurrency is the default number of events handled at once.
-	DefaultConcurrency = 10
-	// DefaultQueueCapacity is the default number of events the invoker holds.
-	DefaultQueueCapacity = 1000
-	// DefaultMaxPayloadBytes is Lambda's payload quota for asynchronous
-	// invocations (256 KB).
-	DefaultMaxPayloadBytes = 256 * 1024
-	// DefaultDeliveryAttempts is how many times a record is offered to a
-	// destination before it is reported as undelivered.
-	DefaultDeliveryAttempts = 5
-	// DefaultFunctionARN names the function in invocation records when
-	// Config.FunctionARN is empty.
+	defaultConcurrency      = 10
+	defaultQueueCapacity    = 1000
+	defaultDeliveryAttempts = 5
+	// DefaultFunctionARN names the function in invocation records and in
+	// lambdacontext when Config.FunctionARN is empty.
 	DefaultFunctionARN = "arn:aws:lambda:us-east-1:000000000000:function:function"
 )
-
-// DefaultRetryDelays are Lambda's waits before the second and the third
-// attempt: "a one-minute wait between the first two attempts, and two
-// minutes between the second and third attempts".
-var DefaultRetryDelays = []time.Duration{time.Minute, 2 * time.Minute}
 
 // Config is the asynchronous invocation configuration of a function, as
 // PutFunctionEventInvokeConfig sets it in Lambda, plus the sizes of this
@@ -66,14 +42,9 @@ type Config struct {
 	// starts, from 60s to 6h; older events are discarded with the
 	// condition EventAgeExceeded. Zero means 6h.
 	MaximumEventAge time.Duration
-	// RetryDelays are the waits before each retry: RetryDelays[0] before
-	// the second attempt, RetryDelays[1] before the third; the last one
-	// repeats when the list is shorter. Nil means [DefaultRetryDelays]
-	// (one minute, then two); each delay must be zero or more.
-	RetryDelays []time.Duration
 	// FunctionTimeout bounds each attempt through its context; a handler
 	// still running after it counts as timed out (a function error). Zero
-	// means [DefaultFunctionTimeout].
+	// means 3s, Lambda's default.
 	FunctionTimeout time.Duration
 
 	// OnSuccess receives the invocation record of each event the handler
@@ -88,44 +59,73 @@ type Config struct {
 	// queue or SNS topic. Optional; with OnFailure, both receive the
 	// event.
 	DeadLetter destination.Sender
-	// DeliveryAttempts is how many times a record is offered to a
-	// destination, with DeliveryBackoff between attempts, before it is
-	// reported as undelivered (in [Result.DeliveryErr] and the log).
-	// Zero means [DefaultDeliveryAttempts].
-	DeliveryAttempts int
-	// DeliveryBackoff spaces delivery attempts. Zero means
-	// retry.DefaultBackoff.
-	DeliveryBackoff retry.Backoff
-
-	// Concurrency is the size of the worker pool: how many events are
-	// handled at once (with Durable, at least 2). Zero means
-	// [DefaultConcurrency].
-	Concurrency int
-	// QueueCapacity bounds the events the invoker holds at once: queued,
-	// running, or waiting for a retry. [Invoker.Invoke] returns
-	// [ErrQueueFull] beyond it. Zero means [DefaultQueueCapacity].
-	QueueCapacity int
-	// MaxPayloadBytes is the largest event (as JSON) Invoke accepts. Zero
-	// means [DefaultMaxPayloadBytes].
-	MaxPayloadBytes int
-
-	// Durable, when set, keeps the events in an SQS queue instead of
-	// memory (see the package documentation, "Durable queue").
-	// QueueCapacity does not apply then.
-	Durable *Durable
-
-	// Hooks hear of what the invoker does: a lambdaesm.HookAsyncResult
-	// hears, once per event, how the invoker finished with it (delivered,
-	// discarded or abandoned at shutdown). Hooks run on a worker goroutine
-	// and must be fast and safe for concurrent use.
-	Hooks []lambdaesm.Hook
-	// Logger receives the invoker's logs. Nil means none.
-	Logger *slog.Logger
 }
+
+// Option changes how an [Invoker] runs in this process, beyond the
+// function's asynchronous configuration ([Config]); [New] takes them.
+type Option func(*tuning)
+
+// tuning is what the options set.
+type tuning struct {
+	RetryDelays      []time.Duration
+	DeliveryAttempts int
+	DeliveryBackoff  retry.Backoff
+	Concurrency      int
+	QueueCapacity    int
+	MaxPayloadBytes  int
+	Durable          *Durable
+	Hooks            []lambdaesm.Hook
+	Logger           *slog.Logger
+}
+
+// WithRetryDelays sets the waits before each retry: the first before the
+// second attempt, the second before the third; the last one repeats when
+// the list is shorter. Default one minute, then two, as Lambda; each delay
+// must be zero or more, and at least one is needed when retries are on.
+func WithRetryDelays(delays ...time.Duration) Option {
+	return func(t *tuning) { t.RetryDelays = append([]time.Duration{}, delays...) }
+}
+
+// WithDelivery sets how many times a record is offered to a destination
+// (default 5), with backoff between attempts (default
+// retry.DefaultBackoff), before it is reported as undelivered (in the
+// lambdaesm.AsyncResult and the log).
+func WithDelivery(attempts int, backoff retry.Backoff) Option {
+	return func(t *tuning) { t.DeliveryAttempts, t.DeliveryBackoff = attempts, backoff }
+}
+
+// WithConcurrency sets the size of the worker pool: how many events are
+// handled at once (with WithDurable, at least 2). Default 10.
+func WithConcurrency(n int) Option { return func(t *tuning) { t.Concurrency = n } }
+
+// WithQueueCapacity bounds the events the invoker holds at once: queued,
+// running, or waiting for a retry. [Invoker.Invoke] returns [ErrQueueFull]
+// beyond it. Default 1000. It does not apply with WithDurable.
+func WithQueueCapacity(n int) Option { return func(t *tuning) { t.QueueCapacity = n } }
+
+// WithMaxPayloadBytes sets the largest event (as JSON) Invoke accepts.
+// Default 256 KB, Lambda's limit for asynchronous invocations.
+func WithMaxPayloadBytes(n int) Option { return func(t *tuning) { t.MaxPayloadBytes = n } }
+
+// WithDurable keeps the events in an SQS queue instead of memory (see the
+// package documentation, "Durable queue").
+func WithDurable(d Durable) Option { return func(t *tuning) { t.Durable = &d } }
+
+// WithHooks adds hooks that hear of what the invoker does: a
+// lambdaesm.HookAsyncResult hears, once per event, how the invoker finished
+// with it (delivered, discarded or abandoned at shutdown). Hooks run on a
+// worker goroutine and must be fast and safe for concurrent use.
+func WithHooks(hs ...lambdaesm.Hook) Option {
+	return func(t *tuning) { t.Hooks = append(t.Hooks, hs...) }
+}
+
+// WithLogger sets the invoker's logger. Default none.
+func WithLogger(l *slog.Logger) Option { return func(t *tuning) { t.Logger = l } }
 
 // settings is a validated Config with defaults filled in.
 type settings struct {
 	Config
+	tuning
 	retries    int
 	recordARN  string
 	logger     *slog.Logger
@@ -134,41 +134,45 @@ type settings struct {
 }
 
 // validate checks c and fills in defaults, reporting every problem at once.
-func (c *Config) settings() (settings, error) {
-	var s settings
-	if c != nil {
-		s.Config = *c
-	}
+func newSettings(c Config, opts []Option) (settings, error) {
+	s := settings{Config: c}
 	var errs []error
-	s.retries = DefaultMaximumRetryAttempts
+	for _, o := range opts {
+		if o == nil {
+			errs = append(errs, errors.New("invoke: a nil Option"))
+			continue
+		}
+		o(&s.tuning)
+	}
+	s.retries = limits.DefaultAsyncRetryAttempts
 	if s.MaximumRetryAttempts != nil {
 		s.retries = *s.MaximumRetryAttempts
-		if s.retries < 0 || s.retries > MaxRetryAttempts {
-			errs = append(errs, fmt.Errorf("invoke: MaximumRetryAttempts %d: must be between 0 and %d", s.retries, MaxRetryAttempts))
+		if s.retries < 0 || s.retries > limits.MaxAsyncRetryAttempts {
+			errs = append(errs, fmt.Errorf("invoke: MaximumRetryAttempts %d: must be between 0 and %d", s.retries, limits.MaxAsyncRetryAttempts))
 		}
 	}
 	switch {
 	case s.MaximumEventAge == 0:
-		s.MaximumEventAge = DefaultMaximumEventAge
-	case s.MaximumEventAge < MinEventAge || s.MaximumEventAge > DefaultMaximumEventAge:
-		errs = append(errs, fmt.Errorf("invoke: MaximumEventAge %v: must be between %v and %v", s.MaximumEventAge, MinEventAge, DefaultMaximumEventAge))
+		s.MaximumEventAge = limits.MaxEventAge
+	case s.MaximumEventAge < limits.MinEventAge || s.MaximumEventAge > limits.MaxEventAge:
+		errs = append(errs, fmt.Errorf("invoke: MaximumEventAge %v: must be between %v and %v", s.MaximumEventAge, limits.MinEventAge, limits.MaxEventAge))
 	}
 	if s.RetryDelays == nil {
-		s.RetryDelays = DefaultRetryDelays
+		s.RetryDelays = limits.AsyncRetryDelays
 	}
 	for i, d := range s.RetryDelays {
 		if d < 0 {
-			errs = append(errs, fmt.Errorf("invoke: RetryDelays[%d] %v: must not be negative", i, d))
+			errs = append(errs, fmt.Errorf("invoke: WithRetryDelays: delay %d, %v, must not be negative", i+1, d))
 		}
 	}
 	if s.retries > 0 && len(s.RetryDelays) == 0 {
-		errs = append(errs, errors.New("invoke: RetryDelays is empty but retries are enabled: give at least one delay (or leave it nil for Lambda's)"))
+		errs = append(errs, errors.New("invoke: WithRetryDelays gives no delay but retries are enabled: give at least one"))
 	}
-	s.FunctionTimeout = orDefault(s.FunctionTimeout, DefaultFunctionTimeout, "FunctionTimeout", &errs)
-	s.Concurrency = orDefault(s.Concurrency, DefaultConcurrency, "Concurrency", &errs)
-	s.QueueCapacity = orDefault(s.QueueCapacity, DefaultQueueCapacity, "QueueCapacity", &errs)
-	s.MaxPayloadBytes = orDefault(s.MaxPayloadBytes, DefaultMaxPayloadBytes, "MaxPayloadBytes", &errs)
-	s.deliveries = orDefault(s.DeliveryAttempts, DefaultDeliveryAttempts, "DeliveryAttempts", &errs)
+	s.FunctionTimeout = orDefault(s.FunctionTimeout, limits.DefaultFunctionTimeout, "FunctionTimeout", &errs)
+	s.Concurrency = orDefault(s.Concurrency, defaultConcurrency, "WithConcurrency", &errs)
+	s.QueueCapacity = orDefault(s.QueueCapacity, defaultQueueCapacity, "WithQueueCapacity", &errs)
+	s.MaxPayloadBytes = orDefault(s.MaxPayloadBytes, limits.MaxAsyncPayload, "WithMaxPayloadBytes", &errs)
+	s.deliveries = orDefault(s.DeliveryAttempts, defaultDeliveryAttempts, "WithDelivery attempts", &errs)
 	if s.Durable != nil {
 		errs = append(errs, checkDurable(s.Durable)...)
 	}

@@ -5,13 +5,13 @@
 // # Asynchronous invocation
 //
 // [Invoker.Invoke] queues an event and returns its request ID at once; a
-// bounded pool of Config.Concurrency workers runs the handler. As in Lambda
+// bounded pool of workers (10, or WithConcurrency) runs the handler. As in Lambda
 // (PutFunctionEventInvokeConfig):
 //
 //   - A function error — a returned error, a panic, a timeout past
 //     Config.FunctionTimeout — is retried MaximumRetryAttempts times (0 to
 //     2, default 2: three attempts), after one minute and then two minutes
-//     by default (Config.RetryDelays changes the waits).
+//     by default (WithRetryDelays changes the waits).
 //   - An event older than MaximumEventAge (60 s to 6 h, default 6 h) when
 //     an attempt would start is discarded with the condition
 //     EventAgeExceeded. A retry due after that age is not waited for in
@@ -29,21 +29,21 @@
 //     optional [destination.Sender]s: SQS, SNS, Lambda, EventBridge, or
 //     [destination.Memory] in tests. Records are byte-compatible with
 //     Lambda's (see package destination).
-//   - A destination that refuses a record is retried Config.DeliveryAttempts
-//     times with backoff; a record still refused is reported
+//   - A destination that refuses a record is offered again, five attempts
+//     in all with backoff (WithDelivery changes both); a record still refused is reported
 //     ([Result.DeliveryErr], and an Error log), never dropped silently.
 //   - The handler sees its attempt number through [Attempt] and the request
 //     ID, which retries keep, through [RequestID] and
 //     lambdacontext.FromContext, like a function in Lambda.
 //
-// Events are JSON-encoded by Invoke (at most Config.MaxPayloadBytes, 256 KB
-// by default, Lambda's asynchronous payload quota) and decoded afresh for
+// Events are JSON-encoded by Invoke (at most 256 KB by default, or
+// WithMaxPayloadBytes: Lambda's asynchronous payload quota) and decoded afresh for
 // each attempt. Order between events is not kept, as in Lambda.
 //
 // # Queue, Run and Shutdown
 //
-// The queue is in memory and bounded: it holds at most Config.QueueCapacity
-// events at once (queued, running or waiting for a retry), and Invoke
+// The queue is in memory and bounded: it holds at most 1000 events
+// (WithQueueCapacity) at once (queued, running or waiting for a retry), and Invoke
 // returns [ErrQueueFull] beyond that rather than blocking. New starts no
 // goroutine; Run runs the pool until Shutdown or until its context ends.
 // Shutdown stops accepting events and waits until every held event is done,
@@ -55,11 +55,11 @@
 //
 // # Durable queue
 //
-// With Config.Durable the events live in a standard SQS queue instead, and
+// Given WithDurable, the events live in a standard SQS queue instead, and
 // survive a crash or a restart: Invoke sends each event as one message
 // (the payload with its request ID, enqueue time, attempt count and last
 // error), and Run consumes the queue with the library's SQS mapping
-// (esm.NewSQSMapping), one message per invocation, Config.Concurrency at a
+// (esm.NewSQSMapping), one message per invocation, the pool's size at a
 // time (at least 2, the least MaximumConcurrency Lambda allows), with a
 // visibility heartbeat so that the queue's visibility timeout does not
 // bound the handler. A failed attempt with retries left is sent again with
@@ -127,7 +127,7 @@
 //     [Function] an Invoke call that fails (throttled, unreachable) is a
 //     function error of that attempt.
 //   - The in-memory queue is bounded and lost on a crash: Lambda's never
-//     reports a full queue and keeps its events (use Config.Durable).
+//     reports a full queue and keeps its events (use WithDurable).
 //   - Retry delays are exact; Lambda's are approximate.
 //   - A dead-letter message of an event that expired before any attempt
 //     carries RequestID alone (what Lambda sets then is not recorded), and
@@ -143,9 +143,9 @@
 //
 // The invoker reads time only from package time, so under testing/synctest
 // the minutes of retry delays and the hours of MaximumEventAge pass at once;
-// Config.RetryDelays shortens them outside a bubble. destination.Memory
+// WithRetryDelays shortens them outside a bubble. destination.Memory
 // captures the records of OnSuccess, OnFailure and DeadLetter (with the
-// dead-letter attributes), and a lambdaesm.HookAsyncResult in Config.Hooks
+// dead-letter attributes), and a lambdaesm.HookAsyncResult given with WithHooks
 // hears of each event's outcome.
 // A durable invoker runs over esm/esmtest's SQS fake.
 //

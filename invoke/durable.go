@@ -41,7 +41,7 @@ type Durable struct {
 	// Options tune the SQS mapping that consumes the queue (esm.WithLogger,
 	// esm.WithHooks, esm.WithLongPoll, …). They are applied after the
 	// invoker's own: a visibility heartbeat with the default interval, a
-	// fixed concurrency of Config.Concurrency, and Config.Logger.
+	// fixed concurrency of WithConcurrency, and WithLogger.
 	Options []esm.SQSOption
 }
 

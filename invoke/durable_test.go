@@ -28,7 +28,7 @@ func TestDurableEventsSurviveARestart(t *testing.T) {
 		q, url, durable := durableQueue(t)
 
 		// The first process accepts two events and stops before running them.
-		first, err := invoke.New(&recorder{}, &invoke.Config{Durable: durable})
+		first, err := invoke.New(&recorder{}, invoke.Config{}, invoke.WithDurable(*durable))
 		require.NoError(t, err)
 		id1, id2 := send(t, first, "o-1"), send(t, first, "o-2")
 		require.NoError(t, first.Shutdown(t.Context()))
@@ -39,7 +39,7 @@ func TestDurableEventsSurviveARestart(t *testing.T) {
 		// The second one runs them.
 		h := &recorder{}
 		res := &results{}
-		launch(t, h, &invoke.Config{Durable: durable, Hooks: []lambdaesm.Hook{res}})
+		launch(t, h, invoke.Config{}, invoke.WithDurable(*durable), invoke.WithHooks(res))
 		esmtest.WaitUntil(t, time.Minute, "both events", func() bool { return len(res.get()) == 2 })
 		calls := h.Calls()
 		require.Len(t, calls, 2)
@@ -57,7 +57,7 @@ func TestDurableRetriesAcrossARestart(t *testing.T) {
 
 		// The first process makes attempt 1 and stops during the retry delay.
 		h1 := &recorder{errs: []error{boom}}
-		first, err := invoke.New(h1, &invoke.Config{Durable: durable})
+		first, err := invoke.New(h1, invoke.Config{}, invoke.WithDurable(*durable))
 		require.NoError(t, err)
 		stop := run(t, first)
 		id := send(t, first, "o-1")
@@ -70,7 +70,7 @@ func TestDurableRetriesAcrossARestart(t *testing.T) {
 		h2 := &recorder{errs: []error{boom, boom}}
 		onFailure, dlq := &destination.Memory{}, &destination.Memory{}
 		res := &results{}
-		launch(t, h2, &invoke.Config{Durable: durable, OnFailure: onFailure, DeadLetter: dlq, Hooks: []lambdaesm.Hook{res}})
+		launch(t, h2, invoke.Config{OnFailure: onFailure, DeadLetter: dlq}, invoke.WithDurable(*durable), invoke.WithHooks(res))
 		esmtest.WaitUntil(t, 10*time.Minute, "the event discarded", func() bool { return len(res.get()) == 1 })
 
 		calls := h2.Calls()
@@ -100,7 +100,7 @@ func TestDurableDelaysBeyondSQSLimit(t *testing.T) {
 		_, _, durable := durableQueue(t)
 		h := &recorder{errs: []error{errors.New("boom")}}
 		res := &results{}
-		inv := launch(t, h, &invoke.Config{Durable: durable, RetryDelays: []time.Duration{40 * time.Minute}, Hooks: []lambdaesm.Hook{res}})
+		inv := launch(t, h, invoke.Config{}, invoke.WithDurable(*durable), invoke.WithRetryDelays(40*time.Minute), invoke.WithHooks(res))
 		start := time.Now()
 		send(t, inv, "o-1")
 		esmtest.WaitUntil(t, time.Hour, "the retry", func() bool { return len(res.get()) == 1 })
@@ -118,7 +118,7 @@ func TestDurableLeavesForeignMessages(t *testing.T) {
 		q, url, durable := durableQueue(t)
 		q.Send(t, url, "not an event")
 		h := &recorder{}
-		launch(t, h, &invoke.Config{Durable: durable})
+		launch(t, h, invoke.Config{}, invoke.WithDurable(*durable))
 		time.Sleep(2 * time.Minute)
 		require.Empty(t, h.Calls())
 		require.Equal(t, []string{"not an event"}, q.Bodies(url), "left for the queue's redrive policy")
@@ -126,11 +126,11 @@ func TestDurableLeavesForeignMessages(t *testing.T) {
 }
 
 func TestDurableConfig(t *testing.T) {
-	_, err := invoke.New(&recorder{}, &invoke.Config{Durable: &invoke.Durable{}})
+	_, err := invoke.New(&recorder{}, invoke.Config{}, invoke.WithDurable(invoke.Durable{}))
 	require.ErrorContains(t, err, "Durable.Client is nil")
 	require.ErrorContains(t, err, "Durable.QueueURL is empty")
 
 	q := esmtest.NewSQS()
-	_, err = invoke.New(&recorder{}, &invoke.Config{Durable: &invoke.Durable{Client: q, QueueURL: q.QueueURL("events.fifo")}})
+	_, err = invoke.New(&recorder{}, invoke.Config{}, invoke.WithDurable(invoke.Durable{Client: q, QueueURL: q.QueueURL("events.fifo")}))
 	require.ErrorContains(t, err, "a FIFO queue cannot delay retries per message")
 }

@@ -14,12 +14,12 @@ import (
 )
 
 // ErrQueueFull is returned by Invoke when the invoker already holds
-// Config.QueueCapacity events. The event was not queued; the caller may
+// WithQueueCapacity events. The event was not queued; the caller may
 // retry later (Lambda answers 429 to an invocation it cannot take).
 var ErrQueueFull = errors.New("invoke: queue full")
 
 // ErrPayloadTooLarge is returned (wrapped) by Invoke for an event whose JSON
-// is larger than Config.MaxPayloadBytes.
+// is larger than WithMaxPayloadBytes.
 var ErrPayloadTooLarge = errors.New("invoke: payload too large")
 
 // FunctionError is the function error of a Lambda function: the

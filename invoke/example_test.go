@@ -55,10 +55,8 @@ func Example_idempotency() {
 		return struct{}{}, nil
 	})
 	onSuccess := &destination.Memory{}
-	inv, err := invoke.New(h, &invoke.Config{
-		RetryDelays: []time.Duration{10 * time.Millisecond}, // Lambda waits a minute
-		OnSuccess:   onSuccess,
-	})
+	inv, err := invoke.New(h, invoke.Config{ // Lambda waits a minute
+		OnSuccess: onSuccess}, invoke.WithRetryDelays(10*time.Millisecond))
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -90,7 +88,7 @@ func ExampleInvoker_Call() {
 		}
 		return "accepted " + p.ID, nil
 	})
-	inv, err := invoke.New(h, nil)
+	inv, err := invoke.New(h, invoke.Config{})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -119,7 +117,7 @@ func ExampleFunction_malformedResponse() {
 		`{"batchItemFailures":[{"itemIdentifier":"49590338271490256608559692538361571095921575989136588898"}]}`,
 		`{"batchItemFailures":[{"itemIdentifier":123}]}`,
 	} {
-		h := invoke.Function[events.KinesisEvent, events.KinesisEventResponse](rawLambda(payload), "my-function", nil)
+		h := invoke.Function[events.KinesisEvent, events.KinesisEventResponse](rawLambda(payload), "my-function")
 		resp, err := h.Handle(context.Background(), events.KinesisEvent{})
 		_, functionError := errors.AsType[*invoke.FunctionError](err)
 		fmt.Println(len(resp.BatchItemFailures), errors.Is(err, lambdaesm.ErrInvalidResponse), functionError)

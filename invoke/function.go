@@ -30,23 +30,37 @@ type LambdaAPI interface {
 
 var _ LambdaAPI = (*lambda.Client)(nil)
 
-// FunctionOptions changes how [Function] calls the function. A nil
-// *FunctionOptions means the defaults.
-type FunctionOptions struct {
-	// Qualifier is the version or alias to invoke. Empty means the
-	// unqualified function ($LATEST), unless the name carries one.
-	Qualifier string
-	// IgnoreInvalidResponse makes a response that is not JSON, or does not
-	// decode into the response type, a success with the zero response
-	// instead of a [*ResponseError]. Lambda never reads the response of a
-	// mapping without ReportBatchItemFailures; leave it off where the
-	// response matters (partial batch responses), since Lambda fails the
-	// whole batch on an invalid response.
-	IgnoreInvalidResponse bool
-	// OnlyFunctionErrorHeader turns off the recognition of error objects
-	// in successful responses (see [Function]): only a FunctionError in
-	// the response is a function error.
-	OnlyFunctionErrorHeader bool
+// FunctionOption changes how [Function] calls the function.
+type FunctionOption func(*functionOptions)
+
+type functionOptions struct {
+	qualifier               string
+	ignoreInvalidResponse   bool
+	onlyFunctionErrorHeader bool
+}
+
+// WithQualifier names the version or alias to invoke. Without it the
+// unqualified function ($LATEST) is invoked, unless the name carries a
+// qualifier.
+func WithQualifier(q string) FunctionOption {
+	return func(o *functionOptions) { o.qualifier = q }
+}
+
+// WithInvalidResponseIgnored makes a response that is not JSON, or does not
+// decode into the response type, a success with the zero response instead
+// of a [*ResponseError]. Lambda never reads the response of a mapping
+// without ReportBatchItemFailures; leave it off where the response matters
+// (partial batch responses), since Lambda fails the whole batch on an
+// invalid response.
+func WithInvalidResponseIgnored() FunctionOption {
+	return func(o *functionOptions) { o.ignoreInvalidResponse = true }
+}
+
+// WithFunctionErrorHeaderOnly turns off the recognition of error objects in
+// successful responses (see [Function]): only a FunctionError in the
+// response is a function error.
+func WithFunctionErrorHeaderOnly() FunctionOption {
+	return func(o *functionOptions) { o.onlyFunctionErrorHeader = true }
 }
 
 // ResponseError is the error [Function] returns for a response that is not
@@ -109,7 +123,7 @@ func (e *ResponseError) InvalidPartialBatchResponse() bool { return true }
 //   - Any other payload is decoded into R (batchItemFailures and all). A
 //     payload that is not JSON or does not fit R is a [*ResponseError]: an
 //     invalid partial batch response, which fails the whole batch but is
-//     not a function error (see [FunctionOptions] to ignore it). An empty,
+//     not a function error (see [WithInvalidResponseIgnored]). An empty,
 //     null or missing itemIdentifier decodes as "", which the mappings
 //     reject the same way.
 //   - An error of the Invoke call itself (throttling, network, a missing
@@ -117,10 +131,12 @@ func (e *ResponseError) InvalidPartialBatchResponse() bool { return true }
 //
 // The handler's context bounds the call; the function's own timeout is the
 // function's configuration.
-func Function[E, R any](client LambdaAPI, functionName string, opts *FunctionOptions) esm.Handler[E, R] {
-	var o FunctionOptions
-	if opts != nil {
-		o = *opts
+func Function[E, R any](client LambdaAPI, functionName string, opts ...FunctionOption) esm.Handler[E, R] {
+	var o functionOptions
+	for _, opt := range opts {
+		if opt != nil {
+			opt(&o)
+		}
 	}
 	return esm.HandlerFunc[E, R](func(ctx context.Context, ev E) (R, error) {
 		var zero R
@@ -133,8 +149,8 @@ func Function[E, R any](client LambdaAPI, functionName string, opts *FunctionOpt
 			InvocationType: lambdatypes.InvocationTypeRequestResponse,
 			Payload:        payload,
 		}
-		if o.Qualifier != "" {
-			in.Qualifier = aws.String(o.Qualifier)
+		if o.qualifier != "" {
+			in.Qualifier = aws.String(o.qualifier)
 		}
 		out, err := client.Invoke(ctx, in)
 		if err != nil {
@@ -147,11 +163,11 @@ func Function[E, R any](client LambdaAPI, functionName string, opts *FunctionOpt
 		if out.FunctionError != nil {
 			return zero, newFunctionError(*out.FunctionError, out.Payload)
 		}
-		if !o.OnlyFunctionErrorHeader && isErrorObject(out.Payload) {
+		if !o.onlyFunctionErrorHeader && isErrorObject(out.Payload) {
 			return zero, newFunctionError(destination.Unhandled, out.Payload)
 		}
 		r, err := decodeResponse[R](out.Payload)
-		if err != nil && o.IgnoreInvalidResponse {
+		if err != nil && o.ignoreInvalidResponse {
 			return zero, nil
 		}
 		return r, err

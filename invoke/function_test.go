@@ -44,7 +44,7 @@ func sqsEvent(bodies ...string) events.SQSEvent {
 
 func TestFunctionRequest(t *testing.T) {
 	fake := &fakeLambda{out: &lambda.InvokeOutput{StatusCode: 200}}
-	h := invoke.Function[events.SQSEvent, events.SQSEventResponse](fake, "my-function", &invoke.FunctionOptions{Qualifier: "live"})
+	h := invoke.Function[events.SQSEvent, events.SQSEventResponse](fake, "my-function", invoke.WithQualifier("live"))
 	_, err := h.Handle(t.Context(), sqsEvent("hello"))
 	require.NoError(t, err)
 	require.Equal(t, "my-function", aws.ToString(fake.in.FunctionName))
@@ -66,7 +66,7 @@ func TestFunctionResponses(t *testing.T) {
 		name          string
 		functionError string
 		payload       string
-		opts          *invoke.FunctionOptions
+		opts          []invoke.FunctionOption
 		want          events.SQSEventResponse
 		wantErr       any // nil, *invoke.FunctionError or *invoke.ResponseError
 	}{
@@ -79,10 +79,10 @@ func TestFunctionResponses(t *testing.T) {
 		{name: "partial failure", payload: `{"batchItemFailures":[{"itemIdentifier":"b"}]}`, want: failures},
 		{name: "bad JSON", payload: `{"batchItemFailures":`, wantErr: &invoke.ResponseError{}},
 		{name: "wrong shape", payload: `"ok"`, wantErr: &invoke.ResponseError{}},
-		{name: "wrong shape ignored", payload: `"ok"`, opts: &invoke.FunctionOptions{IgnoreInvalidResponse: true}},
+		{name: "wrong shape ignored", payload: `"ok"`, opts: []invoke.FunctionOption{invoke.WithInvalidResponseIgnored()}},
 		{name: "function error header", functionError: "Unhandled", payload: `{"errorMessage":"boom","errorType":"errorString"}`, wantErr: &invoke.FunctionError{}},
 		{name: "error object alone (RIE)", payload: `{"errorMessage":"boom","errorType":"errorString","stackTrace":[]}`, wantErr: &invoke.FunctionError{}},
-		{name: "error object with header check only", payload: `{"errorMessage":"boom","errorType":"errorString"}`, opts: &invoke.FunctionOptions{OnlyFunctionErrorHeader: true}},
+		{name: "error object with header check only", payload: `{"errorMessage":"boom","errorType":"errorString"}`, opts: []invoke.FunctionOption{invoke.WithFunctionErrorHeaderOnly()}},
 		{name: "error-like response", payload: `{"errorMessage":"boom","errorType":"x","batchItemFailures":[{"itemIdentifier":"b"}]}`, want: failures},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -90,7 +90,7 @@ func TestFunctionResponses(t *testing.T) {
 			if tc.functionError != "" {
 				out.FunctionError = aws.String(tc.functionError)
 			}
-			h := invoke.Function[events.SQSEvent, events.SQSEventResponse](&fakeLambda{out: out}, "fn", tc.opts)
+			h := invoke.Function[events.SQSEvent, events.SQSEventResponse](&fakeLambda{out: out}, "fn", tc.opts...)
 			got, err := h.Handle(t.Context(), sqsEvent("a", "b"))
 			switch want := tc.wantErr.(type) {
 			case nil:
@@ -112,7 +112,7 @@ func TestFunctionResponses(t *testing.T) {
 // (internal/rietest/testdata/fn) under the Runtime Interface Emulator.
 func TestFunctionUnderRIE(t *testing.T) {
 	fn := rietest.Start(t)
-	sqs := invoke.Function[events.SQSEvent, events.SQSEventResponse](fn.Client, rietest.FunctionName, nil)
+	sqs := invoke.Function[events.SQSEvent, events.SQSEventResponse](fn.Client, rietest.FunctionName)
 
 	resp, err := sqs.Handle(t.Context(), sqsEvent("ok", "fail", "ok", "fail"))
 	require.NoError(t, err)
@@ -130,7 +130,7 @@ func TestFunctionUnderRIE(t *testing.T) {
 	require.Equal(t, "errorString", fe.Type)
 	require.Equal(t, "crash requested by message b", fe.Message)
 
-	generic := invoke.Function[map[string]string, json.RawMessage](fn.Client, rietest.FunctionName, nil)
+	generic := invoke.Function[map[string]string, json.RawMessage](fn.Client, rietest.FunctionName)
 	for action, want := range map[string]string{"null": "", "list": "[]", "echo": `{"echo":{"action":"echo"}}`} {
 		got, err := generic.Handle(t.Context(), map[string]string{"action": action})
 		require.NoError(t, err, action)
@@ -145,7 +145,7 @@ func TestFunctionUnderRIEAsync(t *testing.T) {
 	onFailure := &destination.Memory{}
 	done := make(chan lambdaesm.AsyncResult, 1)
 	inv, err := invoke.New(invoke.Function[map[string]string, json.RawMessage](fn.Client, rietest.FunctionName, nil),
-		&invoke.Config{MaximumRetryAttempts: new(0), OnFailure: onFailure, Hooks: []lambdaesm.Hook{onResult(func(r lambdaesm.AsyncResult) { done <- r })}})
+		invoke.Config{MaximumRetryAttempts: new(0), OnFailure: onFailure}, invoke.WithHooks(onResult(func(r lambdaesm.AsyncResult) { done <- r })))
 	require.NoError(t, err)
 	stop := run(t, inv)
 	defer stop()
@@ -167,9 +167,9 @@ func TestFunctionDeadLetterErrorCode(t *testing.T) {
 			Response: &smithyhttp.Response{Response: &http.Response{StatusCode: http.StatusTooManyRequests}},
 			Err:      errors.New("TooManyRequestsException: Rate Exceeded."),
 		}
-		fn := invoke.Function[order, receipt](&fakeLambda{err: throttled}, "fn", nil)
+		fn := invoke.Function[order, receipt](&fakeLambda{err: throttled}, "fn")
 		dlq := &destination.Memory{}
-		inv := launch(t, fn, &invoke.Config{MaximumRetryAttempts: new(0), DeadLetter: dlq})
+		inv := launch(t, fn, invoke.Config{MaximumRetryAttempts: new(0), DeadLetter: dlq})
 		id := send(t, inv, "o-1")
 		time.Sleep(time.Minute)
 		require.Len(t, dlq.Messages(), 1)
@@ -204,7 +204,7 @@ func TestFunctionInvalidPartialBatchResponses(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out := &lambda.InvokeOutput{StatusCode: 200, Payload: []byte(tc.payload)}
-			h := invoke.Function[events.KinesisEvent, events.KinesisEventResponse](&fakeLambda{out: out}, "fn", nil)
+			h := invoke.Function[events.KinesisEvent, events.KinesisEventResponse](&fakeLambda{out: out}, "fn")
 			resp, err := h.Handle(t.Context(), events.KinesisEvent{})
 			if tc.decodes {
 				require.NoError(t, err)

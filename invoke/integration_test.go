@@ -32,15 +32,14 @@ func TestIntegrationDurableOnFauxqs(t *testing.T) {
 	url, _ := awstest.NewQueue(t, c, map[string]string{"VisibilityTimeout": "30"})
 	durable := &invoke.Durable{Client: c, QueueURL: url, Options: []esm.SQSOption{esm.WithLongPoll(time.Second)}}
 
-	first, err := invoke.New(&recorder{}, &invoke.Config{Durable: durable})
+	first, err := invoke.New(&recorder{}, invoke.Config{}, invoke.WithDurable(*durable))
 	require.NoError(t, err)
 	id := send(t, first, "o-1")
 	require.NoError(t, first.Shutdown(t.Context()))
 
 	h := &recorder{errs: []error{errors.New("flaky")}}
 	done := make(chan lambdaesm.AsyncResult, 1)
-	second, err := invoke.New(h, &invoke.Config{Durable: durable, RetryDelays: []time.Duration{time.Second},
-		Hooks: []lambdaesm.Hook{onResult(func(r lambdaesm.AsyncResult) { done <- r })}})
+	second, err := invoke.New(h, invoke.Config{}, invoke.WithDurable(*durable), invoke.WithRetryDelays(time.Second), invoke.WithHooks(onResult(func(r lambdaesm.AsyncResult) { done <- r })))
 	require.NoError(t, err)
 	stop := run(t, second)
 	defer stop()
@@ -72,7 +71,7 @@ func TestIntegrationSQSMappingDrivesAFunctionUnderRIE(t *testing.T) {
 	var mu sync.Mutex
 	var handled []string
 	var failed []events.SQSBatchItemFailure
-	function := invoke.Function[events.SQSEvent, events.SQSEventResponse](fn.Client, rietest.FunctionName, nil)
+	function := invoke.Function[events.SQSEvent, events.SQSEventResponse](fn.Client, rietest.FunctionName)
 	h := esm.HandlerFunc[events.SQSEvent, events.SQSEventResponse](func(ctx context.Context, e events.SQSEvent) (events.SQSEventResponse, error) {
 		resp, err := function.Handle(ctx, e)
 		mu.Lock()
@@ -117,7 +116,7 @@ func TestIntegrationDeadLetterOnFauxqs(t *testing.T) {
 	require.NoError(t, err)
 	h := &recorder{errs: []error{errors.New("card declined")}}
 	done := make(chan lambdaesm.AsyncResult, 1)
-	inv, err := invoke.New(h, &invoke.Config{MaximumRetryAttempts: new(0), DeadLetter: dlq, Hooks: []lambdaesm.Hook{onResult(func(r lambdaesm.AsyncResult) { done <- r })}})
+	inv, err := invoke.New(h, invoke.Config{MaximumRetryAttempts: new(0), DeadLetter: dlq}, invoke.WithHooks(onResult(func(r lambdaesm.AsyncResult) { done <- r })))
 	require.NoError(t, err)
 	stop := run(t, inv)
 	defer stop()

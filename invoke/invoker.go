@@ -60,11 +60,12 @@ type item struct {
 	lastErr  error
 }
 
-// New returns an invoker that runs h for each event given to Invoke. A nil
-// cfg means Lambda's defaults. Every problem in cfg is reported at once. New
-// starts no goroutine: call Run.
-func New[E, R any](h esm.Handler[E, R], cfg *Config) (*Invoker[E, R], error) {
-	s, err := cfg.settings()
+// New returns an invoker that runs h for each event given to Invoke, with
+// the function's asynchronous configuration cfg (the zero Config means
+// Lambda's defaults) and options for this process. Every problem with its
+// arguments is reported at once. New starts no goroutine: call Run.
+func New[E, R any](h esm.Handler[E, R], cfg Config, opts ...Option) (*Invoker[E, R], error) {
+	s, err := newSettings(cfg, opts)
 	if h == nil {
 		err = errors.Join(err, errors.New("invoke: the handler is nil"))
 	}
@@ -90,10 +91,10 @@ func New[E, R any](h esm.Handler[E, R], cfg *Config) (*Invoker[E, R], error) {
 
 // Invoke queues event and returns its request ID without waiting for the
 // handler, like Lambda's Invoke with InvocationType Event. It fails with
-// [ErrQueueFull] when the invoker holds Config.QueueCapacity events, with
-// [ErrPayloadTooLarge] for an event over Config.MaxPayloadBytes, and with
+// [ErrQueueFull] when the invoker holds its capacity of events (WithQueueCapacity), with
+// [ErrPayloadTooLarge] for an event over the payload limit (WithMaxPayloadBytes), and with
 // [lambdaesm.ErrClosed] once Shutdown has begun or Run has returned. Events given
-// before Run starts wait for it. With Config.Durable, Invoke sends the event
+// before Run starts wait for it. Given WithDurable, Invoke sends the event
 // to the queue (the call's error is returned) and there is no capacity.
 //
 // The event is encoded as JSON now and decoded afresh for every attempt, as
@@ -143,10 +144,10 @@ func (i *Invoker[E, R]) Call(ctx context.Context, event E) (R, error) {
 // Run runs the worker pool until Shutdown has let every held event finish,
 // or until ctx ends, and returns nil after either. When ctx ends, running
 // handlers see their context cancelled and the events still held are
-// abandoned (reported through Config.Hooks (lambdaesm.HookAsyncResult) and the log). Run returns
+// abandoned (reported to a lambdaesm.HookAsyncResult and the log). Run returns
 // [lambdaesm.ErrClosed] when called twice, or after Shutdown when no event is held;
 // after Shutdown with events held, it runs them and returns. With
-// Config.Durable, Run runs the queue's mapping and returns its error (the
+// WithDurable, Run runs the queue's mapping and returns its error (the
 // queue cannot be used, for one).
 func (i *Invoker[E, R]) Run(ctx context.Context) error {
 	if i.durable != nil {
@@ -180,7 +181,7 @@ func (i *Invoker[E, R]) Run(ctx context.Context) error {
 // that says how many events were still held. Shutdown is idempotent and safe
 // to call concurrently. Called before Run, it returns at once when no event
 // is held (Run then returns [lambdaesm.ErrClosed]); otherwise it waits for Run to run
-// the held events, until ctx ends. With Config.Durable, Shutdown stops the
+// the held events, until ctx ends. Given WithDurable, Shutdown stops the
 // queue's mapping: the events in flight finish, the others stay queued.
 func (i *Invoker[E, R]) Shutdown(ctx context.Context) error {
 	if i.durable != nil {
@@ -427,7 +428,7 @@ func (i *Invoker[E, R]) deliverRecord(ctx context.Context, target string, to des
 	return i.deliver(ctx, target, to, m)
 }
 
-// deliver offers m to a destination up to Config.DeliveryAttempts times,
+// deliver offers m to a destination as many times as WithDelivery allows,
 // with backoff; the last error is returned and logged.
 func (i *Invoker[E, R]) deliver(ctx context.Context, target string, to destination.Sender, m destination.Message) error {
 	var err error

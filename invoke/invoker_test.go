@@ -17,6 +17,7 @@ import (
 	"github.com/lambdaesm/lambdaesm/destination"
 	"github.com/lambdaesm/lambdaesm/esm"
 	"github.com/lambdaesm/lambdaesm/invoke"
+	"github.com/lambdaesm/lambdaesm/retry"
 )
 
 // TestMain checks that no goroutine outlives the tests, bar the idle
@@ -115,9 +116,9 @@ func run[E, R any](t *testing.T, inv *invoke.Invoker[E, R]) (stop func()) {
 }
 
 // launch builds an invoker of h and runs it until the test ends.
-func launch(t *testing.T, h esm.Handler[order, receipt], cfg *invoke.Config) *invoke.Invoker[order, receipt] {
+func launch(t *testing.T, h esm.Handler[order, receipt], cfg invoke.Config, opts ...invoke.Option) *invoke.Invoker[order, receipt] {
 	t.Helper()
-	inv, err := invoke.New(h, cfg)
+	inv, err := invoke.New(h, cfg, opts...)
 	require.NoError(t, err)
 	t.Cleanup(run(t, inv))
 	return inv
@@ -145,10 +146,7 @@ func TestRetriesWithLambdasDelaysThenFailureDestinations(t *testing.T) {
 		h := &recorder{errs: []error{boom, boom, boom}}
 		onFailure, dlq, onSuccess := &destination.Memory{}, &destination.Memory{}, &destination.Memory{}
 		res := &results{}
-		inv := launch(t, h, &invoke.Config{
-			FunctionARN: "arn:aws:lambda:us-east-2:123456789012:function:my-function",
-			OnFailure:   onFailure, DeadLetter: dlq, OnSuccess: onSuccess, Hooks: []lambdaesm.Hook{res},
-		})
+		inv := launch(t, h, invoke.Config{FunctionARN: "arn:aws:lambda:us-east-2:123456789012:function:my-function", OnFailure: onFailure, DeadLetter: dlq, OnSuccess: onSuccess}, invoke.WithHooks(res))
 		start := time.Now()
 		id := send(t, inv, "o-1")
 		time.Sleep(10 * time.Minute)
@@ -196,10 +194,7 @@ func TestConfiguredRetries(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		boom := errors.New("boom")
 		h := &recorder{errs: []error{boom, boom, boom}}
-		inv := launch(t, h, &invoke.Config{
-			MaximumRetryAttempts: new(1),
-			RetryDelays:          []time.Duration{10 * time.Second},
-		})
+		inv := launch(t, h, invoke.Config{MaximumRetryAttempts: new(1)}, invoke.WithRetryDelays(10*time.Second))
 		start := time.Now()
 		send(t, inv, "o-1")
 		time.Sleep(time.Hour)
@@ -209,7 +204,7 @@ func TestConfiguredRetries(t *testing.T) {
 
 		// No retries at all.
 		h0 := &recorder{errs: []error{boom}}
-		inv0 := launch(t, h0, &invoke.Config{MaximumRetryAttempts: new(0)})
+		inv0 := launch(t, h0, invoke.Config{MaximumRetryAttempts: new(0)})
 		send(t, inv0, "o-2")
 		time.Sleep(time.Hour)
 		require.Len(t, h0.Calls(), 1)
@@ -220,7 +215,7 @@ func TestSuccessAfterRetry(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := &recorder{errs: []error{errors.New("flaky")}}
 		onSuccess, onFailure := &destination.Memory{}, &destination.Memory{}
-		inv := launch(t, h, &invoke.Config{OnSuccess: onSuccess, OnFailure: onFailure})
+		inv := launch(t, h, invoke.Config{OnSuccess: onSuccess, OnFailure: onFailure})
 		id := send(t, inv, "o-1")
 		time.Sleep(2 * time.Minute)
 
@@ -248,9 +243,7 @@ func TestEventAgeExceeded(t *testing.T) {
 			h := &recorder{errs: []error{boom, boom, boom}}
 			onFailure, dlq := &destination.Memory{}, &destination.Memory{}
 			res := &results{}
-			inv := launch(t, h, &invoke.Config{
-				MaximumEventAge: 90 * time.Second, OnFailure: onFailure, DeadLetter: dlq, Hooks: []lambdaesm.Hook{res},
-			})
+			inv := launch(t, h, invoke.Config{MaximumEventAge: 90 * time.Second, OnFailure: onFailure, DeadLetter: dlq}, invoke.WithHooks(res))
 			start := time.Now()
 			send(t, inv, "o-1")
 			time.Sleep(time.Hour)
@@ -273,9 +266,7 @@ func TestEventAgeExceeded(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			h := &recorder{block: make(chan struct{})}
 			onFailure, dlq := &destination.Memory{}, &destination.Memory{}
-			inv := launch(t, h, &invoke.Config{
-				Concurrency: 1, MaximumEventAge: time.Minute, FunctionTimeout: time.Hour, OnFailure: onFailure, DeadLetter: dlq,
-			})
+			inv := launch(t, h, invoke.Config{MaximumEventAge: time.Minute, FunctionTimeout: time.Hour, OnFailure: onFailure, DeadLetter: dlq}, invoke.WithConcurrency(1))
 			send(t, inv, "slow")
 			id := send(t, inv, "waits")
 			time.Sleep(2 * time.Minute)
@@ -299,7 +290,7 @@ func TestEventAgeExceeded(t *testing.T) {
 func TestFullQueue(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := &recorder{block: make(chan struct{})}
-		inv := launch(t, h, &invoke.Config{QueueCapacity: 2, Concurrency: 1, FunctionTimeout: time.Hour})
+		inv := launch(t, h, invoke.Config{FunctionTimeout: time.Hour}, invoke.WithQueueCapacity(2), invoke.WithConcurrency(1))
 		for range 2 {
 			send(t, inv, "o")
 		}
@@ -313,7 +304,7 @@ func TestFullQueue(t *testing.T) {
 }
 
 func TestInvokeErrors(t *testing.T) {
-	inv, err := invoke.New(&recorder{}, &invoke.Config{MaxPayloadBytes: 16})
+	inv, err := invoke.New(&recorder{}, invoke.Config{}, invoke.WithMaxPayloadBytes(16))
 	require.NoError(t, err)
 	_, err = inv.Invoke(t.Context(), order{ID: "far too long for sixteen bytes"})
 	require.ErrorIs(t, err, invoke.ErrPayloadTooLarge)
@@ -323,7 +314,7 @@ func TestInvokeErrors(t *testing.T) {
 	_, err = inv.Invoke(ctx, order{})
 	require.ErrorIs(t, err, context.Canceled)
 
-	bad, err := invoke.New(esm.HandlerFunc[chan int, any](func(context.Context, chan int) (any, error) { return nil, nil }), nil)
+	bad, err := invoke.New(esm.HandlerFunc[chan int, any](func(context.Context, chan int) (any, error) { return nil, nil }), invoke.Config{})
 	require.NoError(t, err)
 	_, err = bad.Invoke(t.Context(), make(chan int))
 	require.ErrorContains(t, err, "encode event")
@@ -334,7 +325,7 @@ func TestShutdown(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			h := &recorder{errs: []error{errors.New("once")}}
 			res := &results{}
-			inv, err := invoke.New(h, &invoke.Config{Hooks: []lambdaesm.Hook{res}})
+			inv, err := invoke.New(h, invoke.Config{}, invoke.WithHooks(res))
 			require.NoError(t, err)
 			stop := run(t, inv)
 			send(t, inv, "o-1")
@@ -353,7 +344,7 @@ func TestShutdown(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			h := &recorder{errs: []error{errors.New("once")}}
 			res := &results{}
-			inv, err := invoke.New(h, &invoke.Config{Hooks: []lambdaesm.Hook{res}})
+			inv, err := invoke.New(h, invoke.Config{}, invoke.WithHooks(res))
 			require.NoError(t, err)
 			errc := make(chan error, 1)
 			go func() { errc <- inv.Run(t.Context()) }()
@@ -375,7 +366,7 @@ func TestShutdown(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			h := &recorder{block: make(chan struct{})}
 			res := &results{}
-			inv, err := invoke.New(h, &invoke.Config{Hooks: []lambdaesm.Hook{res}, FunctionTimeout: time.Hour})
+			inv, err := invoke.New(h, invoke.Config{FunctionTimeout: time.Hour}, invoke.WithHooks(res))
 			require.NoError(t, err)
 			ctx, cancel := context.WithCancel(t.Context())
 			errc := make(chan error, 1)
@@ -390,7 +381,7 @@ func TestShutdown(t *testing.T) {
 		})
 	})
 	t.Run("before run, nothing held", func(t *testing.T) {
-		inv, err := invoke.New(&recorder{}, nil)
+		inv, err := invoke.New(&recorder{}, invoke.Config{})
 		require.NoError(t, err)
 		require.NoError(t, inv.Shutdown(t.Context()))
 		require.ErrorIs(t, inv.Run(t.Context()), lambdaesm.ErrClosed)
@@ -399,7 +390,7 @@ func TestShutdown(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			h := &recorder{}
 			res := &results{}
-			inv, err := invoke.New(h, &invoke.Config{Hooks: []lambdaesm.Hook{res}})
+			inv, err := invoke.New(h, invoke.Config{}, invoke.WithHooks(res))
 			require.NoError(t, err)
 			send(t, inv, "queued")
 			shut := make(chan error, 1)
@@ -414,7 +405,7 @@ func TestShutdown(t *testing.T) {
 	t.Run("before run, never run", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			res := &results{}
-			inv, err := invoke.New(&recorder{}, &invoke.Config{Hooks: []lambdaesm.Hook{res}})
+			inv, err := invoke.New(&recorder{}, invoke.Config{}, invoke.WithHooks(res))
 			require.NoError(t, err)
 			send(t, inv, "queued")
 			ctx, cancel := context.WithTimeout(t.Context(), time.Second)
@@ -435,8 +426,8 @@ func TestDelivery(t *testing.T) {
 		down := &destination.Memory{ARN: "arn:aws:sqs:us-east-1:000000000000:down"}
 		down.FailAlways(errors.New("503"))
 		res := &results{}
-		inv := launch(t, &recorder{}, &invoke.Config{OnSuccess: flaky, Hooks: []lambdaesm.Hook{res}})
-		invDown := launch(t, &recorder{}, &invoke.Config{OnSuccess: down, Hooks: []lambdaesm.Hook{res}, DeliveryAttempts: 3})
+		inv := launch(t, &recorder{}, invoke.Config{OnSuccess: flaky}, invoke.WithHooks(res))
+		invDown := launch(t, &recorder{}, invoke.Config{OnSuccess: down}, invoke.WithHooks(res), invoke.WithDelivery(3, retry.Backoff{}))
 		send(t, inv, "o-1")
 		send(t, invDown, "o-2")
 		time.Sleep(time.Hour)
@@ -463,7 +454,7 @@ func TestCall(t *testing.T) {
 		boom := errors.New("boom")
 		h := &recorder{errs: []error{boom}}
 		onFailure, dlq := &destination.Memory{}, &destination.Memory{}
-		inv, err := invoke.New(h, &invoke.Config{OnFailure: onFailure, DeadLetter: dlq})
+		inv, err := invoke.New(h, invoke.Config{OnFailure: onFailure, DeadLetter: dlq})
 		require.NoError(t, err)
 		_, err = inv.Call(t.Context(), order{ID: "sync"})
 		require.ErrorIs(t, err, boom, "the handler's error goes to the caller")
@@ -483,7 +474,7 @@ func TestCallPanicAndTimeout(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		panicky, err := invoke.New(esm.HandlerFunc[order, receipt](func(context.Context, order) (receipt, error) {
 			panic("oops")
-		}), nil)
+		}), invoke.Config{})
 		require.NoError(t, err)
 		_, err = panicky.Call(t.Context(), order{})
 		var pe *esm.PanicError
@@ -493,7 +484,7 @@ func TestCallPanicAndTimeout(t *testing.T) {
 		slow, err := invoke.New(esm.HandlerFunc[order, receipt](func(ctx context.Context, _ order) (receipt, error) {
 			time.Sleep(5 * time.Second) // ignores its context
 			return receipt{}, nil
-		}), &invoke.Config{FunctionTimeout: time.Second})
+		}), invoke.Config{FunctionTimeout: time.Second})
 		require.NoError(t, err)
 		_, err = slow.Call(t.Context(), order{})
 		var te *lambdaesm.TimeoutError
@@ -507,7 +498,7 @@ func TestPanicRecord(t *testing.T) {
 		onFailure := &destination.Memory{}
 		inv := launch(t, esm.HandlerFunc[order, receipt](func(context.Context, order) (receipt, error) {
 			panic("oops")
-		}), &invoke.Config{MaximumRetryAttempts: new(0), OnFailure: onFailure})
+		}), invoke.Config{MaximumRetryAttempts: new(0), OnFailure: onFailure})
 		send(t, inv, "")
 		synctest.Wait()
 		require.Len(t, onFailure.Messages(), 1)
@@ -517,23 +508,18 @@ func TestPanicRecord(t *testing.T) {
 }
 
 func TestConfigValidation(t *testing.T) {
-	_, err := invoke.New(&recorder{}, &invoke.Config{
-		MaximumRetryAttempts: new(3),
-		MaximumEventAge:      30 * time.Second,
-		RetryDelays:          []time.Duration{-time.Second},
-		Concurrency:          -1,
-	})
+	_, err := invoke.New(&recorder{}, invoke.Config{MaximumRetryAttempts: new(3), MaximumEventAge: 30 * time.Second}, invoke.WithRetryDelays(-time.Second), invoke.WithConcurrency(-1))
 	require.Error(t, err)
 	for _, want := range []string{
 		"MaximumRetryAttempts 3: must be between 0 and 2",
 		"MaximumEventAge 30s: must be between 1m0s and 6h0m0s",
-		"RetryDelays[0] -1s: must not be negative",
-		"Concurrency -1: must not be negative",
+		"WithRetryDelays: delay 1, -1s, must not be negative",
+		"WithConcurrency -1: must not be negative",
 	} {
 		require.ErrorContains(t, err, want)
 	}
-	_, err = invoke.New(&recorder{}, &invoke.Config{RetryDelays: []time.Duration{}})
-	require.ErrorContains(t, err, "RetryDelays is empty")
-	_, err = invoke.New[order, receipt](nil, nil)
+	_, err = invoke.New(&recorder{}, invoke.Config{}, invoke.WithRetryDelays())
+	require.ErrorContains(t, err, "WithRetryDelays gives no delay but retries are enabled")
+	_, err = invoke.New[order, receipt](nil, invoke.Config{})
 	require.ErrorContains(t, err, "handler is nil")
 }

@@ -49,7 +49,7 @@
 //
 // Each firing sends one events.EventBridgeEvent: version "0", a new id,
 // detail-type "Scheduled Event", source "aws.events", the account and region
-// of Config.RuleARN, time = the scheduled time (whole seconds, UTC),
+// of the rule (WithRule), time = the scheduled time (whole seconds, UTC),
 // resources = [the rule ARN], detail {}.
 //
 // Missed firings are not replayed. Nothing is persisted: firings that fell

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -36,26 +37,47 @@ const (
 type Target interface {
 	// Invoke takes the event of one firing and returns its request ID, or
 	// an error when it refuses the event (a lambdaesm.HookScheduleRefused
-	// in Config.Hooks hears of it).
+	// added with WithHooks hears of it).
 	Invoke(ctx context.Context, e events.EventBridgeEvent) (string, error)
 }
 
-// Config names the rule a [Scheduler] stands for. The zero value (or a nil
-// *Config) gives arn:aws:events:us-east-1:000000000000:rule/schedule.
-type Config struct {
-	// RuleARN is the rule's ARN, the events' resources[0]; its region and
-	// account become the events' region and account. Empty means
-	// arn:aws:events:<DefaultRegion>:<DefaultAccount>:rule/<Name>.
-	RuleARN string
-	// Name is the rule's name when RuleARN is empty. Default "schedule".
-	Name string
-	// Hooks hear of what the scheduler does: a
-	// lambdaesm.HookScheduleRefused hears of a firing whose event the
-	// target refused (its queue full or closed); the firing is not
-	// retried. Hooks run on the scheduler's goroutine.
-	Hooks []lambdaesm.Hook
-	// Logger receives the scheduler's logs. Nil means none.
-	Logger *slog.Logger
+// Option configures a [Scheduler]; [New] takes them. Without options the
+// scheduler stands for arn:aws:events:us-east-1:000000000000:rule/schedule
+// and logs nothing.
+type Option func(*config)
+
+type config struct {
+	rule   string
+	hooks  []lambdaesm.Hook
+	logger *slog.Logger
+	errs   []error
+}
+
+// WithRule names the rule the scheduler stands for: a rule ARN, the events'
+// resources[0], whose region and account become the events' region and
+// account; or a rule name, for
+// arn:aws:events:<DefaultRegion>:<DefaultAccount>:rule/<name>. Default
+// "schedule".
+func WithRule(nameOrARN string) Option {
+	return func(c *config) {
+		if nameOrARN == "" {
+			c.errs = append(c.errs, errors.New("schedule: WithRule: the rule is empty"))
+		}
+		c.rule = nameOrARN
+	}
+}
+
+// WithHooks adds hooks that hear of what the scheduler does: a
+// lambdaesm.HookScheduleRefused hears of a firing whose event the target
+// refused (its queue full or closed); the firing is not retried. Hooks run
+// on the scheduler's goroutine.
+func WithHooks(hs ...lambdaesm.Hook) Option {
+	return func(c *config) { c.hooks = append(c.hooks, hs...) }
+}
+
+// WithLogger sets the scheduler's logger. Default none.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) { c.logger = l }
 }
 
 // Scheduler sends an EventBridge "Scheduled Event" to a target at each
@@ -77,36 +99,39 @@ type Scheduler struct {
 }
 
 // New parses expr and returns a scheduler that sends its firings to target.
-// It starts nothing: call Run.
-func New(expr string, target Target, cfg *Config) (*Scheduler, error) {
-	var c Config
-	if cfg != nil {
-		c = *cfg
+// It starts nothing: call Run. Every problem with its arguments is reported
+// at once.
+func New(expr string, target Target, opts ...Option) (*Scheduler, error) {
+	c := config{rule: "schedule", logger: slog.New(slog.DiscardHandler)}
+	for _, o := range opts {
+		if o == nil {
+			c.errs = append(c.errs, errors.New("schedule: a nil Option"))
+			continue
+		}
+		o(&c)
 	}
-	var errs []error
+	errs := c.errs
 	sched, err := Parse(expr)
 	errs = append(errs, err)
 	if target == nil {
 		errs = append(errs, errors.New("schedule: the target is nil"))
 	}
-	if c.Name == "" {
-		c.Name = "schedule"
+	ruleARN := c.rule
+	if !strings.HasPrefix(ruleARN, "arn:") {
+		ruleARN = "arn:aws:events:" + DefaultRegion + ":" + DefaultAccount + ":rule/" + c.rule
 	}
-	if c.RuleARN == "" {
-		c.RuleARN = "arn:aws:events:" + DefaultRegion + ":" + DefaultAccount + ":rule/" + c.Name
-	}
-	rule, err := arn.Parse(c.RuleARN)
-	if err != nil || rule.Service != "events" {
-		errs = append(errs, fmt.Errorf("schedule: RuleARN %q is not an EventBridge rule ARN", c.RuleARN))
+	rule, err := arn.Parse(ruleARN)
+	if c.rule != "" && (err != nil || rule.Service != "events") {
+		errs = append(errs, fmt.Errorf("schedule: WithRule: %q is not an EventBridge rule ARN", c.rule))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
+	if c.logger == nil {
+		c.logger = slog.New(slog.DiscardHandler)
 	}
 	return &Scheduler{
-		sched: sched, target: target, rule: rule, ruleARN: c.RuleARN, hooks: core.NewHooks(c.Hooks...), log: c.Logger,
+		sched: sched, target: target, rule: rule, ruleARN: ruleARN, hooks: core.NewHooks(c.hooks...), log: c.logger,
 		stopping: make(chan struct{}), done: make(chan struct{}),
 	}, nil
 }

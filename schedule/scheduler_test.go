@@ -71,12 +71,12 @@ func TestSchedulerFiresThroughTheAsyncInvoker(t *testing.T) {
 			mu.Unlock()
 			return struct{}{}, nil
 		})
-		inv, err := invoke.New(h, nil)
+		inv, err := invoke.New(h, invoke.Config{})
 		require.NoError(t, err)
 		invDone := make(chan error, 1)
 		go func() { invDone <- inv.Run(context.Background()) }()
 
-		s, err := schedule.New("cron(0/15 * * * ? *)", inv, &schedule.Config{RuleARN: ruleARN})
+		s, err := schedule.New("cron(0/15 * * * ? *)", inv, schedule.WithRule(ruleARN))
 		require.NoError(t, err)
 		start := time.Now().UTC() // 2000-01-01T00:00:00Z in the bubble
 		runScheduler(t, s)
@@ -114,7 +114,7 @@ func TestSchedulerFiresThroughTheAsyncInvoker(t *testing.T) {
 func TestSchedulerDefaultsAndRate(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		target := &fakeTarget{}
-		s, err := schedule.New("rate(10 minutes)", target, nil)
+		s, err := schedule.New("rate(10 minutes)", target)
 		require.NoError(t, err)
 		start := time.Now()
 		runScheduler(t, s)
@@ -131,7 +131,7 @@ func TestSchedulerDefaultsAndRate(t *testing.T) {
 func TestSchedulerDoesNotReplayMissedFirings(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		target := &fakeTarget{hold: 50 * time.Minute}
-		s, err := schedule.New("rate(10 minutes)", target, nil)
+		s, err := schedule.New("rate(10 minutes)", target)
 		require.NoError(t, err)
 		start := time.Now()
 		runScheduler(t, s)
@@ -141,7 +141,7 @@ func TestSchedulerDoesNotReplayMissedFirings(t *testing.T) {
 		require.Equal(t, []time.Time{start.Add(10 * time.Minute), start.Add(70 * time.Minute), start.Add(80 * time.Minute)}, target.times())
 
 		cronTarget := &fakeTarget{hold: 50 * time.Minute}
-		c, err := schedule.New("cron(0/15 * * * ? *)", cronTarget, nil)
+		c, err := schedule.New("cron(0/15 * * * ? *)", cronTarget)
 		require.NoError(t, err)
 		start = time.Now() // 01:25
 		runScheduler(t, c)
@@ -162,13 +162,13 @@ func TestSchedulerReportsRefusedEvents(t *testing.T) {
 		target := &fakeTarget{fail: full}
 		var mu sync.Mutex
 		var refused []time.Time
-		s, err := schedule.New("rate(1 minute)", target, &schedule.Config{Hooks: []lambdaesm.Hook{onRefused(func(rule string, at time.Time, err error) {
+		s, err := schedule.New("rate(1 minute)", target, schedule.WithHooks(onRefused(func(rule string, at time.Time, err error) {
 			require.ErrorIs(t, err, full)
 			require.Equal(t, "arn:aws:events:us-east-1:000000000000:rule/schedule", rule)
 			mu.Lock()
 			refused = append(refused, at)
 			mu.Unlock()
-		})}})
+		})))
 		require.NoError(t, err)
 		runScheduler(t, s)
 		time.Sleep(3*time.Minute + time.Second)
@@ -181,7 +181,7 @@ func TestSchedulerReportsRefusedEvents(t *testing.T) {
 func TestSchedulerLifecycle(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		target := &fakeTarget{}
-		s, err := schedule.New("cron(0 0 1 1 ? 1970)", target, nil) // no firing left
+		s, err := schedule.New("cron(0 0 1 1 ? 1970)", target) // no firing left
 		require.NoError(t, err)
 		ctx, cancel := context.WithCancel(t.Context())
 		errc := make(chan error, 1)
@@ -193,7 +193,7 @@ func TestSchedulerLifecycle(t *testing.T) {
 		require.NoError(t, s.Shutdown(t.Context()))
 		require.NoError(t, s.Shutdown(t.Context()), "idempotent")
 
-		early, err := schedule.New("rate(1 minute)", target, nil)
+		early, err := schedule.New("rate(1 minute)", target)
 		require.NoError(t, err)
 		require.NoError(t, early.Shutdown(t.Context()))
 		require.ErrorIs(t, early.Run(t.Context()), lambdaesm.ErrClosed)
@@ -202,16 +202,16 @@ func TestSchedulerLifecycle(t *testing.T) {
 }
 
 func TestNewErrors(t *testing.T) {
-	_, err := schedule.New("cron(0 12 * * * *)", &fakeTarget{}, nil)
+	_, err := schedule.New("cron(0 12 * * * *)", &fakeTarget{})
 	se, ok := errors.AsType[*schedule.Error](err)
 	require.True(t, ok)
 	require.Equal(t, "day-of-week", se.Field)
 
-	_, err = schedule.New("rate(1 hour)", nil, &schedule.Config{RuleARN: "arn:aws:sqs:us-east-1:1:q"})
+	_, err = schedule.New("rate(1 hour)", nil, schedule.WithRule("arn:aws:sqs:us-east-1:1:q"))
 	require.ErrorContains(t, err, "the target is nil")
 	require.ErrorContains(t, err, "not an EventBridge rule ARN")
 
-	s, err := schedule.New("rate(1 hour)", &fakeTarget{}, &schedule.Config{Name: "hourly"})
+	s, err := schedule.New("rate(1 hour)", &fakeTarget{}, schedule.WithRule("hourly"))
 	require.NoError(t, err)
 	require.Equal(t, "rate(1 hour)", s.Schedule().String())
 	require.Equal(t, []string{"arn:aws:events:us-east-1:000000000000:rule/hourly"}, s.Event(time.Now()).Resources)

@@ -137,9 +137,9 @@ func (l limitedAPI) Invoke(ctx context.Context, in *lambda.InvokeInput, opts ...
 // Lambda's event and response bytes (invoke.Function).
 func handlersFor(api invoke.LambdaAPI, functionName string) esm.Function {
 	return esm.Function{
-		Kinesis:  invoke.Function[events.KinesisEvent, events.KinesisEventResponse](api, functionName, nil),
-		DynamoDB: invoke.Function[events.DynamoDBEvent, events.DynamoDBEventResponse](api, functionName, nil),
-		SQS:      invoke.Function[events.SQSEvent, events.SQSEventResponse](api, functionName, nil),
+		Kinesis:  invoke.Function[events.KinesisEvent, events.KinesisEventResponse](api, functionName),
+		DynamoDB: invoke.Function[events.DynamoDBEvent, events.DynamoDBEventResponse](api, functionName),
+		SQS:      invoke.Function[events.SQSEvent, events.SQSEventResponse](api, functionName),
 	}
 }
 

@@ -31,7 +31,7 @@
 // observed when the reader collects.
 //
 // The same [Metrics] may also be given to an asynchronous invoker (package
-// invoke) or a scheduler (package schedule), through their Config.Hooks: it
+// invoke) or a scheduler (package schedule), through their WithHooks: it
 // then counts their results, under the name given to [New] and with no
 // lambdaesm.event_source_arn (the last four rows of the table).
 //

@@ -30,7 +30,7 @@
 // stream, checkpoints of a queue) appear only if they ever count.
 //
 // The same [Metrics] may also be given to an asynchronous invoker (package
-// invoke) or a scheduler (package schedule), through their Config.Hooks:
+// invoke) or a scheduler (package schedule), through their WithHooks:
 // it then counts their results, under the name given to [New] and with no
 // event_source_arn (the last four rows of the table).
 //

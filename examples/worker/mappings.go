@@ -165,7 +165,7 @@ func setup(ctx context.Context, f flags, log *slog.Logger) (*worker, error) {
 		}
 		var store shard.Store = shard.NewFileStore(f.checkpointDir)
 		if f.leaseTable != "" {
-			if store, err = dynamolease.New(dynamodb.NewFromConfig(awsCfg), dynamolease.Options{Table: f.leaseTable}); err != nil {
+			if store, err = dynamolease.New(dynamodb.NewFromConfig(awsCfg), dynamolease.WithTable(f.leaseTable)); err != nil {
 				return nil, err
 			}
 		}

@@ -1,8 +1,9 @@
-// Package limits holds Lambda's limits and defaults for event source
-// mappings in one place: package esm validates configurations against them
-// and fills in the defaults, and the engines (shard, queue) default to the
-// same values, so an engine's zero value never means something else than
-// Lambda's.
+// Package limits holds Lambda's limits and defaults in one place: package
+// esm validates mapping configurations against them and fills in the
+// defaults, the engines (internal/streamengine, internal/queueengine)
+// default to the same values, so an engine's zero value never means
+// something else than Lambda's, and package invoke and package destination
+// apply the asynchronous invocation quotas.
 package limits
 
 import "time"
@@ -35,3 +36,17 @@ const (
 	MaxMaximumConcurrency  = 1000
 	LongPoll               = 20 * time.Second // SQS WaitTimeSeconds, Lambda's and the service's maximum
 )
+
+// Asynchronous invocation (PutFunctionEventInvokeConfig and its quotas).
+const (
+	DefaultAsyncRetryAttempts = 2 // MaximumRetryAttempts: two retries, three attempts
+	MaxAsyncRetryAttempts     = 2
+	MinEventAge               = 60 * time.Second // MaximumEventAgeInSeconds
+	MaxEventAge               = 6 * time.Hour    // also the default
+	MaxAsyncPayload           = 256 << 10        // an asynchronous invocation's event
+)
+
+// AsyncRetryDelays are Lambda's waits before the second and the third
+// attempt: "a one-minute wait between the first two attempts, and two
+// minutes between the second and third attempts".
+var AsyncRetryDelays = []time.Duration{time.Minute, 2 * time.Minute}

@@ -5,7 +5,7 @@
 // shard can never move.
 //
 //	ddb := dynamodb.NewFromConfig(cfg)
-//	store, err := dynamolease.New(ddb, dynamolease.Options{Table: "orders-leases"})
+//	store, err := dynamolease.New(ddb, dynamolease.WithTable("orders-leases"))
 //	m, err := esm.NewKinesisMapping(conf, kin, handler, esm.WithStore(store))
 //
 // One Store per process serves all its mappings. The default, a file store,
@@ -202,7 +202,7 @@
 //
 // # Balancing and hand-off
 //
-// Leases balances with [leaseplan.Plan]: each live process (known from the
+// Leases balances as shard.LeaseTable does: each live process (known from the
 // heartbeat items) aims at ceil(unfinished leases / live processes); free
 // and lapsed leases are taken first, then leases are asked from processes
 // above their share, several in one round when a process is far below. A

@@ -289,7 +289,7 @@ func (s *costSim) add(name string) *costReplica {
 
 // start gives r a new Store: a process (re)started under its name.
 func (s *costSim) start(r *costReplica) {
-	st, err := New(s.meter, Options{Table: s.table, Owner: r.name})
+	st, err := New(s.meter, WithTable(s.table), WithOwner(r.name))
 	require.NoError(s.t, err)
 	st.now = s.clock.now
 	if s.check != nil {

@@ -52,17 +52,18 @@ func TestOrderSortsLikeCheckpoints(t *testing.T) {
 }
 
 func TestNewDefaultsAndRefusals(t *testing.T) {
-	_, err := New(nil, Options{})
+	_, err := New(nil, WithLeaseDuration(-1), WithTable(""), nil)
 	require.ErrorContains(t, err, "client is nil")
+	require.ErrorContains(t, err, "WithLeaseDuration: -1ns is not positive")
+	require.ErrorContains(t, err, "WithTable: the table name is empty")
+	require.ErrorContains(t, err, "a nil Option")
 	var c DynamoDBAPI = struct{ DynamoDBAPI }{}
-	_, err = New(c, Options{LeaseDuration: -1})
-	require.ErrorContains(t, err, "negative")
-	s, err := New(c, Options{})
+	s, err := New(c)
 	require.NoError(t, err)
 	require.Equal(t, DefaultTable, s.table)
 	require.Equal(t, DefaultLeaseDuration, s.dur)
 	require.NotEmpty(t, s.Owner())
-	s2, err := New(c, Options{})
+	s2, err := New(c)
 	require.NoError(t, err)
 	require.NotEqual(t, s.Owner(), s2.Owner(), "default owners are unique per Store")
 }

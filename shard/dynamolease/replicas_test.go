@@ -66,7 +66,7 @@ func TestHelperReplica(t *testing.T) {
 	}
 	var cfg replicaConfig
 	require.NoError(t, json.Unmarshal([]byte(raw), &cfg))
-	store, err := dynamolease.New(awstest.DynamoDB(t), dynamolease.Options{Table: cfg.Table, Owner: cfg.Owner, LeaseDuration: replicaLease})
+	store, err := dynamolease.New(awstest.DynamoDB(t), dynamolease.WithTable(cfg.Table), dynamolease.WithOwner(cfg.Owner), dynamolease.WithLeaseDuration(replicaLease))
 	require.NoError(t, err)
 	out, err := os.OpenFile(cfg.Log, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
 	require.NoError(t, err)

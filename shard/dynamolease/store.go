@@ -18,32 +18,61 @@ import (
 	"github.com/lambdaesm/lambdaesm/shard"
 )
 
-// DefaultTable is the lease table's name unless Options.Table says otherwise.
+// DefaultTable is the lease table's name unless [WithTable] names another.
 const DefaultTable = "lambdaesm-leases"
 
 // DefaultLeaseDuration is how long a lease lasts without a heartbeat unless
-// Options.LeaseDuration says otherwise.
+// [WithLeaseDuration] says otherwise.
 const DefaultLeaseDuration = 10 * time.Second
 
-// Options configure a [Store]. Every field has a default.
-type Options struct {
-	// Table names the lease table, created on first use if missing.
-	// Default [DefaultTable]. One table serves any number of mappings.
-	Table string
-	// Owner names this process in the table. Live processes must have
-	// distinct names. A process started under the name of an earlier one
-	// (a StatefulSet pod's name, say) takes the name over at its first
-	// lease round, the newest process of a name winning, and takes the
-	// name's leases back at once instead of waiting LeaseDuration for
-	// them to lapse; the earlier process, should it still run, is fenced
-	// and gets [ErrOwnerInUse]. Default the host name, the process ID and
-	// a random suffix.
-	Owner string
-	// LeaseDuration is how long this process's leases last after its last
-	// heartbeat. Every lease round (esm.WithLeaseInterval, default 1s)
-	// writes a heartbeat; the interval should be at most a third of the
-	// duration. Default [DefaultLeaseDuration].
-	LeaseDuration time.Duration
+// Option configures a [Store]; [New] takes them. Every setting has a
+// default.
+type Option func(*config)
+
+type config struct {
+	table, owner string
+	dur          time.Duration
+	errs         []error
+}
+
+// WithTable names the lease table, created on first use if missing.
+// Default [DefaultTable]. One table serves any number of mappings.
+func WithTable(name string) Option {
+	return func(c *config) {
+		if name == "" {
+			c.errs = append(c.errs, errors.New("dynamolease: WithTable: the table name is empty"))
+		}
+		c.table = name
+	}
+}
+
+// WithOwner names this process in the table. Live processes must have
+// distinct names. A process started under the name of an earlier one (a
+// StatefulSet pod's name, say) takes the name over at its first lease round,
+// the newest process of a name winning, and takes the name's leases back at
+// once instead of waiting the lease duration for them to lapse; the earlier
+// process, should it still run, is fenced and gets [ErrOwnerInUse]. Default
+// the host name, the process ID and a random suffix.
+func WithOwner(name string) Option {
+	return func(c *config) {
+		if name == "" {
+			c.errs = append(c.errs, errors.New("dynamolease: WithOwner: the owner name is empty"))
+		}
+		c.owner = name
+	}
+}
+
+// WithLeaseDuration sets how long this process's leases last after its last
+// heartbeat. Every lease round (esm.WithLeaseInterval, default 1s) writes a
+// heartbeat; the interval should be at most a third of the duration.
+// Default [DefaultLeaseDuration].
+func WithLeaseDuration(d time.Duration) Option {
+	return func(c *config) {
+		if d <= 0 {
+			c.errs = append(c.errs, fmt.Errorf("dynamolease: WithLeaseDuration: %v is not positive", d))
+		}
+		c.dur = d
+	}
 }
 
 // Store is a [shard.LeaseStore] on a DynamoDB table: the checkpoints and
@@ -127,28 +156,31 @@ type held struct {
 
 var _ shard.LeaseStore = (*Store)(nil)
 
-// New returns a Store for the table in opts. It makes no call: the table is
-// checked (and created if missing) on first use.
-func New(client DynamoDBAPI, opts Options) (*Store, error) {
+// New returns a Store for the lease table. It makes no call: the table is
+// checked (and created if missing) on first use. Invalid options are
+// reported together.
+func New(client DynamoDBAPI, opts ...Option) (*Store, error) {
+	c := config{table: DefaultTable, dur: DefaultLeaseDuration}
 	if client == nil {
-		return nil, errors.New("dynamolease: the client is nil")
+		c.errs = append(c.errs, errors.New("dynamolease: the client is nil"))
 	}
-	if opts.LeaseDuration < 0 {
-		return nil, fmt.Errorf("dynamolease: LeaseDuration %v is negative", opts.LeaseDuration)
+	for _, o := range opts {
+		if o == nil {
+			c.errs = append(c.errs, errors.New("dynamolease: a nil Option"))
+			continue
+		}
+		o(&c)
 	}
-	if opts.Table == "" {
-		opts.Table = DefaultTable
+	if err := errors.Join(c.errs...); err != nil {
+		return nil, err
 	}
-	if opts.LeaseDuration == 0 {
-		opts.LeaseDuration = DefaultLeaseDuration
-	}
-	if opts.Owner == "" {
+	if c.owner == "" {
 		host, _ := os.Hostname()
-		opts.Owner = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), randomHex(3))
+		c.owner = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), randomHex(3))
 	}
 	return &Store{
-		c: client, table: opts.Table, owner: opts.Owner, session: randomHex(8),
-		dur: opts.LeaseDuration, now: time.Now, maps: map[string]*mapState{},
+		c: client, table: c.table, owner: c.owner, session: randomHex(8),
+		dur: c.dur, now: time.Now, maps: map[string]*mapState{},
 	}, nil
 }
 

@@ -34,7 +34,11 @@ func newTable(t *testing.T) (string, *dynamodb.Client) {
 
 func newStore(t *testing.T, c dynamolease.DynamoDBAPI, table, owner string, d time.Duration) *dynamolease.Store {
 	t.Helper()
-	s, err := dynamolease.New(c, dynamolease.Options{Table: table, Owner: owner, LeaseDuration: d})
+	opts := []dynamolease.Option{dynamolease.WithTable(table), dynamolease.WithOwner(owner)}
+	if d != 0 {
+		opts = append(opts, dynamolease.WithLeaseDuration(d))
+	}
+	s, err := dynamolease.New(c, opts...)
 	require.NoError(t, err)
 	return s
 }
