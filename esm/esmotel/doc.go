@@ -5,15 +5,15 @@
 // splits. It reports what package esm/esmprom reports, computed the same way.
 //
 // A [Metrics] is a hook (package lambdaesm): build one per mapping with the
-// MeterProvider the program exports with, and give it to the mapping with
+// WithMeterProvider the program exports with, and give it to the mapping with
 // esm.WithHooks, beside any other hook:
 //
-//	metrics, err := esmotel.New("orders", esmotel.MeterProvider(provider))
+//	metrics, err := esmotel.New("orders", esmotel.WithMeterProvider(provider))
 //	if err != nil { … }
 //	defer metrics.Close()
 //	m, err := esm.NewKinesisMapping(cfg, client, handler, esm.WithHooks(metrics))
 //
-// Without [MeterProvider] the global one (otel.GetMeterProvider) is used.
+// Without [WithMeterProvider] the global one (otel.GetMeterProvider) is used.
 // This package is apart from esm so that a program that does not import it
 // does not depend on OpenTelemetry.
 //
@@ -22,7 +22,7 @@
 // The meter's scope is [ScopeName]. Every measurement has the attributes
 // lambdaesm.mapping (the name given to [New]) and lambdaesm.event_source_arn
 // (the stream's or queue's ARN, as the mapping reports it), and those of
-// [Attributes]; the per-shard gauges add lambdaesm.shard_id, dropped events
+// [WithAttributes]; the per-shard gauges add lambdaesm.shard_id, dropped events
 // lambdaesm.condition and throttles lambdaesm.operation. Record-level values
 // never become attributes. Names and units follow OpenTelemetry's
 // conventions: dotted names, no unit or _total in them, durations in
@@ -77,7 +77,7 @@
 //     operation "GetRecords". An invalid partial batch response fails every
 //     record of the batch but is not a function error.
 //   - lambdaesm.concurrent_executions is the number of handler calls running
-//     at once, averaged over the last minute ([ConcurrencyWindow]): the time
+//     at once, averaged over the last minute ([WithConcurrencyWindow]): the time
 //     calls ran within the window divided by its length. The hooks hear of a
 //     call when it ends, so a call counts from then on (for the part of it
 //     inside the window): a handler slower than the window shows late.

@@ -35,8 +35,8 @@ const (
 // timeout. A view of the MeterProvider may override them.
 var DefaultDurationBuckets = []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, 900}
 
-// Opt configures [New].
-type Opt interface{ apply(*cfg) }
+// Option configures [New].
+type Option interface{ apply(*cfg) }
 
 type cfg struct {
 	provider metric.MeterProvider
@@ -50,9 +50,9 @@ type optFunc func(*cfg)
 
 func (f optFunc) apply(c *cfg) { f(c) }
 
-// MeterProvider creates the instruments with mp instead of the global
-// MeterProvider (otel.GetMeterProvider()).
-func MeterProvider(mp metric.MeterProvider) Opt {
+// WithMeterProvider creates the instruments with mp instead of the global
+// WithMeterProvider (otel.GetMeterProvider()).
+func WithMeterProvider(mp metric.MeterProvider) Option {
 	return optFunc(func(c *cfg) {
 		if mp == nil {
 			c.errs = append(c.errs, errors.New("esmotel: MeterProvider: nil"))
@@ -61,9 +61,9 @@ func MeterProvider(mp metric.MeterProvider) Opt {
 	})
 }
 
-// Attributes adds attributes to every measurement (say the deployment's
+// WithAttributes adds attributes to every measurement (say the deployment's
 // region). They must not use the adapter's own keys.
-func Attributes(kv ...attribute.KeyValue) Opt {
+func WithAttributes(kv ...attribute.KeyValue) Option {
 	return optFunc(func(c *cfg) {
 		for _, a := range kv {
 			switch a.Key {
@@ -76,23 +76,23 @@ func Attributes(kv ...attribute.KeyValue) Opt {
 	})
 }
 
-// DurationBuckets sets the bucket boundaries advised for the invocation
+// WithDurationBuckets sets the bucket boundaries advised for the invocation
 // duration histogram, in seconds (default [DefaultDurationBuckets]).
-func DurationBuckets(b []float64) Opt {
+func WithDurationBuckets(b []float64) Option {
 	return optFunc(func(c *cfg) {
 		if len(b) == 0 {
-			c.errs = append(c.errs, errors.New("esmotel: DurationBuckets: no buckets"))
+			c.errs = append(c.errs, errors.New("esmotel: WithDurationBuckets: no buckets"))
 		}
 		c.buckets = b
 	})
 }
 
-// ConcurrencyWindow sets the span over which lambdaesm.concurrent_executions
+// WithConcurrencyWindow sets the span over which lambdaesm.concurrent_executions
 // averages the invocations running: 1s to 1h, default 1m.
-func ConcurrencyWindow(d time.Duration) Opt {
+func WithConcurrencyWindow(d time.Duration) Option {
 	return optFunc(func(c *cfg) {
 		if err := metricstate.CheckWindow(d); err != nil {
-			c.errs = append(c.errs, fmt.Errorf("esmotel: ConcurrencyWindow(%v): %w", d, err))
+			c.errs = append(c.errs, fmt.Errorf("esmotel: WithConcurrencyWindow(%v): %w", d, err))
 		}
 		c.window = d
 	})
@@ -125,7 +125,7 @@ type Metrics struct {
 // told apart by their event source, or each have their own. It returns an
 // error naming every option that is nil or out of range, or the
 // MeterProvider's error when it refuses an instrument.
-func New(mapping string, opts ...Opt) (*Metrics, error) {
+func New(mapping string, opts ...Option) (*Metrics, error) {
 	c := cfg{buckets: DefaultDurationBuckets}
 	for _, o := range opts {
 		if o == nil {
@@ -198,7 +198,7 @@ func New(mapping string, opts ...Opt) (*Metrics, error) {
 
 // Close unregisters the callback that reports the gauges; the counters stay
 // with the MeterProvider. Call it when the mappings are done and the
-// MeterProvider lives on.
+// WithMeterProvider lives on.
 func (m *Metrics) Close() error { return m.reg.Unregister() }
 
 // own returns the attributes of the mapping (or invoker, or scheduler),

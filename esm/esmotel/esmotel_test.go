@@ -119,7 +119,7 @@ func TestKinesisMappingCollected(t *testing.T) {
 		reader := sdkmetric.NewManualReader()
 		provider := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 		defer provider.Shutdown(context.Background())
-		metrics, err := esmotel.New("orders", esmotel.MeterProvider(provider))
+		metrics, err := esmotel.New("orders", esmotel.WithMeterProvider(provider))
 		require.NoError(t, err)
 		defer metrics.Close()
 
@@ -212,7 +212,7 @@ func TestSQSMappingCollected(t *testing.T) {
 		provider := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 		defer provider.Shutdown(context.Background())
 		region := attribute.String("cloud.region", "us-east-1")
-		metrics, err := esmotel.New("emails", esmotel.MeterProvider(provider), esmotel.Attributes(region))
+		metrics, err := esmotel.New("emails", esmotel.WithMeterProvider(provider), esmotel.WithAttributes(region))
 		require.NoError(t, err)
 		progress := &esmtest.Progress{}
 		cfg := esm.Config{EventSourceArn: arn, FunctionResponseTypes: []esm.FunctionResponseType{esm.ReportBatchItemFailures}}
@@ -256,7 +256,7 @@ func TestInvocationOutcomes(t *testing.T) {
 	reader := sdkmetric.NewManualReader()
 	provider := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	defer provider.Shutdown(context.Background())
-	m, err := esmotel.New("x", esmotel.MeterProvider(provider))
+	m, err := esmotel.New("x", esmotel.WithMeterProvider(provider))
 	require.NoError(t, err)
 	defer m.Close()
 	src := lambdaesm.Source{EventSourceARN: "arn:aws:kinesis:us-east-1:123456789012:stream/s", ShardID: "shardId-000000000000"}
@@ -285,10 +285,10 @@ func TestInvocationOutcomes(t *testing.T) {
 }
 
 func TestNewChecksOptions(t *testing.T) {
-	_, err := esmotel.New("x", esmotel.ConcurrencyWindow(2*time.Hour), esmotel.DurationBuckets(nil),
-		esmotel.Attributes(esmotel.ShardIDKey.String("s")), esmotel.MeterProvider(nil), nil)
-	require.ErrorContains(t, err, "ConcurrencyWindow(2h0m0s)")
-	require.ErrorContains(t, err, "DurationBuckets: no buckets")
+	_, err := esmotel.New("x", esmotel.WithConcurrencyWindow(2*time.Hour), esmotel.WithDurationBuckets(nil),
+		esmotel.WithAttributes(esmotel.ShardIDKey.String("s")), esmotel.WithMeterProvider(nil), nil)
+	require.ErrorContains(t, err, "WithConcurrencyWindow(2h0m0s)")
+	require.ErrorContains(t, err, "WithDurationBuckets: no buckets")
 	require.ErrorContains(t, err, `Attributes: "lambdaesm.shard_id"`)
 	require.ErrorContains(t, err, "MeterProvider: nil")
 	require.ErrorContains(t, err, "an option is nil")
@@ -299,7 +299,7 @@ func TestAsyncResultsAndSchedules(t *testing.T) {
 	reader := sdkmetric.NewManualReader()
 	provider := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	defer provider.Shutdown(context.Background())
-	m, err := esmotel.New("thumbnails", esmotel.MeterProvider(provider))
+	m, err := esmotel.New("thumbnails", esmotel.WithMeterProvider(provider))
 	require.NoError(t, err)
 	defer m.Close()
 	m.OnAsyncResult(lambdaesm.AsyncResult{Condition: lambdaesm.Success, Attempts: 1})

@@ -30,7 +30,7 @@ func Example() {
 	reader := sdkmetric.NewManualReader()
 	provider := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	defer provider.Shutdown(ctx)
-	metrics, err := esmotel.New("emails", esmotel.MeterProvider(provider))
+	metrics, err := esmotel.New("emails", esmotel.WithMeterProvider(provider))
 	if err != nil {
 		panic(err)
 	}

@@ -23,7 +23,7 @@
 // Every series has the labels mapping (the name given to [New]) and
 // event_source_arn (the stream's or queue's ARN, as the mapping reports
 // it); the per-shard gauges add shard_id. Record-level values never become
-// labels. [Namespace] changes the "lambdaesm" prefix, [ConstLabels] adds
+// labels. [WithNamespace] changes the "lambdaesm" prefix, [WithConstLabels] adds
 // labels of your own. The counters that fit the kind of source are reported
 // from zero as soon as the mapping is first heard of, so rate() and alerts
 // see them before anything happens; those that do not (deleted messages of a
@@ -78,7 +78,7 @@
 //     operation "Invoke". An invalid partial batch response fails every
 //     record of the batch but is not a function error.
 //   - concurrent_executions is the number of handler calls running at once,
-//     averaged over the last minute ([ConcurrencyWindow]): the time calls
+//     averaged over the last minute ([WithConcurrencyWindow]): the time calls
 //     ran within the window divided by its length. The hooks hear of a call
 //     when it ends, so a call counts from then on (for the part of it inside
 //     the window): a handler slower than the window shows late. The same

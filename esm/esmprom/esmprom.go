@@ -13,7 +13,7 @@ import (
 	"github.com/lambdaesm/lambdaesm/esm/internal/metricstate"
 )
 
-// DefaultNamespace prefixes every metric name unless [Namespace] says
+// DefaultNamespace prefixes every metric name unless [WithNamespace] says
 // otherwise.
 const DefaultNamespace = "lambdaesm"
 
@@ -21,8 +21,8 @@ const DefaultNamespace = "lambdaesm"
 // histogram, in seconds: from 5ms to Lambda's 15-minute timeout.
 var DefaultDurationBuckets = []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, 900}
 
-// Opt configures [New].
-type Opt interface{ apply(*cfg) }
+// Option configures [New].
+type Option interface{ apply(*cfg) }
 
 type cfg struct {
 	namespace   string
@@ -36,14 +36,14 @@ type optFunc func(*cfg)
 
 func (f optFunc) apply(c *cfg) { f(c) }
 
-// Namespace prefixes the metric names with ns and an underscore instead of
+// WithNamespace prefixes the metric names with ns and an underscore instead of
 // "lambdaesm"; empty leaves them without a prefix.
-func Namespace(ns string) Opt { return optFunc(func(c *cfg) { c.namespace = ns }) }
+func WithNamespace(ns string) Option { return optFunc(func(c *cfg) { c.namespace = ns }) }
 
-// ConstLabels adds labels with fixed values to every series (say the
+// WithConstLabels adds labels with fixed values to every series (say the
 // deployment's region). They must not be named mapping, event_source_arn,
 // shard_id, condition or operation.
-func ConstLabels(l prometheus.Labels) Opt {
+func WithConstLabels(l prometheus.Labels) Option {
 	return optFunc(func(c *cfg) {
 		for k, v := range l {
 			switch k {
@@ -56,23 +56,23 @@ func ConstLabels(l prometheus.Labels) Opt {
 	})
 }
 
-// DurationBuckets sets the buckets of the invocation duration histogram, in
+// WithDurationBuckets sets the buckets of the invocation duration histogram, in
 // seconds (default [DefaultDurationBuckets]).
-func DurationBuckets(b []float64) Opt {
+func WithDurationBuckets(b []float64) Option {
 	return optFunc(func(c *cfg) {
 		if len(b) == 0 {
-			c.errs = append(c.errs, errors.New("esmprom: DurationBuckets: no buckets"))
+			c.errs = append(c.errs, errors.New("esmprom: WithDurationBuckets: no buckets"))
 		}
 		c.buckets = b
 	})
 }
 
-// ConcurrencyWindow sets the span over which concurrent_executions averages
+// WithConcurrencyWindow sets the span over which concurrent_executions averages
 // the invocations running: 1s to 1h, default 1m.
-func ConcurrencyWindow(d time.Duration) Opt {
+func WithConcurrencyWindow(d time.Duration) Option {
 	return optFunc(func(c *cfg) {
 		if err := metricstate.CheckWindow(d); err != nil {
-			c.errs = append(c.errs, fmt.Errorf("esmprom: ConcurrencyWindow(%v): %w", d, err))
+			c.errs = append(c.errs, fmt.Errorf("esmprom: WithConcurrencyWindow(%v): %w", d, err))
 		}
 		c.window = d
 	})
@@ -128,7 +128,7 @@ func (l lazy) Inc()          { l.v.WithLabelValues(l.arn).Inc() }
 // event source, or each have their own, registered side by side with one
 // registry. It returns an error naming every option that is nil or out of
 // range; registering it reports a bad namespace or label name.
-func New(mapping string, opts ...Opt) (*Metrics, error) {
+func New(mapping string, opts ...Option) (*Metrics, error) {
 	c := cfg{namespace: DefaultNamespace, constLabels: prometheus.Labels{}, buckets: DefaultDurationBuckets}
 	for _, o := range opts {
 		if o == nil {

@@ -222,7 +222,7 @@ func TestSQSMappingScraped(t *testing.T) {
 			}
 			return resp, nil
 		})
-		metrics, err := esmprom.New("emails", esmprom.ConstLabels(prometheus.Labels{"region": "us-east-1"}))
+		metrics, err := esmprom.New("emails", esmprom.WithConstLabels(prometheus.Labels{"region": "us-east-1"}))
 		require.NoError(t, err)
 		reg := prometheus.NewPedanticRegistry()
 		require.NoError(t, reg.Register(metrics))
@@ -282,7 +282,7 @@ func TestTwoMappingsOneRegistry(t *testing.T) {
 // and failed events, not as invocations; an invalid partial batch response
 // fails the batch without a function error.
 func TestInvocationOutcomes(t *testing.T) {
-	m, err := esmprom.New("x", esmprom.Namespace("esm"))
+	m, err := esmprom.New("x", esmprom.WithNamespace("esm"))
 	require.NoError(t, err)
 	reg := prometheus.NewPedanticRegistry()
 	require.NoError(t, reg.Register(m))
@@ -310,10 +310,10 @@ func TestInvocationOutcomes(t *testing.T) {
 }
 
 func TestNewChecksOptions(t *testing.T) {
-	_, err := esmprom.New("x", esmprom.ConcurrencyWindow(time.Millisecond), esmprom.DurationBuckets(nil),
-		esmprom.ConstLabels(prometheus.Labels{"shard_id": "s"}), nil)
-	require.ErrorContains(t, err, "ConcurrencyWindow(1ms)")
-	require.ErrorContains(t, err, "DurationBuckets: no buckets")
+	_, err := esmprom.New("x", esmprom.WithConcurrencyWindow(time.Millisecond), esmprom.WithDurationBuckets(nil),
+		esmprom.WithConstLabels(prometheus.Labels{"shard_id": "s"}), nil)
+	require.ErrorContains(t, err, "WithConcurrencyWindow(1ms)")
+	require.ErrorContains(t, err, "WithDurationBuckets: no buckets")
 	require.ErrorContains(t, err, `ConstLabels: "shard_id"`)
 	require.ErrorContains(t, err, "an option is nil")
 }
