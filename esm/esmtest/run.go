@@ -11,19 +11,15 @@ import (
 	"github.com/lambdaesm/lambdaesm"
 )
 
-// Mapping is what a test runs: the method set of esm.Mapping, which every
-// mapping, invoke.Invoker and schedule.Scheduler have.
-type Mapping interface {
-	// Run runs until ctx ends or Shutdown is called (see esm.Mapping).
-	Run(ctx context.Context) error
-	// Shutdown stops Run gracefully (see esm.Mapping).
-	Shutdown(ctx context.Context) error
-}
-
 // Start runs m in the background for the test and returns a function that
 // shuts it down (waiting for in-flight batches) and fails the test if Run
-// returned an error. The mapping is also shut down when the test ends.
-func Start(t testing.TB, m Mapping) (stop func()) {
+// returned an error. The mapping is also shut down when the test ends. m is
+// an esm.Mapping, or anything with its Run and Shutdown (an
+// invoke.Invoker, a schedule.Scheduler, an esm.Registry).
+func Start(t testing.TB, m interface {
+	Run(ctx context.Context) error
+	Shutdown(ctx context.Context) error
+}) (stop func()) {
 	t.Helper()
 	errc := make(chan error, 1)
 	go func() { errc <- m.Run(context.Background()) }()
