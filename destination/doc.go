@@ -1,7 +1,7 @@
 // Package destination builds the records Lambda sends to destinations and
 // delivers them: the failure record of an event source mapping that discarded
 // stream records ([StreamFailure]), and the record of an asynchronous
-// invocation ([Invocation]). Senders deliver them to an SQS queue
+// invocation ([InvocationRecord]). Senders deliver them to an SQS queue
 // ([SQSSender]), an SNS topic ([SNSSender]), an S3 bucket ([S3Sender]),
 // a Lambda function ([LambdaSender]) or an EventBridge event bus
 // ([EventBridgeSender]), byte-compatible with what AWS writes, so that a
@@ -66,7 +66,7 @@
 //     ("2019-11-14T00:13:19Z"). This package truncates the extra digits
 //     (the recorded values do not show whether AWS truncates or rounds).
 //
-// An asynchronous invocation record ([Invocation]) has version, timestamp,
+// An asynchronous invocation record ([InvocationRecord]) has version, timestamp,
 // requestContext (condition Success, RetriesExhausted or EventAgeExceeded),
 // requestPayload, responseContext and responsePayload, in that order; after a
 // success responseContext has no functionError (a Success record captured
@@ -118,7 +118,7 @@
 // payload from a record that would be larger (API_OnFailure). A stream
 // failure record carries no payload to SQS or SNS and is always small; an
 // invocation record that is too large is published without requestPayload
-// and responsePayload ([Message.Reduced], [Invocation.WithoutPayloads]).
+// and responsePayload ([Message.Reduced], [InvocationRecord.WithoutPayloads]).
 //
 // # Delivery
 //

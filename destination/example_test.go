@@ -14,7 +14,6 @@ import (
 // failure record says where the records are, as Lambda's does.
 func ExampleNewStreamFailure() {
 	f := destination.NewStreamFailure(destination.StreamFailureInput{
-		Kind:                   destination.Kinesis,
 		FunctionARN:            "arn:aws:lambda:us-east-1:123456789012:function:orders",
 		Condition:              lambdaesm.RetryAttemptsExhausted,
 		ApproximateInvokeCount: 3,
@@ -62,7 +61,6 @@ func ExampleNewStreamFailure() {
 // responseContext, and arrival times in whole seconds.
 func ExampleNewStreamFailure_recordAge() {
 	f := destination.NewStreamFailure(destination.StreamFailureInput{
-		Kind:                   destination.DynamoDB,
 		FunctionARN:            "arn:aws:lambda:us-east-1:123456789012:function:audit",
 		Condition:              lambdaesm.RecordAgeExceeded,
 		ApproximateInvokeCount: 1,

@@ -32,9 +32,9 @@ const (
 
 // invocation returns the record of an asynchronous invocation and its
 // message.
-func invocation(t *testing.T, cond lambdaesm.Condition, request string) (destination.Invocation, destination.Message) {
+func invocation(t *testing.T, cond lambdaesm.Condition, request string) (destination.InvocationRecord, destination.Message) {
 	t.Helper()
-	in := destination.InvocationInput{
+	in := destination.InvocationRecordInput{
 		FunctionARN:            functionARN + ":$LATEST",
 		Condition:              cond,
 		ApproximateInvokeCount: 3,
@@ -47,7 +47,7 @@ func invocation(t *testing.T, cond lambdaesm.Condition, request string) (destina
 	if cond == lambdaesm.Success {
 		in.ResponsePayload, in.FunctionError = json.RawMessage(`{"ok":true}`), ""
 	}
-	rec := destination.NewInvocation(in)
+	rec := destination.NewInvocationRecord(in)
 	m, err := rec.Message()
 	require.NoError(t, err)
 	return rec, m
@@ -225,7 +225,7 @@ func TestIntegrationLambdaSenderUnderRIE(t *testing.T) {
 
 	b, err := os.ReadFile(out)
 	require.NoError(t, err)
-	var got destination.Invocation
+	var got destination.InvocationRecord
 	require.NoError(t, json.Unmarshal(b, &got))
 	require.Equal(t, want.Version, got.Version)
 	require.Equal(t, want.Timestamp, got.Timestamp)

@@ -6,20 +6,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/lambdaesm/lambdaesm"
 	"github.com/lambdaesm/lambdaesm/internal/uuid"
-)
-
-// Kind is the stream a failure record describes. It decides the name of the
-// batch-info object and the precision of its arrival times.
-type Kind int
-
-const (
-	// Kinesis writes KinesisBatchInfo with arrival times in milliseconds.
-	// It is Kind's zero value.
-	Kinesis Kind = iota
-	// DynamoDB writes DDBStreamBatchInfo with arrival times in seconds.
-	DynamoDB
 )
 
 // Values Lambda writes in every record.
@@ -90,8 +79,6 @@ type StreamFailure struct {
 // StreamFailureInput holds the facts of a discarded batch, for
 // [NewStreamFailure].
 type StreamFailureInput struct {
-	// Kind is the stream: Kinesis (the zero value) or DynamoDB.
-	Kind Kind
 	// FunctionARN is requestContext.functionArn.
 	FunctionARN string
 	// Condition is lambdaesm.RetryAttemptsExhausted or lambdaesm.RecordAgeExceeded.
@@ -104,7 +91,10 @@ type StreamFailureInput struct {
 	// function returned a partial batch response that failed the batch.
 	// Ignored for lambdaesm.RecordAgeExceeded.
 	FunctionError bool
-	// ShardID and StreamARN locate the records.
+	// ShardID and StreamARN locate the records. A DynamoDB stream's ARN
+	// makes a DDBStreamBatchInfo with arrival times in seconds, any other
+	// a KinesisBatchInfo with arrival times in milliseconds, as Lambda
+	// writes them.
 	ShardID   string
 	StreamARN string
 	// StartSequenceNumber and EndSequenceNumber are the sequence numbers of
@@ -138,8 +128,9 @@ func NewStreamFailure(in StreamFailureInput) StreamFailure {
 		}
 		f.ResponseContext = rc
 	}
+	ddb := isDynamoDBStream(in.StreamARN)
 	arrival := formatMillis
-	if in.Kind == DynamoDB {
+	if ddb {
 		arrival = formatSeconds
 	}
 	info := &BatchInfo{
@@ -151,12 +142,18 @@ func NewStreamFailure(in StreamFailureInput) StreamFailure {
 		BatchSize:                       in.BatchSize,
 		StreamARN:                       in.StreamARN,
 	}
-	if in.Kind == DynamoDB {
+	if ddb {
 		f.DDBStreamBatchInfo = info
 	} else {
 		f.KinesisBatchInfo = info
 	}
 	return f
+}
+
+// isDynamoDBStream tells whether streamARN is a DynamoDB stream's.
+func isDynamoDBStream(streamARN string) bool {
+	a, err := arn.Parse(streamARN)
+	return err == nil && a.Service == "dynamodb"
 }
 
 // BatchInfo returns the record's KinesisBatchInfo or DDBStreamBatchInfo,
@@ -189,15 +186,15 @@ func (f StreamFailure) Message(mappingID string, payload json.RawMessage) (Messa
 	return Message{Record: rec, Payload: payload, MappingID: mappingID, ShardID: info.ShardID, Time: at}, nil
 }
 
-// Invocation is the record of an asynchronous invocation that Lambda sends to
+// InvocationRecord is the record of an asynchronous invocation that Lambda sends to
 // an OnSuccess or OnFailure destination. Its JSON has the fields and order of
 // Lambda's record (see the package documentation).
-type Invocation struct {
+type InvocationRecord struct {
 	Version        string         `json:"version"`
 	Timestamp      string         `json:"timestamp"`
 	RequestContext RequestContext `json:"requestContext"`
 	// RequestPayload is the event. It is absent only from a record whose
-	// payloads were dropped ([Invocation.WithoutPayloads]).
+	// payloads were dropped ([InvocationRecord.WithoutPayloads]).
 	RequestPayload json.RawMessage `json:"requestPayload,omitempty"`
 	// ResponseContext is nil when the function was never invoked.
 	ResponseContext *InvocationResponseContext `json:"responseContext,omitempty"`
@@ -214,9 +211,9 @@ type InvocationResponseContext struct {
 	FunctionError   string `json:"functionError,omitempty"`
 }
 
-// InvocationInput holds the facts of an asynchronous invocation, for
-// [NewInvocation].
-type InvocationInput struct {
+// InvocationRecordInput holds the facts of an asynchronous invocation, for
+// [NewInvocationRecord].
+type InvocationRecordInput struct {
 	// FunctionARN is requestContext.functionArn; Lambda reports the
 	// qualified ARN (…:function:name:$LATEST).
 	FunctionARN string
@@ -240,9 +237,9 @@ type InvocationInput struct {
 	Now       time.Time
 }
 
-// NewInvocation builds the record of an asynchronous invocation.
-func NewInvocation(in InvocationInput) Invocation {
-	r := Invocation{
+// NewInvocationRecord builds the record of an asynchronous invocation.
+func NewInvocationRecord(in InvocationRecordInput) InvocationRecord {
+	r := InvocationRecord{
 		Version:        Version,
 		Timestamp:      formatMillis(orNow(in.Now)),
 		RequestContext: newRequestContext(in.RequestID, in.FunctionARN, in.Condition, in.ApproximateInvokeCount),
@@ -262,7 +259,7 @@ func NewInvocation(in InvocationInput) Invocation {
 // WithoutPayloads returns the record without requestPayload and
 // responsePayload, as Lambda sends it when the whole record is over an SNS
 // topic's size limit.
-func (r Invocation) WithoutPayloads() Invocation {
+func (r InvocationRecord) WithoutPayloads() InvocationRecord {
 	r.RequestPayload, r.ResponsePayload = nil, nil
 	return r
 }
@@ -270,7 +267,7 @@ func (r Invocation) WithoutPayloads() Invocation {
 // Message returns the record as a [Message] for a [Sender]. Its Reduced form
 // is the record without payloads (used by the SNS sender above SNS's size
 // limit).
-func (r Invocation) Message() (Message, error) {
+func (r InvocationRecord) Message() (Message, error) {
 	at, err := time.Parse(millisLayout, r.Timestamp)
 	if err != nil {
 		return Message{}, fmt.Errorf("destination: invocation record timestamp: %w", err)

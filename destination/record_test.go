@@ -44,7 +44,6 @@ func TestStreamFailureGolden(t *testing.T) {
 	}{{
 		golden: "kinesis_retry_attempts_exhausted.json",
 		in: StreamFailureInput{
-			Kind:                   Kinesis,
 			FunctionARN:            "arn:aws:lambda:us-east-2:123456789012:function:myfunction",
 			Condition:              lambdaesm.RetryAttemptsExhausted,
 			ApproximateInvokeCount: 1,
@@ -64,7 +63,6 @@ func TestStreamFailureGolden(t *testing.T) {
 	}, {
 		golden: "dynamodb_retry_attempts_exhausted.json",
 		in: StreamFailureInput{
-			Kind:                   DynamoDB,
 			FunctionARN:            "arn:aws:lambda:us-east-2:123456789012:function:myfunction",
 			Condition:              lambdaesm.RetryAttemptsExhausted,
 			ApproximateInvokeCount: 1,
@@ -169,7 +167,7 @@ func TestStreamFailureMessageErrors(t *testing.T) {
 }
 
 func TestInvocationGolden(t *testing.T) {
-	r := NewInvocation(InvocationInput{
+	r := NewInvocationRecord(InvocationRecordInput{
 		FunctionARN:            "arn:aws:lambda:us-east-2:123456789012:function:my-function:$LATEST",
 		Condition:              lambdaesm.RetriesExhausted,
 		ApproximateInvokeCount: 3,
@@ -191,25 +189,25 @@ func TestInvocationShapes(t *testing.T) {
 	now := at("2019-11-14T18:16:05.568Z")
 	tests := []struct {
 		name string
-		in   InvocationInput
+		in   InvocationRecordInput
 		want string
 	}{{
 		name: "success has no functionError",
-		in: InvocationInput{FunctionARN: "f:$LATEST", Condition: lambdaesm.Success, ApproximateInvokeCount: 1,
+		in: InvocationRecordInput{FunctionARN: "f:$LATEST", Condition: lambdaesm.Success, ApproximateInvokeCount: 1,
 			RequestPayload: json.RawMessage(`{"a":1}`), ResponsePayload: json.RawMessage(`"ok"`), RequestID: "r", Now: now},
 		want: `{"version":"1.0","timestamp":"2019-11-14T18:16:05.568Z","requestContext":{"requestId":"r","functionArn":"f:$LATEST","condition":"Success","approximateInvokeCount":1},"requestPayload":{"a":1},"responseContext":{"statusCode":200,"executedVersion":"$LATEST"},"responsePayload":"ok"}`,
 	}, {
 		name: "nil payloads are null",
-		in:   InvocationInput{FunctionARN: "f", Condition: lambdaesm.Success, ApproximateInvokeCount: 1, RequestID: "r", Now: now},
+		in:   InvocationRecordInput{FunctionARN: "f", Condition: lambdaesm.Success, ApproximateInvokeCount: 1, RequestID: "r", Now: now},
 		want: `{"version":"1.0","timestamp":"2019-11-14T18:16:05.568Z","requestContext":{"requestId":"r","functionArn":"f","condition":"Success","approximateInvokeCount":1},"requestPayload":null,"responseContext":{"statusCode":200,"executedVersion":"$LATEST"},"responsePayload":null}`,
 	}, {
 		name: "never invoked has no response",
-		in:   InvocationInput{FunctionARN: "f", Condition: lambdaesm.EventAgeExceeded, RequestPayload: json.RawMessage(`{}`), RequestID: "r", Now: now},
+		in:   InvocationRecordInput{FunctionARN: "f", Condition: lambdaesm.EventAgeExceeded, RequestPayload: json.RawMessage(`{}`), RequestID: "r", Now: now},
 		want: `{"version":"1.0","timestamp":"2019-11-14T18:16:05.568Z","requestContext":{"requestId":"r","functionArn":"f","condition":"EventAgeExceeded","approximateInvokeCount":0},"requestPayload":{}}`,
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := json.Marshal(NewInvocation(tt.in))
+			got, err := json.Marshal(NewInvocationRecord(tt.in))
 			require.NoError(t, err)
 			require.Equal(t, tt.want, string(got))
 		})

@@ -11,7 +11,7 @@ import (
 )
 
 // Message is one record to deliver. Build it with [StreamFailure.Message] or
-// [Invocation.Message].
+// [InvocationRecord.Message].
 type Message struct {
 	// Record is the record's JSON, exactly as SQS and SNS receive it.
 	Record json.RawMessage

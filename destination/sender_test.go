@@ -217,7 +217,7 @@ func TestSNSSenderSizeLimit(t *testing.T) {
 	require.NoError(t, err)
 
 	big := json.RawMessage(`"` + strings.Repeat("x", SNSMaxMessageBytes) + `"`)
-	r := NewInvocation(InvocationInput{FunctionARN: "f", Condition: lambdaesm.Success, ApproximateInvokeCount: 1,
+	r := NewInvocationRecord(InvocationRecordInput{FunctionARN: "f", Condition: lambdaesm.Success, ApproximateInvokeCount: 1,
 		RequestPayload: big, ResponsePayload: json.RawMessage(`{}`), Now: at("2024-01-02T03:04:05Z")})
 	m, err := r.Message()
 	require.NoError(t, err)

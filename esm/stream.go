@@ -62,7 +62,7 @@ func NewKinesisMapping(cfg Config, client shard.KinesisAPI, h Handler[events.Kin
 	inv := newInvoker(h, functionARNOf(cfg, o), event, func(r events.KinesisEventResponse) []string {
 		return failureIDs(r.BatchItemFailures, func(f events.KinesisBatchItemFailure) string { return f.ItemIdentifier })
 	})
-	onDiscard := newOnDiscard(cfg, set, o, destination.Kinesis, event)
+	onDiscard := newOnDiscard(cfg, set, o, event)
 	eng, err := streamengine.NewKinesis(client, cfg.EventSourceArn, o.invokeIdentity, set, streamengine.Callbacks[events.KinesisEventRecord]{
 		Invoke: inv, OnDiscard: onDiscard, Filter: recordFilter(o.filter, (*filter.Filter).MatchKinesisRecord),
 	})
@@ -87,7 +87,7 @@ func NewDynamoDBMapping(cfg Config, client shard.DynamoDBStreamsAPI, h Handler[e
 	inv := newInvoker(h, functionARNOf(cfg, o), event, func(r events.DynamoDBEventResponse) []string {
 		return failureIDs(r.BatchItemFailures, func(f events.DynamoDBBatchItemFailure) string { return f.ItemIdentifier })
 	})
-	onDiscard := newOnDiscard(cfg, set, o, destination.DynamoDB, event)
+	onDiscard := newOnDiscard(cfg, set, o, event)
 	eng, err := streamengine.NewDynamoDB(client, cfg.EventSourceArn, set, streamengine.Callbacks[events.DynamoDBEventRecord]{
 		Invoke: inv, OnDiscard: onDiscard, Filter: recordFilter(o.filter, (*filter.Filter).MatchDynamoDBRecord),
 	})
@@ -225,7 +225,7 @@ func newInvoker[E, R, Rec any](h Handler[E, R], functionARN string, event func([
 // newOnDiscard returns the engine's callback for discarded records: it builds
 // the AWS on-failure record and sends it to the destination; nil without a
 // destination (the engine then logs and counts the discard).
-func newOnDiscard[Rec, E any](cfg Config, set streamengine.Settings, o options, kind destination.Kind, event func([]Rec) E) func(context.Context, streamengine.Discarded[Rec]) error {
+func newOnDiscard[Rec, E any](cfg Config, set streamengine.Settings, o options, event func([]Rec) E) func(context.Context, streamengine.Discarded[Rec]) error {
 	if o.onFailure == nil {
 		return nil
 	}
@@ -240,7 +240,7 @@ func newOnDiscard[Rec, E any](cfg Config, set streamengine.Settings, o options, 
 		// the first one count 1, as AWS records them.
 		count := max(d.InvokeCount, 1)
 		rec := destination.NewStreamFailure(destination.StreamFailureInput{
-			Kind: kind, FunctionARN: functionARN, Condition: d.Condition,
+			FunctionARN: functionARN, Condition: d.Condition,
 			ApproximateInvokeCount: count, FunctionError: d.FunctionError,
 			ShardID: d.ShardID, StreamARN: cfg.EventSourceArn,
 			StartSequenceNumber: d.StartSequenceNumber, EndSequenceNumber: d.EndSequenceNumber,

@@ -407,8 +407,8 @@ func deadLetter(it *item) destination.Message {
 }
 
 // record builds the invocation record of it.
-func (i *Invoker[E, R]) record(it *item, cond lambdaesm.Condition, response json.RawMessage, functionError string) destination.Invocation {
-	return destination.NewInvocation(destination.InvocationInput{
+func (i *Invoker[E, R]) record(it *item, cond lambdaesm.Condition, response json.RawMessage, functionError string) destination.InvocationRecord {
+	return destination.NewInvocationRecord(destination.InvocationRecordInput{
 		FunctionARN:            i.s.recordARN,
 		Condition:              cond,
 		ApproximateInvokeCount: it.attempts,
@@ -420,7 +420,7 @@ func (i *Invoker[E, R]) record(it *item, cond lambdaesm.Condition, response json
 	})
 }
 
-func (i *Invoker[E, R]) deliverRecord(ctx context.Context, target string, to destination.Sender, rec destination.Invocation) error {
+func (i *Invoker[E, R]) deliverRecord(ctx context.Context, target string, to destination.Sender, rec destination.InvocationRecord) error {
 	m, err := rec.Message()
 	if err != nil {
 		return fmt.Errorf("invoke: %s: %w", target, err)
