@@ -257,12 +257,13 @@ func TestWindowFinalFailureIsRetried(t *testing.T) {
 			s.Policy = &retry.Policy{MaximumRetryAttempts: 0, Backoff: retry.Backoff{Initial: 10 * time.Second, Max: 10 * time.Second}}
 		}))
 		sleepUntil(10 * time.Second)
-		k.Put(t, "s", "k", []byte("a"))
+		_, seqA := k.Put(t, "s", "k", []byte("a"))
 		sleepUntil(62 * time.Second)
 		k.Put(t, "s", "k", []byte("b")) // next window: closes the first
 		sleepUntil(80 * time.Second)
 		cp, _, err := store.Load(t.Context(), "m", "shardId-000000000000")
 		require.NoError(t, err)
+		require.Equal(t, seqA, cp.SequenceNumber, "the checkpoint does not pass the window while its final invocation fails")
 		require.NotNil(t, cp.Window, "the final invocation has not succeeded: the checkpoint keeps the window")
 		require.True(t, cp.Window.Start.Equal(t0))
 		require.Equal(t, map[string]string{"n": "1", "seen": "a"}, cp.Window.State)
