@@ -294,15 +294,29 @@ func TestWindowFinalFailureIsRetried(t *testing.T) {
 	})
 }
 
-// A restart in the middle of a window resumes its state from the
-// checkpoint: the aggregate is not reset.
+// A restart in the middle of a window, or a lease hand-off to another
+// process, resumes its state from the checkpoint: the aggregate is not
+// reset.
 func TestWindowRestartKeepsState(t *testing.T) {
+	t.Run("restart", func(t *testing.T) {
+		store := shard.NewMemoryStore()
+		testWindowResumes(t, store, store)
+	})
+	t.Run("hand-off", func(t *testing.T) {
+		table := shard.NewLeaseTable()
+		testWindowResumes(t, table.Worker("a"), table.Worker("b"))
+	})
+}
+
+// testWindowResumes runs a window's first records through a mapping on
+// first, stops it, and the rest through one on then.
+func testWindowResumes(t *testing.T, first, then shard.Store) {
 	synctest.Test(t, func(t *testing.T) {
 		k := esmtest.NewKinesis()
 		arn := k.MustCreateStream(t, "s", 1)
-		store := shard.NewMemoryStore()
+		store := first
 		c := &counter{}
-		stop := start(t, windowEngine(t, k, arn, store, c, nil))
+		stop := start(t, windowEngine(t, k, arn, store, c, func(s *streamengine.Settings) { s.LeaseInterval = time.Second }))
 		sleepUntil(10 * time.Second)
 		k.Put(t, "s", "k", []byte("a"))
 		sleepUntil(15 * time.Second)
@@ -316,7 +330,7 @@ func TestWindowRestartKeepsState(t *testing.T) {
 
 		// Another process (a new engine on the same store) takes over.
 		c2 := &counter{}
-		stop = start(t, windowEngine(t, k, arn, store, c2, nil))
+		stop = start(t, windowEngine(t, k, arn, then, c2, func(s *streamengine.Settings) { s.LeaseInterval = time.Second }))
 		sleepUntil(30 * time.Second)
 		k.Put(t, "s", "k", []byte("c"))
 		sleepUntil(2 * time.Minute)
