@@ -176,7 +176,10 @@ type Config struct {
 
 	// TumblingWindow is the length of the tumbling window whose state the
 	// handler carries from batch to batch. Default 0 (no window). Range
-	// 0–900s, whole seconds. Kinesis and DynamoDB Streams only.
+	// 0–900s, whole seconds; ParallelizationFactor must then be 1. Kinesis
+	// and DynamoDB Streams only, with NewKinesisWindowMapping or
+	// NewDynamoDBWindowMapping (see "Tumbling windows" in the package
+	// documentation).
 	// AWS: TumblingWindowInSeconds.
 	TumblingWindow time.Duration
 

@@ -61,7 +61,7 @@ const (
     "StartingPosition": "TRIM_HORIZON",
     "BatchSize": 1000,
     "MaximumBatchingWindowInSeconds": 1,
-    "ParallelizationFactor": 2,
+    "ParallelizationFactor": 1,
     "BisectBatchOnFunctionError": true,
     "MaximumRecordAgeInSeconds": -1,
     "MaximumRetryAttempts": 0,
@@ -165,7 +165,7 @@ func TestParseConfigPastedRequests(t *testing.T) {
 			StartingPosition:           esm.TrimHorizon,
 			BatchSize:                  1000,
 			MaximumBatchingWindow:      time.Second,
-			ParallelizationFactor:      2,
+			ParallelizationFactor:      1, // a tumbling window needs 1
 			BisectBatchOnFunctionError: true,
 			MaximumRecordAge:           esm.Infinite,
 			MaximumRetryAttempts:       new(0),

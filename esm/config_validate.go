@@ -95,6 +95,9 @@ const (
 	ruleWindowFor10   = "Maximum batch window in seconds must be greater than 0 if maximum batch size is greater than 10"
 	ruleFIFOWindow    = "Batching window is not supported for FIFO queues"
 	ruleFIFOBatchSize = "must be between 1 and 10 for a FIFO queue"
+	// AWS refuses a tumbling window with a ParallelizationFactor above 1;
+	// its message was not recorded, so this one is ours.
+	ruleWindowPF = "must be 1 with a TumblingWindow (a tumbling window's state is one per shard)"
 )
 
 // ruleEnumPosition is AWS's message for an unknown StartingPosition.
@@ -219,6 +222,8 @@ func (c Config) validateBatching(v *validator, src EventSource) {
 			v.add("ParallelizationFactor", strconv.Itoa(c.ParallelizationFactor), unsupported("parallelizationFactor", streamsOnly))
 		case c.ParallelizationFactor < 1 || c.ParallelizationFactor > maxParallelization:
 			v.add("ParallelizationFactor", strconv.Itoa(c.ParallelizationFactor), rulePF)
+		case c.ParallelizationFactor > 1 && c.TumblingWindow > 0:
+			v.add("ParallelizationFactor", strconv.Itoa(c.ParallelizationFactor), ruleWindowPF)
 		}
 	}
 }

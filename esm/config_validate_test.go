@@ -133,6 +133,9 @@ func TestValidateRejects(t *testing.T) {
 		{"MaximumRetryAttempts -2", with(kinesisCfg(), func(c *esm.Config) { c.MaximumRetryAttempts = new(-2) }), []string{"MaximumRetryAttempts"}, "-1 (Infinite) and 10000"},
 		{"MaximumRetryAttempts 10001", with(ddbCfg(), func(c *esm.Config) { c.MaximumRetryAttempts = new(10001) }), []string{"MaximumRetryAttempts"}, ""},
 		{"TumblingWindow 901s", with(kinesisCfg(), func(c *esm.Config) { c.TumblingWindow = 901 * time.Second }), []string{"TumblingWindow"}, "900s"},
+		{"TumblingWindow with ParallelizationFactor 2", with(ddbCfg(), func(c *esm.Config) {
+			c.TumblingWindow, c.ParallelizationFactor = time.Minute, 2
+		}), []string{"ParallelizationFactor"}, "must be 1 with a TumblingWindow"},
 		{"stream-only settings on SQS", with(sqsCfg(), func(c *esm.Config) {
 			c.BisectBatchOnFunctionError = true
 			c.MaximumRecordAge = time.Hour
@@ -260,8 +263,10 @@ func TestValidateAccepts(t *testing.T) {
 			c.ParallelizationFactor = 10
 			c.MaximumRecordAge = 604800 * time.Second
 			c.MaximumRetryAttempts = new(10000)
-			c.TumblingWindow = 900 * time.Second
 			c.FunctionTimeout = 900 * time.Second
+		})},
+		{"tumbling window upper bound", with(kinesisCfg(), func(c *esm.Config) {
+			c.TumblingWindow, c.ParallelizationFactor = 900*time.Second, 1
 		})},
 		{"stream lower bounds", with(ddbCfg(), func(c *esm.Config) {
 			c.BatchSize = 1

@@ -30,6 +30,33 @@
 // the shape func(ctx, E) error or func(ctx, E) (R, error). A returned error
 // fails the whole batch; a panic is recovered and counts as a function error.
 //
+// # Tumbling windows
+//
+// A Kinesis or DynamoDB Streams mapping with a TumblingWindow (Lambda's
+// TumblingWindowInSeconds, 1s to 900s) aggregates each shard's records window
+// by window without a database: its handler receives aws-lambda-go's
+// events.KinesisTimeWindowEvent or events.DynamoDBTimeWindowEvent (the
+// records, the window's start and end, the state so far, shardId,
+// eventSourceARN, isFinalInvokeForWindow, isWindowTerminatedEarly) and
+// returns events.KinesisTimeWindowEventResponse or
+// events.DynamoDBTimeWindowEventResponse with the new state (and
+// batchItemFailures, with ReportBatchItemFailures). Build it with
+// [NewKinesisWindowMapping] or [NewDynamoDBWindowMapping] and a handler
+// adapted by [HandleKinesisWindow] or [HandleDynamoDBWindow] (the example of
+// NewKinesisWindowMapping counts clicks per page, window by window).
+//
+// The event's State is a copy the handler may change, empty (never nil) in a
+// window's first invocation. A response whose State is nil fails the
+// invocation, as Lambda fails a response without state; return an empty map
+// for an empty state, the final invocation's response included. The state
+// travels in the checkpoint store, so a restart, a lease hand-off or a
+// Registry update resumes it. The window constructors refuse a Config
+// without a TumblingWindow and the others one with it, naming the
+// constructor to use; a TumblingWindow with a ParallelizationFactor above 1
+// is refused, as AWS refuses it. Package shard ("Tumbling windows")
+// describes when windows close, the final invocation, early termination at
+// 1 MB and what happens on failures and resharding.
+//
 // # Mappings
 //
 // [NewKinesisMapping] and [NewDynamoDBMapping] (and [NewSQSMapping] for
@@ -66,8 +93,14 @@
 //
 // # Differences from AWS
 //
-//   - TumblingWindow is validated but not implemented yet: a mapping that
-//     sets it is refused rather than run without it.
+//   - A tumbling window's state is aws-lambda-go's map[string]string, as
+//     Lambda's Java guidance recommends: a function behind invoke.Function
+//     (the Registry, cmd/lambdaesm) that returns other JSON values in its
+//     state (numbers, as the guide's Python example does) gives an invalid
+//     response. A nil State is a response without state. AWS's message for
+//     a TumblingWindow with a ParallelizationFactor above 1 was not
+//     recorded: the words are ours. See package shard for the windows'
+//     other decisions.
 //   - FilterCriteria accepts the whole EventBridge pattern language (package
 //     filter), a superset of the operators Lambda's guide lists; the quota of
 //     5 patterns is raised to 10 with [WithFilterQuota], as a quota increase

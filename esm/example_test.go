@@ -3,6 +3,7 @@ package esm_test
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
@@ -98,4 +99,49 @@ func ExampleNewDynamoDBMapping() {
 	// INSERT o-1 - -> new
 	// MODIFY o-1 new -> paid
 	// REMOVE o-1 paid -> -
+}
+
+// A tumbling window counts a stream's records per key, window by window,
+// and writes each window's totals when it closes. The fake stamps the
+// records an hour in the past, so their window has ended: it closes as soon
+// as the stream is read.
+func ExampleNewKinesisWindowMapping() {
+	ctx := context.Background()
+	clock := esmtest.NewManualClock(time.Date(2024, 6, 1, 12, 0, 10, 0, time.UTC))
+	k := esmtest.NewKinesis(esmtest.WithKinesisClock(clock))
+	_, _ = k.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String("clicks"), ShardCount: aws.Int32(1)})
+	for _, page := range []string{"home", "cart", "home"} {
+		_, _ = k.PutRecord(ctx, &kinesis.PutRecordInput{StreamName: aws.String("clicks"), PartitionKey: aws.String(page), Data: []byte("click")})
+	}
+
+	closed := make(chan struct{})
+	handler := func(ctx context.Context, ev events.KinesisTimeWindowEvent) (events.KinesisTimeWindowEventResponse, error) {
+		state := ev.State // {} in the window's first invocation
+		if ev.IsFinalInvokeForWindow {
+			fmt.Println(ev.Window.Start.Format(time.TimeOnly), "to", ev.Window.End.Format(time.TimeOnly), state)
+			close(closed)
+		} else {
+			for _, r := range ev.Records {
+				n, _ := strconv.Atoi(state[r.Kinesis.PartitionKey])
+				state[r.Kinesis.PartitionKey] = strconv.Itoa(n + 1)
+			}
+		}
+		return events.KinesisTimeWindowEventResponse{
+			TimeWindowEventResponseProperties: events.TimeWindowEventResponseProperties{State: state},
+		}, nil
+	}
+	cfg := esm.Config{EventSourceArn: k.StreamARN("clicks"), StartingPosition: esm.TrimHorizon, TumblingWindow: time.Minute}
+	m, err := esm.NewKinesisWindowMapping(cfg, k, esm.HandleKinesisWindow(handler),
+		esm.WithStore(shard.NewMemoryStore()), esm.WithPolling(esm.Polling{Idle: 10 * time.Millisecond}))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	done := make(chan error)
+	go func() { done <- m.Run(ctx) }()
+	<-closed
+	_ = m.Shutdown(ctx)
+	<-done
+	// Output:
+	// 12:00:00 to 12:01:00 map[cart:1 home:2]
 }

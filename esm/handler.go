@@ -47,6 +47,32 @@ func HandleDynamoDB[F Signature[events.DynamoDBEvent, events.DynamoDBEventRespon
 	return adapt[events.DynamoDBEvent, events.DynamoDBEventResponse](f)
 }
 
+// WindowSignature lists the function shapes of a tumbling window's Lambda
+// handler: it must return its response, whose state is carried to the next
+// invocation of the window, so a handler that returns only an error does
+// not fit.
+type WindowSignature[E, R any] interface {
+	func(context.Context, E) (R, error) |
+		func(context.Context, E) (*R, error)
+}
+
+// HandleKinesisWindow adapts the Lambda handler of a Kinesis mapping with a
+// tumbling window to a [Handler] for [NewKinesisWindowMapping]. Each event
+// carries the window, its state so far (empty, not nil, in the window's
+// first invocation) and whether it is the window's final invocation; the
+// response must carry the state: a nil State fails the invocation, as
+// Lambda fails a response without one.
+func HandleKinesisWindow[F WindowSignature[events.KinesisTimeWindowEvent, events.KinesisTimeWindowEventResponse]](f F) Handler[events.KinesisTimeWindowEvent, events.KinesisTimeWindowEventResponse] {
+	return adapt[events.KinesisTimeWindowEvent, events.KinesisTimeWindowEventResponse](f)
+}
+
+// HandleDynamoDBWindow adapts the Lambda handler of a DynamoDB Streams
+// mapping with a tumbling window to a [Handler] for
+// [NewDynamoDBWindowMapping] (see [HandleKinesisWindow]).
+func HandleDynamoDBWindow[F WindowSignature[events.DynamoDBTimeWindowEvent, events.DynamoDBTimeWindowEventResponse]](f F) Handler[events.DynamoDBTimeWindowEvent, events.DynamoDBTimeWindowEventResponse] {
+	return adapt[events.DynamoDBTimeWindowEvent, events.DynamoDBTimeWindowEventResponse](f)
+}
+
 // HandleSQS adapts an SQS Lambda handler, with or without a response, to a
 // [Handler].
 func HandleSQS[F Signature[events.SQSEvent, events.SQSEventResponse]](f F) Handler[events.SQSEvent, events.SQSEventResponse] {

@@ -58,12 +58,17 @@ const (
 
 // Function is what a FunctionName resolves to: a handler for each kind of
 // source the function may be mapped to. A nil handler means the function
-// cannot be mapped to sources of that kind. invoke.Function serves all three
-// for a Lambda function, or a function under the Runtime Interface Emulator.
+// cannot be mapped to sources of that kind. invoke.Function serves all of
+// them for a Lambda function, or a function under the Runtime Interface
+// Emulator.
 type Function struct {
 	Kinesis  Handler[events.KinesisEvent, events.KinesisEventResponse]
 	DynamoDB Handler[events.DynamoDBEvent, events.DynamoDBEventResponse]
 	SQS      Handler[events.SQSEvent, events.SQSEventResponse]
+	// KinesisWindow and DynamoDBWindow serve the mappings of those kinds
+	// with a TumblingWindowInSeconds (see NewKinesisWindowMapping).
+	KinesisWindow  Handler[events.KinesisTimeWindowEvent, events.KinesisTimeWindowEventResponse]
+	DynamoDBWindow Handler[events.DynamoDBTimeWindowEvent, events.DynamoDBTimeWindowEventResponse]
 }
 
 // ErrFunctionNotFound is what a [Resolver] returns (or wraps) for a name that
@@ -196,8 +201,7 @@ type ListFilter struct {
 //     ResourceInUseException, of "Function not found: <ARN>" and of the
 //     refused updates of EventSourceArn and StartingPosition are ours.
 //   - A mapping that Lambda would run as a Kafka, MQ or DocumentDB mapping
-//     is refused (Unrecognized event source), and TumblingWindowInSeconds
-//     is refused until tumbling windows are implemented.
+//     is refused (Unrecognized event source).
 //   - Definitions live in one process's store (a file by default): several
 //     processes do not share them yet.
 type Registry struct {
@@ -439,9 +443,6 @@ func (r *Registry) check(ctx context.Context, cfg Config, resolve bool) (Config,
 	if _, err := cfg.MarshalJSON(); err != nil { // the store writes it
 		return Config{}, EventSource{}, configAPIError(err)
 	}
-	if full.TumblingWindow > 0 {
-		return Config{}, EventSource{}, errInvalid("TumblingWindowInSeconds is not supported yet by lambdaesm: leave it 0.")
-	}
 	src, _ := full.EventSource()
 	if !r.hasClient(src.Kind) {
 		return Config{}, EventSource{}, errInvalid("This lambdaesm process has no %s client, so it cannot map %s.", src.Kind, sourceName(full))
@@ -481,15 +482,23 @@ func (r *Registry) resolve(ctx context.Context, full Config, kind SourceKind) (F
 		return Function{}, apiError(ErrorInvalidParameterValue, 400, err, "Function %s cannot be resolved: %v", full.FunctionName, err)
 	}
 	var h any
-	switch kind {
-	case Kinesis:
+	window := full.TumblingWindow > 0
+	switch {
+	case kind == Kinesis && window:
+		h = fn.KinesisWindow
+	case kind == Kinesis:
 		h = fn.Kinesis
-	case DynamoDBStreams:
+	case kind == DynamoDBStreams && window:
+		h = fn.DynamoDBWindow
+	case kind == DynamoDBStreams:
 		h = fn.DynamoDB
-	case SQS:
+	case kind == SQS:
 		h = fn.SQS
 	}
-	if isNil(h) {
+	switch {
+	case isNil(h) && window:
+		return Function{}, errInvalid("Function %s has no handler for %s sources with a tumbling window.", full.FunctionName, kind)
+	case isNil(h):
 		return Function{}, errInvalid("Function %s has no handler for %s sources.", full.FunctionName, kind)
 	}
 	return fn, nil

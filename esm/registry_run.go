@@ -204,13 +204,21 @@ func (r *Registry) start(e *entry, def Config, gen uint64) (*instance, error) {
 	logger := r.log.With("uuid", e.uuid, "functionName", full.FunctionName)
 	common := []Option{WithName(e.uuid), WithLogger(logger), WithHooks(resultHook{e})}
 	var m runner
+	stream := append(append(slices.Clone(r.cfg.StreamOptions), WithStore(r.cps)), asStream(common)...)
+	window := full.TumblingWindow > 0
 	switch e.src.Kind {
 	case Kinesis:
-		opts := append(slices.Clone(r.cfg.StreamOptions), WithStore(r.cps))
-		m, err = NewKinesisMapping(cfg, r.cfg.Clients.Kinesis, fn.Kinesis, append(opts, asStream(common)...)...)
+		if window {
+			m, err = NewKinesisWindowMapping(cfg, r.cfg.Clients.Kinesis, fn.KinesisWindow, stream...)
+		} else {
+			m, err = NewKinesisMapping(cfg, r.cfg.Clients.Kinesis, fn.Kinesis, stream...)
+		}
 	case DynamoDBStreams:
-		opts := append(slices.Clone(r.cfg.StreamOptions), WithStore(r.cps))
-		m, err = NewDynamoDBMapping(cfg, r.cfg.Clients.DynamoDBStreams, fn.DynamoDB, append(opts, asStream(common)...)...)
+		if window {
+			m, err = NewDynamoDBWindowMapping(cfg, r.cfg.Clients.DynamoDBStreams, fn.DynamoDBWindow, stream...)
+		} else {
+			m, err = NewDynamoDBMapping(cfg, r.cfg.Clients.DynamoDBStreams, fn.DynamoDB, stream...)
+		}
 	case SQS:
 		opts := slices.Clone(r.cfg.SQSOptions)
 		m, err = NewSQSMapping(cfg, r.cfg.Clients.SQS, fn.SQS, append(opts, asSQS(common)...)...)

@@ -53,6 +53,9 @@ var (
 // cfg.EventSourceArn through client and calls h, as Lambda would. It checks
 // the configuration (every violated rule at once) and starts nothing: call
 // Run.
+//
+// A Config with a TumblingWindow needs [NewKinesisWindowMapping] instead: its
+// handler receives the time-window event and returns the window's state.
 func NewKinesisMapping(cfg Config, client shard.KinesisAPI, h Handler[events.KinesisEvent, events.KinesisEventResponse], opts ...StreamOption) (*KinesisMapping, error) {
 	cfg, set, o, err := streamSettings(cfg, Kinesis, client, h, streamOpts(opts))
 	if err != nil {
@@ -76,6 +79,8 @@ func NewKinesisMapping(cfg Config, client shard.KinesisAPI, h Handler[events.Kin
 // cfg.EventSourceArn through client and calls h, as Lambda would. It checks
 // the configuration (every violated rule at once) and starts nothing: call
 // Run.
+//
+// A Config with a TumblingWindow needs [NewDynamoDBWindowMapping] instead.
 func NewDynamoDBMapping(cfg Config, client shard.DynamoDBStreamsAPI, h Handler[events.DynamoDBEvent, events.DynamoDBEventResponse], opts ...StreamOption) (*DynamoDBMapping, error) {
 	cfg, set, o, err := streamSettings(cfg, DynamoDBStreams, client, h, streamOpts(opts))
 	if err != nil {
@@ -95,6 +100,82 @@ func NewDynamoDBMapping(cfg Config, client shard.DynamoDBStreamsAPI, h Handler[e
 		return nil, err
 	}
 	return &DynamoDBMapping{eng: eng}, nil
+}
+
+// NewKinesisWindowMapping returns a mapping with a tumbling window
+// (Config.TumblingWindow, 1s to 900s): it reads the Kinesis stream
+// cfg.EventSourceArn through client and calls h with each shard's records
+// window by window, as Lambda would, carrying the state h returns from one
+// invocation of a window to the next and calling h once more, with no
+// records and IsFinalInvokeForWindow, when the window closes (see the
+// package documentation, "Tumbling windows"). The state is kept in the
+// checkpoint store, so a restart or another replica resumes it. A Config
+// without a TumblingWindow is an error: use [NewKinesisMapping].
+func NewKinesisWindowMapping(cfg Config, client shard.KinesisAPI, h Handler[events.KinesisTimeWindowEvent, events.KinesisTimeWindowEventResponse], opts ...StreamOption) (*KinesisMapping, error) {
+	cfg, set, o, err := streamSettings(cfg, Kinesis, client, h, streamOpts(opts))
+	if err != nil {
+		return nil, err
+	}
+	arn := cfg.EventSourceArn
+	inv := newWindowInvoker(h, functionARNOf(cfg, o), func(w streamengine.WindowCall, recs []events.KinesisEventRecord) events.KinesisTimeWindowEvent {
+		if recs == nil {
+			recs = []events.KinesisEventRecord{} // "Records": [], as in any event
+		}
+		return events.KinesisTimeWindowEvent{KinesisEvent: events.KinesisEvent{Records: recs}, TimeWindowProperties: windowProperties(w, arn)}
+	}, func(r events.KinesisTimeWindowEventResponse) (map[string]string, []string) {
+		return r.State, failureIDs(r.BatchItemFailures, func(f events.KinesisBatchItemFailure) string { return f.ItemIdentifier })
+	})
+	event := func(recs []events.KinesisEventRecord) events.KinesisEvent { return events.KinesisEvent{Records: recs} }
+	onDiscard := newOnDiscard(cfg, set, o, event)
+	eng, err := streamengine.NewKinesis(client, arn, o.invokeIdentity, set, streamengine.Callbacks[events.KinesisEventRecord]{
+		InvokeWindow: inv, OnDiscard: onDiscard, Filter: recordFilter(o.filter, (*filter.Filter).MatchKinesisRecord),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &KinesisMapping{eng: eng}, nil
+}
+
+// NewDynamoDBWindowMapping is [NewKinesisWindowMapping] for the DynamoDB
+// stream cfg.EventSourceArn. A Config without a TumblingWindow is an error:
+// use [NewDynamoDBMapping].
+func NewDynamoDBWindowMapping(cfg Config, client shard.DynamoDBStreamsAPI, h Handler[events.DynamoDBTimeWindowEvent, events.DynamoDBTimeWindowEventResponse], opts ...StreamOption) (*DynamoDBMapping, error) {
+	cfg, set, o, err := streamSettings(cfg, DynamoDBStreams, client, h, streamOpts(opts))
+	if err != nil {
+		return nil, err
+	}
+	arn := cfg.EventSourceArn
+	inv := newWindowInvoker(h, functionARNOf(cfg, o), func(w streamengine.WindowCall, recs []events.DynamoDBEventRecord) events.DynamoDBTimeWindowEvent {
+		if recs == nil {
+			recs = []events.DynamoDBEventRecord{}
+		}
+		return events.DynamoDBTimeWindowEvent{DynamoDBEvent: events.DynamoDBEvent{Records: recs}, TimeWindowProperties: windowProperties(w, arn)}
+	}, func(r events.DynamoDBTimeWindowEventResponse) (map[string]string, []string) {
+		return r.State, failureIDs(r.BatchItemFailures, func(f events.DynamoDBBatchItemFailure) string { return f.ItemIdentifier })
+	})
+	event := func(recs []events.DynamoDBEventRecord) events.DynamoDBEvent {
+		return events.DynamoDBEvent{Records: recs}
+	}
+	onDiscard := newOnDiscard(cfg, set, o, event)
+	eng, err := streamengine.NewDynamoDB(client, arn, set, streamengine.Callbacks[events.DynamoDBEventRecord]{
+		InvokeWindow: inv, OnDiscard: onDiscard, Filter: recordFilter(o.filter, (*filter.Filter).MatchDynamoDBRecord),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &DynamoDBMapping{eng: eng}, nil
+}
+
+// windowProperties are the time-window event's fields of an invocation.
+func windowProperties(w streamengine.WindowCall, eventSourceARN string) events.TimeWindowProperties {
+	return events.TimeWindowProperties{
+		Window:                  events.Window{Start: events.RFC3339EpochTime{Time: w.Start.UTC()}, End: events.RFC3339EpochTime{Time: w.End.UTC()}},
+		State:                   w.State,
+		ShardID:                 w.ShardID,
+		EventSourceARN:          eventSourceARN,
+		IsFinalInvokeForWindow:  w.Final,
+		IsWindowTerminatedEarly: w.TerminatedEarly,
+	}
 }
 
 // Run implements [Mapping].
@@ -139,8 +220,8 @@ func prepare(cfg Config, kind SourceKind, client, h any, opts []*option) (Config
 		errs = append(errs, fmt.Errorf("esm: EventSourceArn %s is a %s source, not %s", cfg.EventSourceArn, src.Kind, kind))
 	}
 	if err == nil {
-		if cfg.TumblingWindow > 0 {
-			errs = append(errs, errors.New("esm: TumblingWindow is not supported yet"))
+		if werr := checkWindow(cfg, kind, h); werr != nil {
+			errs = append(errs, werr)
 		}
 		// Valid patterns (withDefaults checked them) compile.
 		o.filter, _ = filter.Compile(cfg.FilterPatterns(), &filter.Options{MaxFilters: filter.MaxFiltersLimit})
@@ -153,6 +234,31 @@ func prepare(cfg Config, kind SourceKind, client, h any, opts []*option) (Config
 		o.onFailure = s
 	}
 	return cfg, o, errors.Join(errs...)
+}
+
+// checkWindow refuses a tumbling window's handler (given to
+// NewKinesisWindowMapping or NewDynamoDBWindowMapping) without a
+// TumblingWindow, and another handler with one: the handler's types say
+// which constructor it needs.
+func checkWindow(cfg Config, kind SourceKind, h any) error {
+	var window bool
+	switch h.(type) {
+	case Handler[events.KinesisTimeWindowEvent, events.KinesisTimeWindowEventResponse],
+		Handler[events.DynamoDBTimeWindowEvent, events.DynamoDBTimeWindowEventResponse]:
+		window = true
+	}
+	plain, windowed, adapter, ev := "NewKinesisMapping", "NewKinesisWindowMapping", "HandleKinesisWindow", "events.KinesisTimeWindowEvent"
+	if kind == DynamoDBStreams {
+		plain, windowed, adapter, ev = "NewDynamoDBMapping", "NewDynamoDBWindowMapping", "HandleDynamoDBWindow", "events.DynamoDBTimeWindowEvent"
+	}
+	switch {
+	case window && cfg.TumblingWindow == 0:
+		return fmt.Errorf("esm: %s needs Config.TumblingWindow (1s to 900s; AWS: TumblingWindowInSeconds): without a tumbling window, use %s", windowed, plain)
+	case !window && cfg.TumblingWindow > 0 && kind.IsStream():
+		return fmt.Errorf("esm: Config.TumblingWindow is %s: a tumbling window's handler receives %s and returns the window's state; use %s (with %s)",
+			seconds(cfg.TumblingWindow), ev, windowed, adapter)
+	}
+	return nil
 }
 
 // streamSettings runs the shared checks and turns cfg into the stream
@@ -171,6 +277,7 @@ func streamSettings(cfg Config, kind SourceKind, client, h any, opts []*option) 
 	set.BatchSize = cfg.BatchSize
 	set.BatchingWindow = cfg.MaximumBatchingWindow
 	set.ParallelizationFactor = cfg.ParallelizationFactor
+	set.TumblingWindow = cfg.TumblingWindow
 	set.StartingPosition = string(cfg.StartingPosition)
 	set.StartingTimestamp = cfg.StartingPositionTimestamp
 	set.FunctionTimeout = cfg.FunctionTimeout
@@ -219,6 +326,20 @@ func newInvoker[E, R, Rec any](h Handler[E, R], functionARN string, event func([
 			return streamengine.Result{Err: err}
 		}
 		return streamengine.Result{ItemFailures: ids(resp)}
+	}
+}
+
+// newWindowInvoker is newInvoker for a tumbling window's handler: the event
+// carries the window and its state, and the response's state goes back to
+// the engine (nil when the response has none, a failed invocation).
+func newWindowInvoker[E, R, Rec any](h Handler[E, R], functionARN string, event func(streamengine.WindowCall, []Rec) E, out func(R) (map[string]string, []string)) streamengine.WindowInvoker[Rec] {
+	return func(ctx context.Context, w streamengine.WindowCall, batch []Rec) streamengine.WindowResult {
+		resp, err := invoke(withLambdaContext(ctx, functionARN), h, event(w, batch))
+		if err != nil {
+			return streamengine.WindowResult{Result: streamengine.Result{Err: err}}
+		}
+		state, ids := out(resp)
+		return streamengine.WindowResult{Result: streamengine.Result{ItemFailures: ids}, State: state}
 	}
 }
 

@@ -89,6 +89,64 @@
 // finished. Checkpoints are written by one writer per shard that coalesces
 // bursts, and once more when the shard stops.
 //
+// # Tumbling windows
+//
+// With a TumblingWindow (Lambda's TumblingWindowInSeconds, 1s to 900s;
+// esm.NewKinesisWindowMapping, esm.NewDynamoDBWindowMapping), each shard's
+// records fall in windows aligned on the Unix epoch by their arrival time
+// (Kinesis ApproximateArrivalTimestamp, DynamoDB ApproximateCreationDateTime),
+// as the developer guide's example event shows: arrival 07:04:35, window
+// 07:04:00-07:06:00 for 120 seconds. A shard with a window has one lane
+// (ParallelizationFactor 1, which package esm enforces), and a batch holds
+// records of one window. Each invocation gets the state the previous
+// invocation of the window returned ({} in the window's first) and must
+// return a state: "If the response does not contain a state property, Lambda
+// considers this a failed invocation". Such a failure, like a function error,
+// is retried, bisected or discarded under the retry policy; discarded records
+// leave the state as it was. A partial batch response finishes the records
+// before the failed one with the state it returned, and the rest is retried
+// with that state.
+//
+// A window closes once all its records were read: when the next record
+// belongs to a later window, when a read that started 5s after the window's
+// end came back empty (an idle shard: the delay covers records that become
+// readable a little after they arrive, and a clock ahead of the
+// service's), or when the shard ends (so a split or a merge closes the
+// parent's window early, and the children start fresh windows, as Lambda
+// says: "When the shard ends, Lambda considers the window closed, and the
+// child shards start their own window in a fresh state"). The window's
+// final invocation then carries its state, no records ("Records": []) and
+// isFinalInvokeForWindow. It is retried with the policy's backoff until it
+// succeeds ("your Lambda function suspends further processing until a
+// successful invocation"): MaximumRetryAttempts and MaximumRecordAge do not
+// apply to it, since it has no record to discard, and nothing of the next
+// window is invoked meanwhile.
+//
+// A state whose JSON is larger than 1 MB (1,048,576 bytes) ends the window
+// early: a final invocation with that state and isWindowTerminatedEarly, after
+// which the same window goes on with a fresh state ({}), as aws-lambda-go
+// documents the flag ("Subsequent invoke will continue the same window with a
+// fresh state"). A store that holds less ([WindowStateLimiter]:
+// shard/dynamolease holds 384 KB) lowers that limit. The records of the
+// invocation that returned the large state are finished only when that final
+// invocation succeeded, so no checkpoint holds a state beyond the limit.
+//
+// The checkpoint carries the window's start and state ([Checkpoint].Window),
+// changed in one step with the records each invocation finished, and every
+// store keeps it in the same write as the sequence number. A restart or a
+// lease hand-off resumes the window with its state, and a window that ended
+// while the mapping was stopped is closed first. The window leaves the
+// checkpoint only when its final invocation succeeded; the shard's end is
+// recorded only after the window open there is closed.
+//
+// Windows never go back: a record that arrives after its window closed (its
+// arrival time is approximate, or cut to the minute on DynamoDB Local) goes
+// to the last window, which then continues with a fresh state and gets a
+// second final invocation, as after an early termination. Records are
+// delivered at least once; a record delivered again after a crash is
+// aggregated again, as in Lambda ("In rare cases, such as error handling,
+// some records might be processed more than once").
+//
 // # Shutdown
 //
 // A mapping's Shutdown stops reading, lets each lane finish the invocation in
@@ -107,6 +165,7 @@
 //	MaximumBatchingWindowInSeconds                       0
 //	ParallelizationFactor                                1
 //	StartingPosition (+StartingPositionTimestamp)        required
+//	TumblingWindow (window constructors only)            none; 1s to 900s
 //	FunctionTimeout                                      3s
 //	MaximumRetryAttempts, MaximumRecordAgeInSeconds,
 //	BisectBatchOnFunctionError, FunctionResponseTypes,
@@ -128,8 +187,27 @@
 //     as timed out ("Task timed out after N seconds").
 //   - On its first start with LATEST, closed shards without a checkpoint are
 //     skipped, as they hold no record newer than LATEST.
-//   - Enhanced fan-out (SubscribeToShard), tumbling windows and KPL
-//     de-aggregation are not implemented.
+//   - Enhanced fan-out (SubscribeToShard) and KPL de-aggregation are not
+//     implemented.
+//   - Tumbling windows: when a window closes on an idle shard is not
+//     documented; here its final invocation comes after an empty read that
+//     started 5s after the window's end (so a few seconds after the end). A
+//     final invocation never carries records (Lambda's documentation does
+//     not say whether the last batch of a window may be the final one). The
+//     final invocation is retried until it succeeds and is not counted
+//     against MaximumRetryAttempts; a state over the limit ends the window
+//     with one final invocation that has both flags set, and the next
+//     invocations continue the same window with {}. A record that arrives
+//     after its window closed goes to the last window instead of reopening
+//     its own. A mapping whose TumblingWindow is removed (an update) drops
+//     the state of an open window without a final invocation; after a
+//     change of its length, the open window keeps its start and ends at
+//     the start plus the new length. A response without state counts as a
+//     function error (functionError "Unhandled" in a failure record): AWS
+//     says only that it is a failed invocation.
+//     A Kinesis GetRecords that comes back empty while the reader is behind
+//     (it can, on a sparse shard) would close a window early; its late
+//     records then continue it as above.
 //   - The DynamoDB payload size is measured by marshalling each record; the
 //     Kinesis one is computed from field lengths.
 //

@@ -28,15 +28,23 @@ import (
 // It is saved before the first read, so a restarted process, or a replica
 // that takes the shard over, resumes there instead of resolving LATEST
 // again (which would skip every record written in between).
+//
+// A mapping with a tumbling window (TumblingWindowInSeconds) also keeps the
+// window open at SequenceNumber and its state in Window, so that a restart
+// or a lease hand-off resumes the aggregate instead of resetting it; nil
+// when no window is open. A store keeps it with the sequence number, in one
+// write.
 type Checkpoint struct {
 	SequenceNumber string    `json:"sequenceNumber,omitempty"`
 	ShardEnd       bool      `json:"shardEnd,omitempty"`
 	Start          time.Time `json:"start,omitzero"`
+	Window         *Window   `json:"window,omitempty"`
 }
 
 // same tells whether two checkpoints are equal.
 func (c Checkpoint) same(o Checkpoint) bool {
-	return c.SequenceNumber == o.SequenceNumber && c.ShardEnd == o.ShardEnd && c.Start.Equal(o.Start)
+	return c.SequenceNumber == o.SequenceNumber && c.ShardEnd == o.ShardEnd && c.Start.Equal(o.Start) &&
+		c.Window.same(o.Window)
 }
 
 // started tells that the checkpoint is only a start marker.

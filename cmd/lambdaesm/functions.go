@@ -140,6 +140,9 @@ func handlersFor(api invoke.LambdaAPI, functionName string) esm.Function {
 		Kinesis:  invoke.Function[events.KinesisEvent, events.KinesisEventResponse](api, functionName),
 		DynamoDB: invoke.Function[events.DynamoDBEvent, events.DynamoDBEventResponse](api, functionName),
 		SQS:      invoke.Function[events.SQSEvent, events.SQSEventResponse](api, functionName),
+
+		KinesisWindow:  invoke.Function[events.KinesisTimeWindowEvent, events.KinesisTimeWindowEventResponse](api, functionName),
+		DynamoDBWindow: invoke.Function[events.DynamoDBTimeWindowEvent, events.DynamoDBTimeWindowEventResponse](api, functionName),
 	}
 }
 

@@ -265,3 +265,27 @@ func TestMarshalDynamoDBCreationTime(t *testing.T) {
 		ApproximateCreationDateTime: events.SecondsEpochTime{Time: time.Unix(1000000000, 0)}}}}})
 	require.Contains(t, string(b), `"ApproximateCreationDateTime":1.0E9`)
 }
+
+// A tumbling window's DynamoDB event has its records as the plain event's
+// and the window's fields beside them, as the developer guide shows them.
+func TestMarshalDynamoDBTimeWindowEvent(t *testing.T) {
+	ev := events.DynamoDBTimeWindowEvent{
+		DynamoDBEvent: events.DynamoDBEvent{Records: []events.DynamoDBEventRecord{{EventID: "1", Change: events.DynamoDBStreamRecord{
+			ApproximateCreationDateTime: events.SecondsEpochTime{Time: time.Unix(1578648338, 0)}, SequenceNumber: "111"}}}},
+		TimeWindowProperties: events.TimeWindowProperties{
+			Window: events.Window{Start: events.RFC3339EpochTime{Time: time.Date(2020, 7, 30, 17, 0, 0, 0, time.UTC)},
+				End: events.RFC3339EpochTime{Time: time.Date(2020, 7, 30, 17, 5, 0, 0, time.UTC)}},
+			State: map[string]string{"1": "state1"}, ShardID: "shard123456789", EventSourceARN: "stream-ARN",
+		},
+	}
+	for _, v := range []any{ev, &ev} {
+		b, err := event.Marshal(v)
+		require.NoError(t, err)
+		require.Contains(t, string(b), `"ApproximateCreationDateTime":1.578648338E9`)
+		require.Contains(t, string(b), `"window":{"start":"2020-07-30T17:00:00Z","end":"2020-07-30T17:05:00Z"},"state":{"1":"state1"},"shardId":"shard123456789","eventSourceARN":"stream-ARN","isFinalInvokeForWindow":false,"isWindowTerminatedEarly":false`)
+		var back events.DynamoDBTimeWindowEvent
+		require.NoError(t, json.Unmarshal(b, &back))
+		require.Equal(t, ev.TimeWindowProperties, back.TimeWindowProperties)
+		require.Equal(t, "111", back.Records[0].Change.SequenceNumber)
+	}
+}

@@ -30,6 +30,12 @@ func Marshal(v any) ([]byte, error) {
 		if e != nil {
 			return marshalDynamoDB(e)
 		}
+	case events.DynamoDBTimeWindowEvent:
+		return marshalDynamoDBWindow(&e)
+	case *events.DynamoDBTimeWindowEvent:
+		if e != nil {
+			return marshalDynamoDBWindow(e)
+		}
 	}
 	return json.Marshal(v)
 }
@@ -81,17 +87,35 @@ func marshalDynamoDB(e *events.DynamoDBEvent) ([]byte, error) {
 	var out struct {
 		Records []ddbRecord `json:"Records"`
 	}
-	if e.Records != nil {
-		out.Records = make([]ddbRecord, len(e.Records))
+	out.Records = ddbRecords(e.Records)
+	return json.Marshal(out)
+}
+
+// marshalDynamoDBWindow is marshalDynamoDB for a tumbling window's event:
+// the records, then the window's fields.
+func marshalDynamoDBWindow(e *events.DynamoDBTimeWindowEvent) ([]byte, error) {
+	var out struct {
+		Records []ddbRecord `json:"Records"`
+		events.TimeWindowProperties
 	}
-	for i := range e.Records {
-		r := &e.Records[i]
-		out.Records[i] = ddbRecord{DynamoDBEventRecord: r, Change: ddbChange{
+	out.Records = ddbRecords(e.Records)
+	out.TimeWindowProperties = e.TimeWindowProperties
+	return json.Marshal(out)
+}
+
+func ddbRecords(recs []events.DynamoDBEventRecord) []ddbRecord {
+	if recs == nil {
+		return nil
+	}
+	out := make([]ddbRecord, len(recs))
+	for i := range recs {
+		r := &recs[i]
+		out[i] = ddbRecord{DynamoDBEventRecord: r, Change: ddbChange{
 			DynamoDBStreamRecord:        &r.Change,
 			ApproximateCreationDateTime: javaSeconds{r.Change.ApproximateCreationDateTime.Time},
 		}}
 	}
-	return json.Marshal(out)
+	return out
 }
 
 // sqsRecord is an events.SQSMessage as AWS writes it: its keys in AWS's

@@ -26,6 +26,10 @@ const (
 	MaxRecordAge           = 604800 * time.Second
 	MaxRetryAttempts       = 10000
 	MaxTumblingWindow      = 900 * time.Second
+	// MaxWindowState is a tumbling window's largest state: "Your state
+	// can be a maximum of 1 MB per shard. If it exceeds that size, Lambda
+	// terminates the window early." Measured as the state's JSON.
+	MaxWindowState = 1 << 20
 )
 
 // The function and SQS scaling.

@@ -207,6 +207,7 @@ func (d *discovery[R]) consider(id string, listed map[string]bool) (bool, error)
 		pos = position{Type: e.set.StartingPosition, Time: start}
 	}
 	p := newProc(e, id, pos, d)
+	p.restoreWindow(cp)
 	d.mu.Lock()
 	st.running, st.proc = true, p
 	d.mu.Unlock()

@@ -33,6 +33,13 @@ type Settings struct {
 	// ParallelizationFactor is the number of lanes per shard, 1 to 10.
 	// Default 1.
 	ParallelizationFactor int
+	// TumblingWindow, when positive (at most 900s), groups each shard's
+	// records in tumbling windows of this length, aligned on the epoch by
+	// record arrival time, with a state carried from invocation to
+	// invocation and a final invocation when a window closes (Lambda's
+	// TumblingWindowInSeconds; see window.go). It needs
+	// Callbacks.InvokeWindow and a ParallelizationFactor of 1.
+	TumblingWindow time.Duration
 	// StartingPosition is TRIM_HORIZON, LATEST or AT_TIMESTAMP, for shards
 	// without a checkpoint. Default LATEST.
 	StartingPosition string
@@ -122,10 +129,39 @@ type Discarded[R any] struct {
 	FunctionError bool
 }
 
+// WindowCall is what a tumbling-window invocation carries besides its
+// records (the fields of Lambda's time-window event).
+type WindowCall struct {
+	ShardID    string
+	Start, End time.Time
+	// State is the window's state so far, a copy the handler may change:
+	// empty (not nil) in a window's first invocation.
+	State map[string]string
+	// Final marks the last invocation of a window (no records);
+	// TerminatedEarly marks one that ends the window because its state
+	// grew beyond the limit (the next invocations continue the same
+	// window with a fresh state).
+	Final, TerminatedEarly bool
+}
+
+// WindowInvoker calls the function with one batch of a tumbling window.
+type WindowInvoker[R any] func(ctx context.Context, w WindowCall, batch []R) WindowResult
+
+// WindowResult is what a tumbling-window invocation returned.
+type WindowResult struct {
+	Result
+	// State is the response's state; nil when the response has none,
+	// which Lambda "considers ... a failed invocation".
+	State map[string]string
+}
+
 // Callbacks are the engine's calls out to the mapping.
 type Callbacks[R any] struct {
-	// Invoke runs the function. Required.
+	// Invoke runs the function. Required unless Settings.TumblingWindow
+	// is set.
 	Invoke Invoker[R]
+	// InvokeWindow runs the function when Settings.TumblingWindow is set.
+	InvokeWindow WindowInvoker[R]
 	// Filter keeps a record when it returns true; nil keeps all.
 	// Filtered-out records are checkpointed past, as Lambda does.
 	Filter func(r *R) bool
@@ -154,6 +190,10 @@ type Engine[R any] struct {
 
 	fatalMu  sync.Mutex
 	fatalErr error // what stopped the mapping from inside; Run returns it
+
+	// maxState is the largest tumbling-window state (its JSON) before the
+	// window ends early: Lambda's 1 MB, or less if the store says so.
+	maxState int
 }
 
 // NewKinesis returns an engine for the Kinesis stream streamARN.
@@ -183,7 +223,14 @@ func NewDynamoDB(c shard.DynamoDBStreamsAPI, streamARN string, set Settings, cb 
 
 func newEngine[R any](src source[R], arn string, set Settings, cb Callbacks[R]) (*Engine[R], error) {
 	var errs []error
-	if cb.Invoke == nil {
+	switch w := set.TumblingWindow; {
+	case w < 0 || w > limits.MaxTumblingWindow:
+		errs = append(errs, fmt.Errorf("shard: TumblingWindow %v is outside 0-%v", w, limits.MaxTumblingWindow))
+	case w > 0 && cb.InvokeWindow == nil:
+		errs = append(errs, errors.New("shard: Callbacks.InvokeWindow is required with a TumblingWindow"))
+	case w > 0 && set.ParallelizationFactor > 1:
+		errs = append(errs, fmt.Errorf("shard: a TumblingWindow needs ParallelizationFactor 1, not %d", set.ParallelizationFactor))
+	case w == 0 && cb.Invoke == nil:
 		errs = append(errs, errors.New("shard: Callbacks.Invoke is required"))
 	}
 	if set.Mapping == "" {
@@ -240,8 +287,13 @@ func newEngine[R any](src source[R], arn string, set Settings, cb Callbacks[R]) 
 	if set.Logger == nil {
 		set.Logger = slog.New(slog.DiscardHandler)
 	}
+	maxState := limits.MaxWindowState
+	if l, ok := set.Store.(shard.WindowStateLimiter); ok && l.MaxWindowState() > 0 {
+		maxState = min(maxState, l.MaxWindowState())
+	}
 	return &Engine[R]{
-		src: src, set: set, cb: cb, arn: arn,
+		maxState: maxState,
+		src:      src, set: set, cb: cb, arn: arn,
 		lc:   core.NewLifecycle(),
 		log:  set.Logger.With("eventSourceArn", arn),
 		hook: core.NewHooks(set.Hooks...),

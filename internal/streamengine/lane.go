@@ -76,6 +76,10 @@ func (l *lane[R]) reset() { l.q, l.head = l.q[:0], 0 }
 
 func (l *lane[R]) run(ctx context.Context) {
 	e := l.p.e
+	if e.set.TumblingWindow > 0 {
+		l.runWindows(ctx)
+		return
+	}
 	windowStart := time.Now()
 	for {
 		if l.p.halted() || ctx.Err() != nil {
@@ -170,10 +174,16 @@ func (l *lane[R]) invoke(ctx context.Context, refs []ref[R]) bool {
 		// records must not write over the rest of the batch.
 		batch := recs[r.Lo:r.Hi:r.Hi]
 		e.hook.IteratorAge(p.src, time.Since(e.src.arrival(&batch[len(batch)-1])))
+		var state map[string]string // the response's, with a tumbling window
 		call := e.caller.Call(ctx, len(batch), func(i int) string { return e.src.seq(&batch[i]) },
 			func(ictx context.Context) (error, []string) {
-				res := e.cb.Invoke(ictx, batch)
-				return res.Err, res.ItemFailures
+				if p.win == nil {
+					res := e.cb.Invoke(ictx, batch)
+					return res.Err, res.ItemFailures
+				}
+				res := e.cb.InvokeWindow(ictx, p.win.call(p.id, false, false), batch)
+				state = res.State
+				return windowErr(res), res.ItemFailures
 			})
 		out := retry.Outcome{Err: call.Err, FirstFailure: -1, InvalidResponse: call.Invalid != nil}
 		if len(call.Failed) > 0 {
@@ -207,7 +217,11 @@ func (l *lane[R]) invoke(ctx context.Context, refs []ref[R]) bool {
 			return false
 		}
 		d := e.set.Policy.Decide(r, out)
-		p.tr.finish(refs[r.Lo : r.Lo+d.Done])
+		if p.win == nil {
+			p.tr.finish(refs[r.Lo : r.Lo+d.Done])
+		} else if !l.handled(ctx, refs[r.Lo:r.Lo+d.Done], state) {
+			return false
+		}
 		if dis := d.Discard; dis != nil {
 			if !p.discard(ctx, recs[dis.Run.Lo:dis.Run.Hi:dis.Run.Hi], *dis) {
 				return false

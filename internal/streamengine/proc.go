@@ -24,7 +24,17 @@ type proc[R any] struct {
 	cpReq chan struct{} // a checkpoint may have moved
 	quit  chan struct{} // closed when the lanes must stop once idle
 	saved string        // last checkpoint written
-	lost  bool          // the lease is lost: never write again
+	// savedVer is the version of the tumbling window written with saved
+	// (see tracker.winVer).
+	savedVer uint64
+	lost     bool // the lease is lost: never write again
+	// The tumbling window (Settings.TumblingWindow; see window.go): the
+	// window open now and the start of the last one, which only the lane
+	// touches, and how far the reader got (readTo, unix ns: every record
+	// that arrived before it has been handed to the lane).
+	win       *openWindow
+	lastStart time.Time
+	readTo    atomic.Int64
 	// failing is set while the last checkpoint write failed: the reader
 	// takes no new records until a write succeeds.
 	failing atomic.Bool
@@ -190,7 +200,8 @@ func (p *proc[R]) read(ctx context.Context) bool {
 		// Reads are spaced from their start, as a rate limit (at most
 		// 1/MinPollInterval per second), so a slow read does not stretch
 		// the cadence.
-		next = time.Now().Add(e.set.MinPollInterval)
+		started := time.Now()
+		next = started.Add(e.set.MinPollInterval)
 		recs, nextIter, ended, err := e.src.read(rctx, p.id, iter, e.set.ReadLimit, spare)
 		if spare != nil && len(recs) > 0 && &recs[:1][0] == &spare[:1][0] {
 			// What the last response left past this one's end.
@@ -234,15 +245,20 @@ func (p *proc[R]) read(ctx context.Context) bool {
 		e.hook.RecordsPolled(p.src, len(recs))
 		if len(recs) > 0 {
 			lastSeq = e.src.seq(&recs[len(recs)-1])
+			last := e.src.arrival(&recs[len(recs)-1])
 			if free := p.dispatch(recs, perLane); free != nil {
 				spare = free[:0]
 			}
+			p.readUpTo(last)
 		} else {
+			// Caught up: what arrived a little before this read was in it.
+			p.readUpTo(started.Add(-windowCloseDelay))
 			next = time.Now().Add(e.set.PollInterval)
 			// Idle: keep no scratch sized for a full response.
 			clear(perLane)
 		}
 		if ended {
+			p.readUpTo(endOfTime)
 			return true
 		}
 		iter = nextIter
@@ -316,11 +332,13 @@ func (p *proc[R]) dispatch(recs []R, perLane [][]ref[R]) (free []R) {
 	return free
 }
 
-// drain waits until every record read is finished; false when stopped first.
+// drain waits until every record read is finished, and a tumbling window
+// open at the end of the shard is closed (its final invocation succeeded);
+// false when stopped first.
 func (p *proc[R]) drain(ctx context.Context) bool {
 	for {
-		_, inflight, changed := p.tr.state()
-		if inflight == 0 {
+		win, inflight, changed := p.tr.window()
+		if inflight == 0 && win == nil {
 			return true
 		}
 		select {
@@ -383,15 +401,15 @@ func (p *proc[R]) checkpointer(ctx context.Context, lanesDone <-chan struct{}) {
 // worth retrying; a lost lease stops the shard and an unusable store stops
 // the mapping.
 func (p *proc[R]) save(ctx context.Context) error {
-	cp := p.tr.checkpoint()
-	if cp == "" || cp == p.saved || p.lost {
+	cp, win, ver := p.tr.mark()
+	if cp == "" || (cp == p.saved && ver == p.savedVer) || p.lost {
 		return nil
 	}
 	e := p.e
-	err := e.set.Store.Save(ctx, e.set.Mapping, p.id, shard.Checkpoint{SequenceNumber: cp})
+	err := e.set.Store.Save(ctx, e.set.Mapping, p.id, shard.Checkpoint{SequenceNumber: cp, Window: win})
 	switch {
 	case err == nil:
-		p.saved = cp
+		p.saved, p.savedVer = cp, ver
 		if p.failing.Swap(false) {
 			p.tr.wake() // the reader waits for this
 		}

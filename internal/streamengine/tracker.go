@@ -1,6 +1,10 @@
 package streamengine
 
-import "sync"
+import (
+	"sync"
+
+	"github.com/lambdaesm/lambdaesm/shard"
+)
 
 // page is the records of one GetRecords response, in sequence order, and
 // which of them are finished (handled, filtered out or discarded by policy).
@@ -37,6 +41,11 @@ type tracker[R any] struct {
 	// it closed (and replaced) at the next change, so batches that finish
 	// while nobody waits cost no channel.
 	watched bool
+	// win is the tumbling window open at cp with its state (nil for none),
+	// changed with the records it covers so a checkpoint never pairs a
+	// position with another position's state; winVer counts its changes.
+	win    *shard.Window
+	winVer uint64
 }
 
 func newTracker[R any]() *tracker[R] {
@@ -69,6 +78,52 @@ func (t *tracker[R]) finish(refs []ref[R]) {
 	}
 	t.advance(before)
 	t.mu.Unlock()
+}
+
+// finishWindow marks records finished, as finish does, and makes w the
+// window open at the checkpoint, in one step.
+func (t *tracker[R]) finishWindow(refs []ref[R], w *shard.Window) {
+	t.mu.Lock()
+	before := t.inflight
+	for _, r := range refs {
+		if !r.p.done[r.i] {
+			r.p.done[r.i] = true
+			r.p.ndone++
+			t.inflight--
+		}
+	}
+	t.win, t.winVer = w, t.winVer+1
+	t.advance(before)
+	t.notify()
+	t.mu.Unlock()
+}
+
+// setWindow makes w the window open at the checkpoint (nil: none).
+func (t *tracker[R]) setWindow(w *shard.Window) { t.finishWindow(nil, w) }
+
+// restore starts the tracker at a checkpoint read from the store, with the
+// window open there.
+func (t *tracker[R]) restore(cp string, w *shard.Window) {
+	t.mu.Lock()
+	t.cp, t.win = cp, w
+	t.mu.Unlock()
+}
+
+// mark returns the checkpoint with the window open there and the window's
+// version.
+func (t *tracker[R]) mark() (cp string, w *shard.Window, ver uint64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.cp, t.win, t.winVer
+}
+
+// window returns the window open at the checkpoint, and a channel closed at
+// the next change.
+func (t *tracker[R]) window() (w *shard.Window, inflight int, changed <-chan struct{}) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.watched = true
+	return t.win, t.inflight, t.changed
 }
 
 // advance moves the checkpoint over finished records and wakes waiters when

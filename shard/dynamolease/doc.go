@@ -37,6 +37,13 @@
 //	parentShardIds                SS  the shard's parent and adjacent parent
 //	ownerSwitchesSinceCheckpoint  N   owner changes since the last checkpoint
 //	handoffTo                     S   a process that asked for the lease
+//	windowStart                   S   with a tumbling window open at the checkpoint: its start
+//	                                  (RFC 3339, UTC, to the ns); absent otherwise
+//	windowState                   S   that window's state, as JSON: written with the
+//	                                  checkpoint, in the same conditional write, so a
+//	                                  process that takes the shard over resumes the
+//	                                  aggregate; at most 384 KB (MaxWindowState), so
+//	                                  such a window ends early where Lambda allows 1 MB
 //
 // A heartbeat item, one per live process and mapping:
 //

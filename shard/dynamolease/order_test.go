@@ -94,6 +94,28 @@ func TestCheckpointAttributeRoundTrip(t *testing.T) {
 	}
 	_, err := encode(shard.Checkpoint{})
 	require.ErrorContains(t, err, "empty checkpoint")
+
+	// A tumbling window: its start exactly, in UTC, and its state.
+	for _, w := range []*shard.Window{
+		{Start: at, State: map[string]string{"a": "1", "quote\"": "\n"}},
+		{Start: at.Truncate(time.Minute), State: map[string]string{}},
+		{Start: at, State: nil},
+	} {
+		start, state, err := encodeWindow(w)
+		require.NoError(t, err)
+		got, ok, err := (&leaseItem{cp: "7", winStart: start, winState: state}).checkpoint()
+		require.NoError(t, err)
+		require.True(t, ok)
+		want := &shard.Window{Start: w.Start.UTC(), State: w.State}
+		if w.State == nil {
+			want.State = map[string]string{} // a state is never null
+		}
+		require.Equal(t, shard.Checkpoint{SequenceNumber: "7", Window: want}, got)
+	}
+	_, _, err = (&leaseItem{cp: "7", winStart: "now", winState: "{}"}).checkpoint()
+	require.ErrorContains(t, err, "is not a time")
+	_, _, err = (&leaseItem{cp: "7", winStart: at.Format(time.RFC3339), winState: `{"a":1}`}).checkpoint()
+	require.ErrorContains(t, err, "is not a state")
 	_, _, err = (&leaseItem{cp: "AT_TIMESTAMP:yesterday"}).checkpoint()
 	require.ErrorContains(t, err, "not a start marker")
 }

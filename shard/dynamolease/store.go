@@ -154,7 +154,16 @@ type held struct {
 	started bool
 }
 
-var _ shard.LeaseStore = (*Store)(nil)
+var (
+	_ shard.LeaseStore         = (*Store)(nil)
+	_ shard.WindowStateLimiter = (*Store)(nil)
+)
+
+// MaxWindowState implements [shard.WindowStateLimiter]: a lease item holds
+// a tumbling window's state of at most 384 KB of JSON (a DynamoDB item
+// holds 400 KB), so a mapping with this store terminates a window early
+// when its state grows beyond that, where Lambda allows 1 MB.
+func (s *Store) MaxWindowState() int { return maxWindowState }
 
 // New returns a Store for the lease table. It makes no call: the table is
 // checked (and created if missing) on first use. Invalid options are
@@ -306,6 +315,21 @@ func (s *Store) Save(ctx context.Context, mapping, shardID string, cp shard.Chec
 		in.ExpressionAttributeNames["#sw"] = attrSwitches
 		in.ExpressionAttributeValues[":ord"] = str(order(cp))
 		in.ExpressionAttributeValues[":zero"] = num(0)
+		// The tumbling window goes with the sequence number, in the
+		// same write; a checkpoint without one removes it.
+		in.ExpressionAttributeNames["#ws"] = attrWinStart
+		in.ExpressionAttributeNames["#wst"] = attrWinState
+		if cp.Window != nil && !cp.ShardEnd {
+			start, state, err := encodeWindow(cp.Window)
+			if err != nil {
+				return err
+			}
+			*in.UpdateExpression += ", #ws = :ws, #wst = :wst"
+			in.ExpressionAttributeValues[":ws"] = str(start)
+			in.ExpressionAttributeValues[":wst"] = str(state)
+		} else {
+			*in.UpdateExpression += " REMOVE #ws, #wst"
+		}
 	}
 	_, err = s.c.UpdateItem(ctx, in)
 	if failed, old := conditionFailed(err); failed {

@@ -2,6 +2,7 @@ package dynamolease
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -36,6 +37,8 @@ const (
 	attrBeats     = "heartbeats"
 	attrAnnounces = "announcingUntil"
 	attrChanges   = "changes"
+	attrWinStart  = "windowStart"
+	attrWinState  = "windowState"
 
 	shardPrefix  = "shard/"
 	workerPrefix = "worker/"
@@ -48,6 +51,11 @@ const (
 	// startPrefix begins the checkpoint of a start marker, followed by
 	// the time in RFC 3339, UTC, to the nanosecond.
 	startPrefix = "AT_TIMESTAMP:"
+
+	// maxWindowState is the largest window state (its JSON) a lease item
+	// keeps: an item holds 400 KB, and the lease's other attributes take
+	// a few hundred bytes.
+	maxWindowState = 384 << 10
 )
 
 // encode turns a checkpoint into the checkpoint attribute: a sequence
@@ -63,6 +71,37 @@ func encode(cp shard.Checkpoint) (string, error) {
 		return "", errors.New("dynamolease: empty checkpoint (no sequence number, shard end or start time)")
 	}
 	return startPrefix + cp.Start.UTC().Format(time.RFC3339Nano), nil
+}
+
+// encodeWindow turns a checkpoint's tumbling window into the windowStart
+// (RFC 3339, UTC, to the nanosecond) and windowState (the state's JSON)
+// attributes.
+func encodeWindow(w *shard.Window) (start, state string, err error) {
+	st := w.State
+	if st == nil {
+		st = map[string]string{}
+	}
+	b, err := json.Marshal(st)
+	if err != nil {
+		return "", "", fmt.Errorf("dynamolease: encoding the window state: %w", err)
+	}
+	return w.Start.UTC().Format(time.RFC3339Nano), string(b), nil
+}
+
+// decodeWindow reads the window attributes; nil when there are none.
+func decodeWindow(start, state string) (*shard.Window, error) {
+	if start == "" && state == "" {
+		return nil, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, start)
+	if err != nil {
+		return nil, fmt.Errorf("dynamolease: %s %q is not a time: %w", attrWinStart, start, err)
+	}
+	w := &shard.Window{Start: t.UTC()}
+	if err := json.Unmarshal([]byte(state), &w.State); err != nil || w.State == nil {
+		return nil, fmt.Errorf("dynamolease: %s is not a state (a JSON object of strings): %v", attrWinState, err)
+	}
+	return w, nil
 }
 
 // isMarker tells whether a checkpoint attribute is a start marker.
@@ -90,6 +129,9 @@ type leaseItem struct {
 	cp      string // sequence number, SHARD_END, start marker, or "" for none
 	handoff string
 	parents []string
+	// winStart and winState are the tumbling window's attributes, decoded
+	// only by checkpoint: rounds never read them.
+	winStart, winState string
 }
 
 // workerItem is one process's heartbeat.
@@ -135,6 +177,9 @@ func decodeLease(it map[string]types.AttributeValue) *leaseItem {
 		cp:      getS(it, attrCP),
 		handoff: getS(it, attrHandoff),
 		parents: getSS(it, attrParents),
+
+		winStart: getS(it, attrWinStart),
+		winState: getS(it, attrWinState),
 	}
 }
 
@@ -159,7 +204,11 @@ func (l *leaseItem) checkpoint() (shard.Checkpoint, bool, error) {
 		}
 		return shard.Checkpoint{Start: t.UTC()}, true, nil
 	}
-	return shard.Checkpoint{SequenceNumber: l.cp}, true, nil
+	w, err := decodeWindow(l.winStart, l.winState)
+	if err != nil {
+		return shard.Checkpoint{}, false, err
+	}
+	return shard.Checkpoint{SequenceNumber: l.cp, Window: w}, true, nil
 }
 
 func key(mapping, id string) map[string]types.AttributeValue {
