@@ -5,7 +5,7 @@
 //
 // # Semantics
 //
-// [Policy.Decide] applies Lambda's stream error handling to one [Run] of
+// [Policy.Decide] applies Lambda's stream error handling to one [Batch] of
 // records and its [Outcome]:
 //
 //   - Success: every record of the run is done.
@@ -29,7 +29,7 @@
 // [Policy.Expired] tells how many leading records are older than
 // MaximumRecordAge; the engine discards them with [lambdaesm.RecordAgeExceeded] before
 // an attempt, with approximateInvokeCount the invocations the run had (at
-// least 1, as AWS counts it) and [Run.FunctionError] telling how the last
+// least 1, as AWS counts it) and [Batch.FunctionError] telling how the last
 // one ended. [FailedPositions] applies AWS's rules for item identifiers.
 //
 // # Testing

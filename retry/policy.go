@@ -28,9 +28,9 @@ type Policy struct {
 	Backoff Backoff
 }
 
-// Run is a contiguous run of records of one lane awaiting an invocation:
+// Batch is a contiguous run of records of one lane awaiting an invocation:
 // indexes [Lo, Hi) into the engine's records, in sequence order.
-type Run struct {
+type Batch struct {
 	Lo, Hi int
 	// Attempts counts invocations of this run since it was made, by a split
 	// or by reading. A split starts its halves at zero, as AWS's "splitting
@@ -43,7 +43,7 @@ type Run struct {
 }
 
 // Len is the number of records in the run.
-func (r Run) Len() int { return r.Hi - r.Lo }
+func (r Batch) Len() int { return r.Hi - r.Lo }
 
 // Outcome is what one invocation of a run returned.
 type Outcome struct {
@@ -64,7 +64,7 @@ var Success = Outcome{FirstFailure: -1}
 
 // Discard is a run of records given up on.
 type Discard struct {
-	Run       Run
+	Batch     Batch
 	Condition lambdaesm.Condition
 	// InvokeCount is the approximateInvokeCount of the failure record.
 	InvokeCount int
@@ -82,7 +82,7 @@ type Decision struct {
 	Discard *Discard
 	// Next are the runs to invoke next, first one first. They follow
 	// Done and Discard in sequence order.
-	Next []Run
+	Next []Batch
 	// Retry tells that Next[0] repeats records that just failed, so the
 	// engine waits Backoff first.
 	Retry bool
@@ -91,7 +91,7 @@ type Decision struct {
 // Expired returns how many leading records of a run are older than
 // MaximumRecordAge at now. arrival gives the arrival time of the record at
 // run-relative index i; arrivals do not decrease within a run.
-func (p Policy) Expired(r Run, now time.Time, arrival func(i int) time.Time) int {
+func (p Policy) Expired(r Batch, now time.Time, arrival func(i int) time.Time) int {
 	if p.MaximumRecordAge <= 0 {
 		return 0
 	}
@@ -103,7 +103,7 @@ func (p Policy) Expired(r Run, now time.Time, arrival func(i int) time.Time) int
 }
 
 // Decide applies the policy to the outcome of invoking r.
-func (p Policy) Decide(r Run, out Outcome) Decision {
+func (p Policy) Decide(r Batch, out Outcome) Decision {
 	attempts := r.Attempts + 1
 	failed := out.Err != nil || (p.ReportBatchItemFailures && out.InvalidResponse)
 	if !failed {
@@ -118,22 +118,22 @@ func (p Policy) Decide(r Run, out Outcome) Decision {
 			// 3, the 6th record always failing: delivered once in its
 			// batch, then 4 times alone, approximateInvokeCount 4).
 			// With bisect it is not even a retry: no backoff first.
-			rest := Run{Lo: r.Lo + k, Hi: r.Hi}
-			return Decision{Done: k, Next: []Run{rest}, Retry: !p.BisectBatchOnFunctionError}
+			rest := Batch{Lo: r.Lo + k, Hi: r.Hi}
+			return Decision{Done: k, Next: []Batch{rest}, Retry: !p.BisectBatchOnFunctionError}
 		}
 		// The first record failed: no progress, the batch failed.
 	}
 	if p.BisectBatchOnFunctionError && r.Len() > 1 {
 		mid := r.Lo + r.Len()/2
-		return Decision{Next: []Run{{Lo: r.Lo, Hi: mid}, {Lo: mid, Hi: r.Hi}}}
+		return Decision{Next: []Batch{{Lo: r.Lo, Hi: mid}, {Lo: mid, Hi: r.Hi}}}
 	}
-	rest := Run{Lo: r.Lo, Hi: r.Hi, Attempts: attempts, FunctionError: out.Err != nil}
+	rest := Batch{Lo: r.Lo, Hi: r.Hi, Attempts: attempts, FunctionError: out.Err != nil}
 	if p.MaximumRetryAttempts >= 0 && rest.Attempts > p.MaximumRetryAttempts {
 		return Decision{Discard: &Discard{
-			Run: rest, Condition: lambdaesm.RetryAttemptsExhausted, InvokeCount: rest.Attempts, FunctionError: rest.FunctionError,
+			Batch: rest, Condition: lambdaesm.RetryAttemptsExhausted, InvokeCount: rest.Attempts, FunctionError: rest.FunctionError,
 		}}
 	}
-	return Decision{Next: []Run{rest}, Retry: true}
+	return Decision{Next: []Batch{rest}, Retry: true}
 }
 
 // FailedPositions applies AWS's partial batch response rules to the

@@ -24,7 +24,7 @@ type sim struct {
 
 func simulate(p retry.Policy, n int, bad func(i int) bool) sim {
 	var s sim
-	queue := []retry.Run{{Lo: 0, Hi: n}}
+	queue := []retry.Batch{{Lo: 0, Hi: n}}
 	for steps := 0; len(queue) > 0; steps++ {
 		if steps > 100000 {
 			panic("no progress")
@@ -48,9 +48,9 @@ func simulate(p retry.Policy, n int, bad func(i int) bool) sim {
 			s.done = append(s.done, i)
 		}
 		if d.Discard != nil {
-			s.discards = append(s.discards, fmt.Sprintf("%d-%d %s x%d", d.Discard.Run.Lo, d.Discard.Run.Hi, d.Discard.Condition, d.Discard.InvokeCount))
+			s.discards = append(s.discards, fmt.Sprintf("%d-%d %s x%d", d.Discard.Batch.Lo, d.Discard.Batch.Hi, d.Discard.Condition, d.Discard.InvokeCount))
 		}
-		queue = append(append([]retry.Run{}, d.Next...), queue...)
+		queue = append(append([]retry.Batch{}, d.Next...), queue...)
 	}
 	return s
 }
@@ -145,14 +145,14 @@ func TestDecideSequences(t *testing.T) {
 
 func TestInvalidPartialResponseFailsWholeBatch(t *testing.T) {
 	p := retry.Policy{MaximumRetryAttempts: 0, ReportBatchItemFailures: true}
-	d := p.Decide(retry.Run{Lo: 0, Hi: 3}, retry.Outcome{FirstFailure: -1, InvalidResponse: true})
+	d := p.Decide(retry.Batch{Lo: 0, Hi: 3}, retry.Outcome{FirstFailure: -1, InvalidResponse: true})
 	require.Equal(t, 0, d.Done)
 	require.NotNil(t, d.Discard)
 	require.False(t, d.Discard.FunctionError, "an invalid response is not a function error")
 
 	// Without ReportBatchItemFailures the response is ignored, as AWS does.
 	p.ReportBatchItemFailures = false
-	d = p.Decide(retry.Run{Lo: 0, Hi: 3}, retry.Outcome{FirstFailure: 1, InvalidResponse: true})
+	d = p.Decide(retry.Batch{Lo: 0, Hi: 3}, retry.Outcome{FirstFailure: 1, InvalidResponse: true})
 	require.Equal(t, 3, d.Done)
 }
 
@@ -193,8 +193,8 @@ func TestExpired(t *testing.T) {
 	now := time.Unix(1000, 0)
 	arr := []time.Time{now.Add(-2 * time.Minute), now.Add(-61 * time.Second), now.Add(-time.Second)}
 	p := retry.Policy{MaximumRecordAge: time.Minute}
-	require.Equal(t, 2, p.Expired(retry.Run{Lo: 0, Hi: 3}, now, func(i int) time.Time { return arr[i] }))
-	require.Equal(t, 0, retry.Policy{}.Expired(retry.Run{Lo: 0, Hi: 3}, now, func(i int) time.Time { return arr[i] }))
+	require.Equal(t, 2, p.Expired(retry.Batch{Lo: 0, Hi: 3}, now, func(i int) time.Time { return arr[i] }))
+	require.Equal(t, 0, retry.Policy{}.Expired(retry.Batch{Lo: 0, Hi: 3}, now, func(i int) time.Time { return arr[i] }))
 }
 
 func TestBackoff(t *testing.T) {

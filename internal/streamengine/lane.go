@@ -149,7 +149,7 @@ func (l *lane[R]) queued() bool {
 func (l *lane[R]) invoke(ctx context.Context, refs []ref[R]) bool {
 	p, e := l.p, l.p.e
 	recs := records(refs)
-	runs := []retry.Run{{Lo: 0, Hi: len(recs)}}
+	runs := []retry.Batch{{Lo: 0, Hi: len(recs)}}
 	for first := true; len(runs) > 0; first = false {
 		if !first && (p.halted() || ctx.Err() != nil) {
 			return false // stopping: no new invocation (a split half, a retry)
@@ -157,10 +157,10 @@ func (l *lane[R]) invoke(ctx context.Context, refs []ref[R]) bool {
 		r := runs[0]
 		runs = runs[1:]
 		if k := e.set.Policy.Expired(r, time.Now(), func(i int) time.Time { return e.src.arrival(&recs[r.Lo+i]) }); k > 0 {
-			old := retry.Run{Lo: r.Lo, Hi: r.Lo + k}
+			old := retry.Batch{Lo: r.Lo, Hi: r.Lo + k}
 			// approximateInvokeCount is the invocations these records
 			// had (0 when they expired before the first one).
-			if !p.discard(ctx, recs[old.Lo:old.Hi:old.Hi], retry.Discard{Run: old, Condition: lambdaesm.RecordAgeExceeded, InvokeCount: r.Attempts, FunctionError: r.FunctionError}) {
+			if !p.discard(ctx, recs[old.Lo:old.Hi:old.Hi], retry.Discard{Batch: old, Condition: lambdaesm.RecordAgeExceeded, InvokeCount: r.Attempts, FunctionError: r.FunctionError}) {
 				return false
 			}
 			p.tr.finish(refs[old.Lo:old.Hi])
@@ -207,7 +207,7 @@ func (l *lane[R]) invoke(ctx context.Context, refs []ref[R]) bool {
 			if !p.wait(ctx, e.backoff(r.Attempts+1)) {
 				return false
 			}
-			runs = append([]retry.Run{r}, runs...)
+			runs = append([]retry.Batch{r}, runs...)
 			continue
 		}
 		if out.Err != nil && (p.halted() || ctx.Err() != nil) {
@@ -223,10 +223,10 @@ func (l *lane[R]) invoke(ctx context.Context, refs []ref[R]) bool {
 			return false
 		}
 		if dis := d.Discard; dis != nil {
-			if !p.discard(ctx, recs[dis.Run.Lo:dis.Run.Hi:dis.Run.Hi], *dis) {
+			if !p.discard(ctx, recs[dis.Batch.Lo:dis.Batch.Hi:dis.Batch.Hi], *dis) {
 				return false
 			}
-			p.tr.finish(refs[dis.Run.Lo:dis.Run.Hi])
+			p.tr.finish(refs[dis.Batch.Lo:dis.Batch.Hi])
 		}
 		p.checkpointSoon()
 		if len(d.Next) == 0 {
