@@ -186,10 +186,13 @@ type ListFilter struct {
 //
 // Differences from AWS:
 //
-//   - Create does not look for the source: a stream or queue that does not
-//     exist (yet) makes the mapping Enabled with a LastProcessingResult of
-//     "PROBLEM: " and the reason, retried with backoff, where Lambda refuses
-//     the mapping.
+//   - Create asks the source's service whether the source exists and
+//     refuses a missing one in Lambda's words, as Lambda does; a source that
+//     goes missing later (or is missing when a stored definition is loaded)
+//     makes the mapping Enabled with a LastProcessingResult of "PROBLEM: "
+//     and the reason, retried with backoff. When the check cannot be made
+//     (the service unreachable), Create answers ServiceException, which
+//     SDKs retry.
 //   - AWS's words are used where they were recorded (the conflict messages,
 //     ResourceNotFoundException's "The resource you requested does not
 //     exist.", the configuration rules); the messages of
@@ -368,9 +371,13 @@ func (e *entry) poke() {
 // serves as one, as in the output of get-event-source-mapping). The answer
 // has State Creating, or Disabled. Errors are [*APIError]s: an invalid
 // configuration (InvalidParameterValueException or ValidationException), a
-// function the resolver does not know (ResourceNotFoundException), a
-// mapping of the same function and source (ResourceConflictException, with
-// AWS's message), a failing store (ServiceException).
+// function the resolver does not know (ResourceNotFoundException), a source
+// that does not exist (InvalidParameterValueException, with AWS's message:
+// "Stream not found: <ARN>", or for a queue "Error occurred while
+// ReceiveMessage. SQS Error Code: AWS.SimpleQueueService.NonExistentQueue.
+// …"), a mapping of the same function and source
+// (ResourceConflictException, with AWS's message), a source that could not
+// be checked or a failing store (ServiceException).
 func (r *Registry) Create(ctx context.Context, cfg Config) (MappingInfo, error) {
 	return r.create(ctx, "", cfg)
 }
@@ -397,6 +404,9 @@ func (r *Registry) create(ctx context.Context, id string, cfg Config) (MappingIn
 	}
 	full, src, err := r.check(ctx, cfg, true)
 	if err != nil {
+		return MappingInfo{}, err
+	}
+	if err := r.checkSource(ctx, full, src); err != nil {
 		return MappingInfo{}, err
 	}
 	r.opMu.Lock()
