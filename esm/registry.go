@@ -193,18 +193,18 @@ type ListFilter struct {
 //
 // Differences from AWS:
 //
-//   - Create asks the source's service whether the source exists and
-//     refuses a missing one in Lambda's words, as Lambda does; a source that
-//     goes missing later (or is missing when a stored definition is loaded)
-//     makes the mapping Enabled with a LastProcessingResult of "PROBLEM: "
-//     and the reason, retried with backoff. When the check cannot be made
-//     (the service unreachable), Create answers ServiceException, which
-//     SDKs retry.
+//   - Create refuses a source that does not exist, as Lambda does; a
+//     source that goes missing later (or is missing when a stored
+//     definition is loaded) leaves the mapping Enabled with a
+//     LastProcessingResult of "PROBLEM: " and the reason, retried with
+//     backoff. When Create cannot ask (the source's service unreachable),
+//     it answers ServiceException, which SDKs retry.
 //   - AWS's words are used where they were recorded (the conflict messages,
 //     ResourceNotFoundException's "The resource you requested does not
-//     exist.", the configuration rules); the messages of
-//     ResourceInUseException, of "Function not found: <ARN>" and of the
-//     refused updates of EventSourceArn and StartingPosition are ours.
+//     exist.", a missing source's, the configuration rules); the messages
+//     of ResourceInUseException, of "Function not found: <ARN>", of a
+//     source whose check was refused access and of the refused updates of
+//     EventSourceArn and StartingPosition are ours.
 //   - A mapping that Lambda would run as a Kafka, MQ or DocumentDB mapping
 //     is refused (Unrecognized event source), and TumblingWindowInSeconds
 //     is refused until tumbling windows are implemented.
