@@ -424,16 +424,48 @@ func arRunMissingSource(t *testing.T, sc *arScenario, expect map[string]json.Raw
 			got = err.Error()
 			return
 		}
-		var client any = esmtest.NewKinesis()
+		cfg.FunctionName = "fn"
+		var clients esm.SourceClients
+		var client any
 		if sc.Source == "dynamodb" {
-			client = esmtest.NewDynamoDBStreams()
+			d := esmtest.NewDynamoDBStreams()
+			clients.DynamoDBStreams, client = d, d
+		} else {
+			k := esmtest.NewKinesis()
+			clients.Kinesis, client = k, k
 		}
-		got = arRunRefusal(t, cfg, client)
+		// Lambda refuses at creation: so does the registry, with AWS's type
+		// and message.
+		reg, err := esm.NewRegistry(t.Context(), esm.RegistryConfig{
+			Resolver: func(context.Context, string) (esm.Function, error) {
+				return esm.Function{
+					Kinesis:  invoke.Function[events.KinesisEvent, events.KinesisEventResponse](newARLambda(arFunction{Kind: "echo"}), "fn", nil),
+					DynamoDB: invoke.Function[events.DynamoDBEvent, events.DynamoDBEventResponse](newARLambda(arFunction{Kind: "echo"}), "fn", nil),
+				}, nil
+			},
+			Clients: clients, Store: esm.NewMemoryMappingStore(), Checkpoints: shard.NewMemoryStore(),
+		})
+		if err != nil {
+			got = err.Error()
+			return
+		}
+		_, err = reg.Create(t.Context(), cfg)
+		var ae *esm.APIError
+		switch {
+		case err == nil:
+			got = "accepted"
+			return
+		case !errors.As(err, &ae) || ae.Type != esm.ErrorInvalidParameterValue:
+			got = err.Error()
+			return
+		}
+		got = ae.Message
+		// A mapping built without the registry refuses when it starts,
+		// in the same words.
+		cfg.FunctionName = ""
+		if run := arRunRefusal(t, cfg, client); !strings.Contains(run, got) {
+			got = "Run: " + run
+		}
 	})
-	var want string
-	_ = json.Unmarshal(expect["refusal"], &want)
-	if want != "" && strings.Contains(got, want) {
-		got = want
-	}
 	return map[string]any{"refusal": got}, nil
 }

@@ -26,9 +26,9 @@ import (
 // per LocalStack source file, under testdata/aws-recorded (see its
 // README.md). Every recorded case is in the data:
 //
-//   - a case the library cannot express yet (a feature not built: the
-//     mapping lifecycle API, FilterCriteria while the mapping constructors
-//     refuse it, …) is skipped with its reason and counted;
+//   - a case the library cannot express yet (a feature not built: resource
+//     tags, FilterCriteria while the mapping constructors refuse it, …) is
+//     skipped with its reason and counted;
 //   - a case marked knownDifference is run and its differences from AWS are
 //     logged, not failed (they are being fixed); once it matches AWS, the
 //     test says the mark can go;
@@ -96,8 +96,9 @@ type arCase struct {
 type arScenario struct {
 	// Kind is stream (Kinesis or DynamoDB Streams mapping), sqs (SQS
 	// mapping), asyncDeadLetter (asynchronous invocation with a dead-letter
-	// queue), validate (configurations refused or accepted) or
-	// missingSource (a mapping of a stream that does not exist).
+	// queue), validate (configurations refused or accepted),
+	// missingSource (a mapping of a stream that does not exist) or
+	// lifecycle (Lambda's event-source-mapping API over a Registry: Ops).
 	Kind   string `json:"kind"`
 	Source string `json:"source,omitempty"` // kinesis, dynamodb, sqs
 	// Stream sources.
@@ -131,6 +132,13 @@ type arScenario struct {
 	// a missingSource scenario.
 	Payload json.RawMessage `json:"payload,omitempty"`
 	ARN     string          `json:"arn,omitempty"`
+	// Ops are the operations of a lifecycle scenario, and Placeholders
+	// the recording's names for the fakes' resources: by resource name
+	// (test-queue, test-table, test-stream, lambda_func, lambda_func:1…),
+	// $streamLabel for the DynamoDB stream's label, $uuid1, $uuid2… for the
+	// mappings created, in order.
+	Ops          []arOp            `json:"ops,omitempty"`
+	Placeholders map[string]string `json:"placeholders,omitempty"`
 }
 
 type arMappingSpec struct {
@@ -315,6 +323,8 @@ func arObserve(t *testing.T, c arCase) (map[string]any, error) {
 		return arRunValidate(t, sc, c.Expect)
 	case "missingSource":
 		return arRunMissingSource(t, sc, c.Expect)
+	case "lifecycle":
+		return arRunLifecycle(t, sc)
 	}
 	return nil, fmt.Errorf("unknown scenario kind %q", sc.Kind)
 }

@@ -100,8 +100,15 @@ type RegistryConfig struct {
 	// Clients read the sources. At least one is required.
 	Clients SourceClients
 	// Store keeps the definitions; default
-	// NewFileMappingStore(DefaultMappingFile).
+	// NewFileMappingStore(DefaultMappingFile). A [SharedMappingStore] (a
+	// DynamoDBMappingStore) shares them with the registries of other
+	// processes: see PollInterval.
 	Store MappingStore
+	// PollInterval is how often the registry reads a SharedMappingStore
+	// for the changes of other registries, and starts, updates and stops
+	// its mappings to match; default [DefaultPollInterval]. Unused with
+	// other stores.
+	PollInterval time.Duration
 	// Checkpoints keeps stream checkpoints and start markers, per mapping
 	// UUID; default shard.NewFileStore(DefaultCheckpointDir). A disabled,
 	// updated or restarted mapping resumes from it.
@@ -191,34 +198,52 @@ type ListFilter struct {
 //
 // Differences from AWS:
 //
-//   - Create does not look for the source: a stream or queue that does not
-//     exist (yet) makes the mapping Enabled with a LastProcessingResult of
-//     "PROBLEM: " and the reason, retried with backoff, where Lambda refuses
-//     the mapping.
+//   - Create refuses a source that does not exist, as Lambda does; a
+//     source that goes missing later (or is missing when a stored
+//     definition is loaded) leaves the mapping Enabled with a
+//     LastProcessingResult of "PROBLEM: " and the reason, retried with
+//     backoff. When Create cannot ask (the source's service unreachable),
+//     it answers ServiceException, which SDKs retry.
 //   - AWS's words are used where they were recorded (the conflict messages,
 //     ResourceNotFoundException's "The resource you requested does not
-//     exist.", the configuration rules); the messages of
-//     ResourceInUseException, of "Function not found: <ARN>" and of the
-//     refused updates of EventSourceArn and StartingPosition are ours.
+//     exist.", a missing source's, the configuration rules); the messages
+//     of ResourceInUseException, of "Function not found: <ARN>", of a
+//     source whose check was refused access and of the refused updates of
+//     EventSourceArn and StartingPosition are ours.
 //   - A mapping that Lambda would run as a Kafka, MQ or DocumentDB mapping
 //     is refused (Unrecognized event source).
-//   - Definitions live in one process's store (a file by default): several
-//     processes do not share them yet.
+//
+// Several processes (replicas) share definitions through a
+// [SharedMappingStore] ([DynamoDBMappingStore]): each runs every mapping,
+// its changes are conditional writes (two processes cannot both create a
+// mapping of one function and source, or both update one mapping from the
+// same revision), and each polls the store every PollInterval for the
+// changes of the others, which then reach its mappings as its own do. The
+// states a process reports are those of its own mappings. Give stream
+// mappings a lease store shared as well (Checkpoints: a
+// shard/dynamolease.Store), so that the processes split the shards rather
+// than each reading all of them; an SQS queue needs nothing more.
 type Registry struct {
-	cfg     RegistryConfig
-	store   MappingStore
-	cps     shard.Store
-	log     *slog.Logger
-	opMu    sync.Mutex // serialises changes: conflict checks and store writes
-	mu      sync.Mutex // guards what follows
-	entries map[string]*entry
-	running bool
-	closed  bool
-	runCtx  context.Context
-	stopCtx context.Context // Shutdown's context, once called
-	stopCh  chan struct{}
-	runDone chan struct{}
-	sups    sync.WaitGroup
+	cfg          RegistryConfig
+	store        MappingStore
+	shared       SharedMappingStore // store, when it is shared; else nil
+	pollInterval time.Duration
+	cps          shard.Store
+	log          *slog.Logger
+	opMu         sync.Mutex // serialises changes: conflict checks, store writes and reads of a shared store
+	lastChanges  int64      // the shared store's change counter at the last read; guarded by opMu
+	mu           sync.Mutex // guards what follows
+	entries      map[string]*entry
+	lastSync     time.Time
+	syncErr      error
+	syncErrAt    time.Time
+	running      bool
+	closed       bool
+	runCtx       context.Context
+	stopCtx      context.Context // Shutdown's context, once called
+	stopCh       chan struct{}
+	runDone      chan struct{}
+	sups         sync.WaitGroup
 }
 
 // entry is one mapping: its definition, state and supervisor.
@@ -229,6 +254,7 @@ type entry struct {
 	def      Config // as given, FunctionName set
 	src      EventSource
 	gen      uint64 // counts changes of def and of deleting
+	rev      int64  // the definition's Revision in a shared store
 	state    State
 	deleting bool
 	wake     chan struct{}
@@ -263,17 +289,33 @@ func NewRegistry(ctx context.Context, cfg RegistryConfig) (*Registry, error) {
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
 	}
+	if cfg.PollInterval < 0 {
+		return nil, fmt.Errorf("esm: NewRegistry: PollInterval %v is negative", cfg.PollInterval)
+	}
+	r.pollInterval = cfg.PollInterval
+	if r.pollInterval == 0 {
+		r.pollInterval = DefaultPollInterval
+	}
+	if ss, ok := r.store.(SharedMappingStore); ok && !isNil(ss) {
+		r.shared = ss
+		n, err := ss.Changes(ctx)
+		if err != nil {
+			return nil, err
+		}
+		r.lastChanges = n
+	}
 	recs, err := r.store.LoadMappings(ctx)
 	if err != nil {
 		return nil, err
 	}
+	r.lastSync = time.Now()
 	for _, rec := range recs {
 		full, err := rec.Config.WithDefaults()
 		if err != nil {
 			return nil, fmt.Errorf("esm: NewRegistry: stored mapping %s: %w", rec.UUID, err)
 		}
 		src, _ := full.EventSource()
-		e := &entry{uuid: rec.UUID, created: rec.Created, modified: rec.LastModified, def: rec.Config.clone(), src: src, state: StateDisabled}
+		e := &entry{uuid: rec.UUID, created: rec.Created, modified: rec.LastModified, def: rec.Config.clone(), src: src, rev: rec.Revision, state: StateDisabled}
 		if e.def.FunctionName == "" {
 			e.def.FunctionName = full.FunctionArn
 		}
@@ -311,6 +353,15 @@ func (r *Registry) Run(ctx context.Context) error {
 	for _, e := range r.entries {
 		r.startSupervisor(e)
 	}
+	pollCtx, stopPolling := context.WithCancel(runCtx)
+	defer stopPolling()
+	if r.shared != nil {
+		r.sups.Add(1)
+		go func() {
+			defer r.sups.Done()
+			r.poll(pollCtx)
+		}()
+	}
 	n := len(r.entries)
 	r.mu.Unlock()
 	r.log.Info("registry running", "mappings", n)
@@ -322,6 +373,7 @@ func (r *Registry) Run(ctx context.Context) error {
 		r.mu.Unlock()
 	case <-r.stopCh:
 	}
+	stopPolling()
 	r.sups.Wait()
 	close(r.runDone)
 	return nil
@@ -372,9 +424,13 @@ func (e *entry) poke() {
 // serves as one, as in the output of get-event-source-mapping). The answer
 // has State Creating, or Disabled. Errors are [*APIError]s: an invalid
 // configuration (InvalidParameterValueException or ValidationException), a
-// function the resolver does not know (ResourceNotFoundException), a
-// mapping of the same function and source (ResourceConflictException, with
-// AWS's message), a failing store (ServiceException).
+// function the resolver does not know (ResourceNotFoundException), a source
+// that does not exist (InvalidParameterValueException, with AWS's message:
+// "Stream not found: <ARN>", or for a queue "Error occurred while
+// ReceiveMessage. SQS Error Code: AWS.SimpleQueueService.NonExistentQueue.
+// …"), a mapping of the same function and source
+// (ResourceConflictException, with AWS's message), a source that could not
+// be checked or a failing store (ServiceException).
 func (r *Registry) Create(ctx context.Context, cfg Config) (MappingInfo, error) {
 	return r.create(ctx, "", cfg)
 }
@@ -403,6 +459,9 @@ func (r *Registry) create(ctx context.Context, id string, cfg Config) (MappingIn
 	if err != nil {
 		return MappingInfo{}, err
 	}
+	if err := r.checkSource(ctx, full, src); err != nil {
+		return MappingInfo{}, err
+	}
 	r.opMu.Lock()
 	defer r.opMu.Unlock()
 	if err := r.conflict(src, full, ""); err != nil {
@@ -419,8 +478,25 @@ func (r *Registry) create(ctx context.Context, id string, cfg Config) (MappingIn
 		e.state = StateDisabled
 	}
 	e.initResult()
-	if err := r.store.PutMapping(ctx, MappingRecord{UUID: e.uuid, Config: cfg, Created: now, LastModified: now}); err != nil {
-		return MappingInfo{}, errService(err, "The mapping could not be saved: %v", err)
+	rec := MappingRecord{UUID: e.uuid, Config: cfg, Created: now, LastModified: now}
+	if r.shared == nil {
+		if err := r.store.PutMapping(ctx, rec); err != nil {
+			return MappingInfo{}, errService(err, "The mapping could not be saved: %v", err)
+		}
+	} else {
+		stored, err := r.shared.CreateMapping(ctx, rec)
+		var ce *MappingConflictError
+		switch {
+		case errors.As(err, &ce):
+			_ = r.syncLocked(ctx, true) // another process's mapping: show it here too
+			if ce.Key == "" {
+				return MappingInfo{}, apiError(ErrorResourceConflict, 409, err, "An event source mapping with UUID %s already exists.", id)
+			}
+			return MappingInfo{}, apiError(ErrorResourceConflict, 409, err, "%s", errConflict(src.Kind, sourceName(full), functionBareName(full.FunctionArn), ce.UUID).Message)
+		case err != nil:
+			return MappingInfo{}, errService(err, "The mapping could not be saved: %v", err)
+		}
+		e.rev = stored.Revision
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -638,16 +714,37 @@ func accountOf(s string) string {
 // (InvalidParameterValueException, ValidationException), a FunctionName
 // that resolves to nothing (ResourceNotFoundException) or that another
 // mapping of the source has (ResourceConflictException).
+//
+// Over a [SharedMappingStore], an update made while another process changed
+// the mapping is applied again to the new definition (change may thus be
+// called more than once), and answered ResourceConflictException if that
+// keeps happening.
 func (r *Registry) Update(ctx context.Context, uuid string, change func(*Config) error) (MappingInfo, error) {
 	r.opMu.Lock()
 	defer r.opMu.Unlock()
+	for attempt := 1; ; attempt++ {
+		info, err := r.update(ctx, uuid, change)
+		if !errors.Is(err, ErrMappingChanged) {
+			return info, err
+		}
+		_ = r.syncLocked(ctx, true) // take the other process's change, and apply this one to it
+		if attempt == updateAttempts {
+			return MappingInfo{}, apiError(ErrorResourceConflict, 409, err,
+				"The event source mapping %s kept being changed by other lambdaesm processes; retry.", uuid)
+		}
+	}
+}
+
+// update is one attempt of Update; the caller holds r.opMu. It returns
+// ErrMappingChanged when the shared store had a newer definition.
+func (r *Registry) update(ctx context.Context, uuid string, change func(*Config) error) (MappingInfo, error) {
 	r.mu.Lock()
 	e, ok := r.entries[uuid]
 	if !ok {
 		r.mu.Unlock()
 		return MappingInfo{}, errNotFound()
 	}
-	prev, state, supervised := e.def.clone(), e.state, e.started
+	prev, state, supervised, prevRec := e.def.clone(), e.state, e.started, e.record()
 	r.mu.Unlock()
 	if supervised && state.Transitional() {
 		return MappingInfo{}, errInUse("update", state)
@@ -684,28 +781,33 @@ func (r *Registry) Update(ctx context.Context, uuid string, change func(*Config)
 		}
 	}
 	now := time.Now()
-	if err := r.store.PutMapping(ctx, MappingRecord{UUID: uuid, Config: next, Created: e.created, LastModified: now}); err != nil {
-		return MappingInfo{}, errService(err, "The mapping could not be saved: %v", err)
+	rec := MappingRecord{UUID: uuid, Config: next, Created: prevRec.Created, LastModified: now}
+	if r.shared == nil {
+		if err := r.store.PutMapping(ctx, rec); err != nil {
+			return MappingInfo{}, errService(err, "The mapping could not be saved: %v", err)
+		}
+	} else {
+		stored, err := r.shared.UpdateMapping(ctx, prevRec, rec)
+		var ce *MappingConflictError
+		switch {
+		case errors.Is(err, ErrMappingChanged):
+			return MappingInfo{}, err
+		case errors.Is(err, ErrMappingNotFound): // deleted by another process
+			_ = r.syncLocked(ctx, true)
+			return MappingInfo{}, errNotFound()
+		case errors.As(err, &ce) && ce.Key != "":
+			_ = r.syncLocked(ctx, true)
+			return MappingInfo{}, apiError(ErrorResourceConflict, 409, err, "%s", errConflict(src.Kind, sourceName(full), functionBareName(full.FunctionArn), ce.UUID).Message)
+		case err != nil:
+			return MappingInfo{}, errService(err, "The mapping could not be saved: %v", err)
+		}
+		rec.Revision = stored.Revision
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	e.def, e.modified = next, now
+	e.def, e.modified, e.rev = next, now, rec.Revision
 	e.gen++
-	switch {
-	case prev.IsEnabled() && !next.IsEnabled():
-		e.state = StateDisabling
-	case !prev.IsEnabled() && next.IsEnabled():
-		e.state = StateEnabling
-	default:
-		e.state = StateUpdating
-	}
-	if !e.started && !r.running { // nothing runs yet: settle at once
-		e.state = StateDisabled
-		if next.IsEnabled() {
-			e.state = StateEnabling
-		}
-	}
-	e.poke()
+	r.transition(e, prev.IsEnabled())
 	r.log.Info("mapping updated", "uuid", uuid, "state", e.state)
 	return r.info(e), nil
 }

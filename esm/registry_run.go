@@ -177,7 +177,9 @@ func (r *Registry) setInstance(e *entry, inst *instance) {
 // remove forgets a deleted mapping once it has stopped.
 func (r *Registry) remove(e *entry) {
 	r.mu.Lock()
-	delete(r.entries, e.uuid)
+	if r.entries[e.uuid] == e {
+		delete(r.entries, e.uuid)
+	}
 	r.mu.Unlock()
 	r.log.Info("mapping removed", "uuid", e.uuid)
 }

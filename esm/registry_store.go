@@ -31,6 +31,28 @@ type MappingRecord struct {
 	// LastModified.
 	Created      time.Time
 	LastModified time.Time
+	// Revision counts the writes of the definition in a
+	// [SharedMappingStore]: 1 when it is created, one more at each update.
+	// Other stores leave it 0.
+	Revision int64
+}
+
+// ConflictKey identifies the function and the source of the mapping: two
+// mappings with the same key conflict (Lambda's ResourceConflictException),
+// whatever their UUIDs. It is the source (a queue by account and name,
+// whether named by ARN or URL; a stream by ARN) and the function's ARN with
+// its qualifier. It is "" for a configuration that does not validate.
+func (r MappingRecord) ConflictKey() string {
+	cfg := r.Config.clone()
+	if cfg.FunctionName == "" {
+		cfg.FunctionName = cfg.FunctionArn
+	}
+	full, err := cfg.WithDefaults()
+	if err != nil {
+		return ""
+	}
+	src, _ := full.EventSource()
+	return sourceKey(src) + "|" + full.FunctionArn
 }
 
 // MappingStore keeps mapping definitions, so that a restarted process runs
@@ -46,16 +68,76 @@ type MappingStore interface {
 	DeleteMapping(ctx context.Context, uuid string) error
 }
 
-// MemoryMappingStore is a [MappingStore] in memory: definitions live as long
-// as the value, for tests.
+// SharedMappingStore is a [MappingStore] that several registries share,
+// each in its own process (replicas): a DynamoDB table
+// ([DynamoDBMappingStore]), or memory for tests ([MemoryMappingStore]). Its
+// writes are conditional, so that two registries cannot both create a
+// mapping with one UUID, or two mappings of one function and source (see
+// [MappingRecord.ConflictKey]), and an update made from a copy that another
+// registry has changed since is refused. It counts its changes, so that
+// registries can poll it cheaply and load the definitions only when one
+// changed: a [Registry] over a SharedMappingStore does so every
+// RegistryConfig.PollInterval, and starts, updates and stops its mappings to
+// match.
+//
+// PutMapping creates or replaces a definition whatever its revision (a
+// [*MappingConflictError] when another mapping has its function and
+// source); DeleteMapping removes one whatever its revision.
+type SharedMappingStore interface {
+	MappingStore
+	// CreateMapping stores rec unless a definition with its UUID or its
+	// ConflictKey exists ([*MappingConflictError]). The record returned
+	// is rec as stored, Revision 1.
+	CreateMapping(ctx context.Context, rec MappingRecord) (MappingRecord, error)
+	// UpdateMapping replaces the definition prev.UUID with next if it is
+	// still at prev.Revision: [ErrMappingChanged] when it is not,
+	// [ErrMappingNotFound] when it is gone, [*MappingConflictError] when
+	// next's ConflictKey is another mapping's. The record returned is next
+	// as stored, its Revision one more than prev's.
+	UpdateMapping(ctx context.Context, prev, next MappingRecord) (MappingRecord, error)
+	// Changes returns the store's change counter: it grows with every
+	// write, so a registry that saw it unchanged need not load the
+	// definitions again.
+	Changes(ctx context.Context) (int64, error)
+}
+
+// Errors of a [SharedMappingStore].
+var (
+	// ErrMappingChanged: another registry changed the definition since it
+	// was read.
+	ErrMappingChanged = errors.New("esm: the mapping was changed by another registry since it was read")
+	// ErrMappingNotFound: no definition has the UUID.
+	ErrMappingNotFound = errors.New("esm: no mapping with that UUID in the store")
+)
+
+// MappingConflictError is a [SharedMappingStore]'s refusal of a write: the
+// mapping UUID holds the UUID written (Key empty), or the function and
+// source Key.
+type MappingConflictError struct {
+	UUID string
+	Key  string
+}
+
+func (e *MappingConflictError) Error() string {
+	if e.Key == "" {
+		return fmt.Sprintf("esm: a mapping with UUID %s exists", e.UUID)
+	}
+	return fmt.Sprintf("esm: mapping %s has the same function and source (%s)", e.UUID, e.Key)
+}
+
+// MemoryMappingStore is a [SharedMappingStore] in memory: definitions live
+// as long as the value. Registries of one process that share it behave as
+// replicas sharing a DynamoDB store; for tests.
 type MemoryMappingStore struct {
-	mu   sync.Mutex
-	recs map[string]MappingRecord
+	mu      sync.Mutex
+	recs    map[string]MappingRecord
+	claims  map[string]string // ConflictKey -> UUID
+	changes int64
 }
 
 // NewMemoryMappingStore returns an empty store.
 func NewMemoryMappingStore() *MemoryMappingStore {
-	return &MemoryMappingStore{recs: map[string]MappingRecord{}}
+	return &MemoryMappingStore{recs: map[string]MappingRecord{}, claims: map[string]string{}}
 }
 
 // LoadMappings implements [MappingStore].
@@ -71,21 +153,85 @@ func (s *MemoryMappingStore) LoadMappings(context.Context) ([]MappingRecord, err
 	return out, nil
 }
 
-// PutMapping implements [MappingStore].
+// PutMapping implements [MappingStore]: it creates or replaces the
+// definition, whatever its revision.
 func (s *MemoryMappingStore) PutMapping(_ context.Context, rec MappingRecord) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	cur, ok := s.recs[rec.UUID]
+	_, err := s.write(cur, ok, rec)
+	return err
+}
+
+// CreateMapping implements [SharedMappingStore].
+func (s *MemoryMappingStore) CreateMapping(_ context.Context, rec MappingRecord) (MappingRecord, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.recs[rec.UUID]; ok {
+		return MappingRecord{}, &MappingConflictError{UUID: rec.UUID}
+	}
+	return s.write(MappingRecord{}, false, rec)
+}
+
+// UpdateMapping implements [SharedMappingStore].
+func (s *MemoryMappingStore) UpdateMapping(_ context.Context, prev, next MappingRecord) (MappingRecord, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cur, ok := s.recs[prev.UUID]
+	switch {
+	case !ok:
+		return MappingRecord{}, ErrMappingNotFound
+	case cur.Revision != prev.Revision:
+		return MappingRecord{}, ErrMappingChanged
+	}
+	next.UUID = prev.UUID
+	return s.write(cur, true, next)
+}
+
+// write stores rec in place of cur (present when ok), moving the claim of
+// its ConflictKey; the caller holds s.mu.
+func (s *MemoryMappingStore) write(cur MappingRecord, ok bool, rec MappingRecord) (MappingRecord, error) {
+	key := rec.ConflictKey()
+	if holder, held := s.claims[key]; held && holder != rec.UUID && key != "" {
+		return MappingRecord{}, &MappingConflictError{UUID: holder, Key: key}
+	}
+	if ok {
+		if old := cur.ConflictKey(); s.claims[old] == rec.UUID {
+			delete(s.claims, old)
+		}
+	}
+	if key != "" {
+		s.claims[key] = rec.UUID
+	}
 	rec.Config = rec.Config.clone()
+	rec.Revision = cur.Revision + 1
 	s.recs[rec.UUID] = rec
-	return nil
+	s.changes++
+	rec.Config = rec.Config.clone()
+	return rec, nil
 }
 
 // DeleteMapping implements [MappingStore].
 func (s *MemoryMappingStore) DeleteMapping(_ context.Context, uuid string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	cur, ok := s.recs[uuid]
+	if !ok {
+		return nil
+	}
+	if key := cur.ConflictKey(); s.claims[key] == uuid {
+		delete(s.claims, key)
+	}
 	delete(s.recs, uuid)
+	s.changes++
 	return nil
+}
+
+// Changes implements [SharedMappingStore].
+func (s *MemoryMappingStore) Changes(context.Context) (int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.changes, nil
 }
 
 func sortRecords(recs []MappingRecord) {
@@ -283,6 +429,6 @@ func (s *FileMappingStore) write(recs map[string]MappingRecord) error {
 }
 
 var (
-	_ MappingStore = (*MemoryMappingStore)(nil)
-	_ MappingStore = (*FileMappingStore)(nil)
+	_ SharedMappingStore = (*MemoryMappingStore)(nil)
+	_ MappingStore       = (*FileMappingStore)(nil)
 )

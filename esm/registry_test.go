@@ -518,20 +518,24 @@ func TestRegistryLastProcessingResult(t *testing.T) {
 	})
 }
 
-// A mapping whose source is missing is Enabled with a problem, retried
-// with backoff until the source appears.
+// A stored mapping whose source is missing (deleted since the mapping was
+// created) is Enabled with a problem, retried with backoff until the source
+// appears.
 func TestRegistryRetriesAMappingThatCannotStart(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newRegFixture(t)
 		p := &esmtest.Progress{}
 		f.define("fn", esm.Function{SQS: nopSQS})
+		const id = "0f5d8a43-3c1e-4b7a-9d2e-6a1b2c3d4e5f"
+		require.NoError(t, f.store.PutMapping(t.Context(), esm.MappingRecord{UUID: id,
+			Config: esm.Config{FunctionName: "fn", EventSourceArn: f.q.QueueARN("later")}, Created: time.Now(), LastModified: time.Now()}))
 		reg, err := esm.NewRegistry(t.Context(), esm.RegistryConfig{
 			Resolver: f.resolve, Clients: esm.SourceClients{SQS: f.q}, Store: f.store,
 			SQSOptions: []esm.SQSOption{esm.WithLongPoll(time.Second), esm.WithHooks(p)},
 		})
 		require.NoError(t, err)
 		runRegistry(t, reg)
-		m, err := reg.Create(t.Context(), esm.Config{FunctionName: "fn", EventSourceArn: f.q.QueueARN("later")})
+		m, err := reg.Get(id)
 		require.NoError(t, err)
 		info := waitState(t, reg, m.UUID, esm.StateEnabled)
 		esmtest.WaitUntil(t, time.Minute, "the problem", func() bool {

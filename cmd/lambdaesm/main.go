@@ -20,6 +20,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
@@ -34,6 +35,7 @@ import (
 	"github.com/lambdaesm/lambdaesm/esm/esmapi"
 	"github.com/lambdaesm/lambdaesm/esm/esmprom"
 	"github.com/lambdaesm/lambdaesm/shard"
+	"github.com/lambdaesm/lambdaesm/shard/dynamolease"
 )
 
 func main() {
@@ -72,6 +74,18 @@ Every mapping, however it was made, is kept in --state-dir and runs again
 after a restart, from where it stopped. SIGTERM (or Ctrl-C) stops polling,
 lets in-flight batches finish and writes the final checkpoints, within
 --drain-timeout.
+
+Several processes: give each the same DynamoDB tables and they share the
+work. --mapping-table keeps the mapping definitions in a table instead of
+--state-dir: a mapping created, updated or deleted through any process's API
+reaches the others within --mapping-poll-interval, and every process runs
+every mapping. --lease-table keeps stream checkpoints and shard leases in a
+table: the processes split each stream's shards, and a process that stops
+hands its shards to the others. An SQS queue needs no lease table. Both
+tables are created on first use (on-demand billing):
+
+  lambdaesm --mapping-table lambdaesm-mappings --lease-table lambdaesm-leases \
+      --function my-function=http://127.0.0.1:3000/
 
 Functions: a mapping's FunctionName (a name, name:alias, or ARN) is looked
 up among the --function endpoints (the full name first, then name:alias,
@@ -117,6 +131,9 @@ type options struct {
 	drainTimeout time.Duration
 	sqsWait      int
 	concurrency  int
+	leaseTable   string
+	mappingTable string
+	mappingPoll  time.Duration
 	logLevel     slog.Level
 	files        []string
 }
@@ -151,6 +168,9 @@ func parseFlags(args []string, out io.Writer) (options, error) {
 	fs.DurationVar(&o.drainTimeout, "drain-timeout", 30*time.Second, "on SIGTERM, how long in-flight batches may take before their handlers are cancelled")
 	fs.IntVar(&o.concurrency, "function-concurrency", 0, "at most `N` calls of one function at once, across its mappings (0: no bound beyond each mapping's own); the Runtime Interface Emulator runs one invocation at a time: use 1 there")
 	fs.IntVar(&o.sqsWait, "sqs-wait-time-seconds", 20, "`seconds` an SQS receive waits for messages (long polling, 1 to 20; Lambda's is 20): shorter makes disabling, updating and SIGTERM quicker on an idle queue, at the cost of more receives")
+	fs.StringVar(&o.leaseTable, "lease-table", envOr("LAMBDAESM_LEASE_TABLE", ""), "DynamoDB `table` of stream checkpoints and shard leases, shared by every process given it, which split the shards; created if missing (default: checkpoints in --state-dir, one process per stream; env LAMBDAESM_LEASE_TABLE)")
+	fs.StringVar(&o.mappingTable, "mapping-table", envOr("LAMBDAESM_MAPPING_TABLE", ""), "DynamoDB `table` of the mapping definitions, shared by every process given it, each running every mapping; created if missing (default: mappings.json in --state-dir; env LAMBDAESM_MAPPING_TABLE)")
+	fs.DurationVar(&o.mappingPoll, "mapping-poll-interval", esm.DefaultPollInterval, "how often a process reads --mapping-table for the changes made through the others")
 	fs.TextVar(&o.logLevel, "log-level", slog.LevelInfo, "least `level` logged: DEBUG, INFO, WARN or ERROR")
 	if env := os.Getenv("LAMBDAESM_FUNCTIONS"); env != "" {
 		if err := o.functions.Set(env); err != nil {
@@ -178,6 +198,9 @@ func parseFlags(args []string, out io.Writer) (options, error) {
 	}
 	if o.listen == "" {
 		errs = append(errs, errors.New("--listen is empty: the API needs an address"))
+	}
+	if o.mappingPoll <= 0 {
+		errs = append(errs, fmt.Errorf("--mapping-poll-interval %v: must be positive", o.mappingPoll))
 	}
 	return o, errors.Join(errs...)
 }
@@ -232,6 +255,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (int, err
 		fns.lambda = lambda.NewFromConfig(awsCfg)
 	}
 	destClients := destination.Clients{SQS: sqs.NewFromConfig(awsCfg), SNS: sns.NewFromConfig(awsCfg), S3: s3.NewFromConfig(awsCfg), Lambda: lambda.NewFromConfig(awsCfg)}
+	store, checkpoints, err := stores(o, awsCfg, log)
+	if err != nil {
+		return 1, err
+	}
 	reg, err := esm.NewRegistry(sigCtx, esm.RegistryConfig{
 		Resolver: fns.resolve,
 		Clients: esm.SourceClients{
@@ -239,8 +266,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (int, err
 			DynamoDBStreams: dynamodbstreams.NewFromConfig(awsCfg),
 			SQS:             sqs.NewFromConfig(awsCfg),
 		},
-		Store:         esm.NewFileMappingStore(filepath.Join(o.stateDir, "mappings.json")),
-		Checkpoints:   shard.NewFileStore(filepath.Join(o.stateDir, "checkpoints")),
+		Store:         store,
+		PollInterval:  o.mappingPoll,
+		Checkpoints:   checkpoints,
 		StreamOptions: []esm.StreamOption{esm.WithHooks(metrics), esm.WithDestinationClients(destClients)},
 		SQSOptions:    []esm.SQSOption{esm.WithHooks(metrics), esm.WithLongPoll(time.Duration(o.sqsWait) * time.Second)},
 		Logger:        log,
@@ -317,6 +345,37 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (int, err
 	return code, nil
 }
 
+// stores chooses where the mapping definitions and the stream checkpoints
+// live: files in --state-dir, or the DynamoDB tables that several processes
+// share.
+func stores(o options, awsCfg aws.Config, log *slog.Logger) (esm.MappingStore, shard.Store, error) {
+	var store esm.MappingStore = esm.NewFileMappingStore(filepath.Join(o.stateDir, "mappings.json"))
+	var checkpoints shard.Store = shard.NewFileStore(filepath.Join(o.stateDir, "checkpoints"))
+	if o.mappingTable == "" && o.leaseTable == "" {
+		return store, checkpoints, nil
+	}
+	ddb := dynamodb.NewFromConfig(awsCfg)
+	if o.mappingTable != "" {
+		s, err := esm.NewDynamoDBMappingStore(ddb, esm.DynamoDBMappingStoreOptions{Table: o.mappingTable})
+		if err != nil {
+			return nil, nil, err
+		}
+		store = s
+		log.Info("mapping definitions are shared in a DynamoDB table", "mappingTable", o.mappingTable, "pollInterval", o.mappingPoll.String())
+	}
+	if o.leaseTable != "" {
+		s, err := dynamolease.New(ddb, dynamolease.WithTable(o.leaseTable))
+		if err != nil {
+			return nil, nil, err
+		}
+		checkpoints = s
+		log.Info("stream checkpoints and shard leases are shared in a DynamoDB table", "leaseTable", o.leaseTable, "owner", s.Owner())
+	} else {
+		log.Warn("--mapping-table without --lease-table: every process reads every shard of a stream mapping in full (its checkpoints in its own --state-dir); give the processes a --lease-table to split the shards")
+	}
+	return store, checkpoints, nil
+}
+
 // apiAuth chooses how the API verifies requests.
 func apiAuth(ctx context.Context, o options, awsCfg aws.Config, log *slog.Logger) (esmapi.Options, error) {
 	loopback := isLoopback(o.listen)
@@ -368,7 +427,9 @@ type fileMapping struct {
 }
 
 // applyFiles creates each file's mapping, or updates the mapping of the same
-// function and source (or UUID) to match it.
+// function and source (or UUID) to match it. Processes sharing a mapping
+// table may be given the same files: a creation that another process won
+// meanwhile (ResourceConflictException) is looked at again, as an update.
 func applyFiles(ctx context.Context, reg *esm.Registry, files []string, log *slog.Logger) error {
 	for _, path := range files {
 		data, err := os.ReadFile(path)
@@ -387,34 +448,14 @@ func applyFiles(ctx context.Context, reg *esm.Registry, files []string, log *slo
 		if cfg.FunctionName == "" {
 			cfg.FunctionName = cfg.FunctionArn
 		}
-		existing := ""
-		if fm.UUID != "" {
-			if _, err := reg.Get(fm.UUID); err == nil {
-				existing = fm.UUID
+		info, err := applyFile(ctx, reg, cfg, fm)
+		var ae *esm.APIError
+		if errors.As(err, &ae) && (ae.Type == esm.ErrorResourceConflict || ae.Type == esm.ErrorResourceInUse) {
+			log.Info("mapping from file: another process changed it meanwhile; looking again", "file", path, "err", err)
+			if ae.Type == esm.ErrorResourceInUse {
+				waitSettled(ctx, reg, existingMapping(reg, cfg, fm))
 			}
-		}
-		if existing == "" && cfg.FunctionName != "" {
-			source := cfg.EventSourceArn
-			if source == "" {
-				source = cfg.QueueURL
-			}
-			if found := reg.List(esm.ListFilter{EventSourceArn: source, FunctionName: cfg.FunctionName}); len(found) > 0 {
-				existing = found[0].UUID
-			}
-		}
-		var info esm.MappingInfo
-		switch {
-		case existing != "" && sameConfig(reg, existing, cfg):
-			info, err = reg.Get(existing)
-		case existing != "":
-			info, err = reg.Update(ctx, existing, func(c *esm.Config) error {
-				*c = cfg
-				return nil
-			})
-		case fm.UUID != "":
-			info, err = reg.CreateWithUUID(ctx, fm.UUID, cfg)
-		default:
-			info, err = reg.Create(ctx, cfg)
+			info, err = applyFile(ctx, reg, cfg, fm)
 		}
 		if err != nil {
 			return fmt.Errorf("%s: %w", path, err)
@@ -422,6 +463,62 @@ func applyFiles(ctx context.Context, reg *esm.Registry, files []string, log *slo
 		log.Info("mapping from file", "file", path, "uuid", info.UUID, "state", info.State)
 	}
 	return nil
+}
+
+// existingMapping returns the UUID of the mapping a file describes: its
+// UUID's, or that of the same function and source; "" when there is none.
+func existingMapping(reg *esm.Registry, cfg esm.Config, fm fileMapping) string {
+	if fm.UUID != "" {
+		if _, err := reg.Get(fm.UUID); err == nil {
+			return fm.UUID
+		}
+	}
+	if cfg.FunctionName != "" {
+		source := cfg.EventSourceArn
+		if source == "" {
+			source = cfg.QueueURL
+		}
+		if found := reg.List(esm.ListFilter{EventSourceArn: source, FunctionName: cfg.FunctionName}); len(found) > 0 {
+			return found[0].UUID
+		}
+	}
+	return ""
+}
+
+// waitSettled waits (a minute at most) until the mapping uuid is Enabled or
+// Disabled.
+func waitSettled(ctx context.Context, reg *esm.Registry, uuid string) {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		if info, err := reg.Get(uuid); err != nil || !info.State.Transitional() {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// applyFile creates cfg's mapping, or updates the existing one to match.
+func applyFile(ctx context.Context, reg *esm.Registry, cfg esm.Config, fm fileMapping) (esm.MappingInfo, error) {
+	existing := existingMapping(reg, cfg, fm)
+	switch {
+	case existing != "" && sameConfig(reg, existing, cfg):
+		return reg.Get(existing)
+	case existing != "":
+		return reg.Update(ctx, existing, func(c *esm.Config) error {
+			*c = cfg
+			return nil
+		})
+	case fm.UUID != "":
+		return reg.CreateWithUUID(ctx, fm.UUID, cfg)
+	}
+	return reg.Create(ctx, cfg)
 }
 
 // sameConfig reports whether the mapping uuid runs cfg already.

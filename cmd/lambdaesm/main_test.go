@@ -24,6 +24,8 @@ import (
 	"github.com/lambdaesm/lambdaesm/esm"
 	"github.com/lambdaesm/lambdaesm/esm/esmtest"
 	"github.com/lambdaesm/lambdaesm/invoke"
+	"github.com/lambdaesm/lambdaesm/shard"
+	"github.com/lambdaesm/lambdaesm/shard/dynamolease"
 )
 
 func TestHelpSpeaksToANewcomer(t *testing.T) {
@@ -35,6 +37,7 @@ func TestHelpSpeaksToANewcomer(t *testing.T) {
 		"aws lambda create-event-source-mapping --endpoint-url http://127.0.0.1:9001",
 		"--function NAME=URL", "--state-dir directory", "--drain-timeout duration", "AWS_ENDPOINT_URL_LAMBDA",
 		"Usage:\n  lambdaesm [flags] [mapping.json ...]", "SIGTERM",
+		"--mapping-table table", "--lease-table table", "--mapping-poll-interval duration", "Several processes",
 	} {
 		require.Contains(t, out.String(), want)
 	}
@@ -47,6 +50,9 @@ func TestFlags(t *testing.T) {
 	require.Equal(t, []string{"m1.json", "m2.json"}, o.files)
 	require.Equal(t, "127.0.0.1:9001", o.listen)
 	require.Equal(t, 20, o.sqsWait)
+	require.Empty(t, o.mappingTable, "files in --state-dir by default")
+	require.Empty(t, o.leaseTable)
+	require.Equal(t, esm.DefaultPollInterval, o.mappingPoll)
 
 	for _, tc := range []struct {
 		args []string
@@ -57,14 +63,22 @@ func TestFlags(t *testing.T) {
 		{[]string{"--auth", "maybe"}, `--auth "maybe": want sigv4, none or auto`},
 		{[]string{"--sqs-wait-time-seconds", "21"}, "must be from 1 to 20"},
 		{[]string{"--drain-timeout", "0s"}, "must be positive"},
+		{[]string{"--mapping-poll-interval", "0s"}, "--mapping-poll-interval 0s: must be positive"},
 	} {
 		_, err := parseFlags(tc.args, io.Discard)
 		require.ErrorContains(t, err, tc.want, tc.args)
 	}
 	t.Setenv("LAMBDAESM_FUNCTIONS", "env-fn=http://127.0.0.1:2/")
+	t.Setenv("LAMBDAESM_MAPPING_TABLE", "env-mappings")
+	t.Setenv("LAMBDAESM_LEASE_TABLE", "env-leases")
 	o, err = parseFlags(nil, io.Discard)
 	require.NoError(t, err)
 	require.Equal(t, "http://127.0.0.1:2/", o.functions["env-fn"])
+	require.Equal(t, "env-mappings", o.mappingTable)
+	require.Equal(t, "env-leases", o.leaseTable)
+	o, err = parseFlags([]string{"--mapping-table", "m", "--lease-table", "l", "--mapping-poll-interval", "250ms"}, io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, [3]any{"m", "l", 250 * time.Millisecond}, [3]any{o.mappingTable, o.leaseTable, o.mappingPoll})
 }
 
 func TestSplitFunctionName(t *testing.T) {
@@ -282,4 +296,32 @@ func TestFunctionConcurrency(t *testing.T) {
 		wg.Wait()
 		require.Equal(t, limit, lam.most)
 	}
+}
+
+// The tables, when named, replace the files of --state-dir; a mapping table
+// without a lease table is a warning (each process reads whole streams).
+func TestStoresFollowTheTableFlags(t *testing.T) {
+	var logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	dir := t.TempDir()
+	store, cps, err := stores(options{stateDir: dir, mappingPoll: time.Second}, aws.Config{}, log)
+	require.NoError(t, err)
+	require.IsType(t, &esm.FileMappingStore{}, store)
+	require.IsType(t, &shard.FileStore{}, cps)
+
+	store, cps, err = stores(options{stateDir: dir, mappingTable: "m", leaseTable: "l", mappingPoll: time.Second}, aws.Config{}, log)
+	require.NoError(t, err)
+	require.Equal(t, "m", store.(*esm.DynamoDBMappingStore).Table())
+	require.IsType(t, &dynamolease.Store{}, cps)
+	require.NotContains(t, logs.String(), "without --lease-table")
+
+	store, cps, err = stores(options{stateDir: dir, mappingTable: "m", mappingPoll: time.Second}, aws.Config{}, log)
+	require.NoError(t, err)
+	require.IsType(t, &esm.DynamoDBMappingStore{}, store)
+	require.IsType(t, &shard.FileStore{}, cps)
+	require.Contains(t, logs.String(), "--mapping-table without --lease-table")
+
+	_, cps, err = stores(options{stateDir: dir, leaseTable: "l", mappingPoll: time.Second}, aws.Config{}, log)
+	require.NoError(t, err)
+	require.IsType(t, &dynamolease.Store{}, cps, "several processes may share leases over the same mapping files")
 }

@@ -37,15 +37,32 @@ type mappingHealth struct {
 
 type healthReport struct {
 	Healthy  bool            `json:"healthy"`
+	Store    *storeHealth    `json:"mappingTable,omitempty"`
 	Mappings []mappingHealth `json:"mappings"`
+}
+
+// storeHealth is the reading of --mapping-table in /healthz.
+type storeHealth struct {
+	Healthy     bool       `json:"healthy"`
+	LastSync    *time.Time `json:"lastSync,omitempty"`
+	LastError   string     `json:"lastError,omitempty"`
+	LastErrorAt *time.Time `json:"lastErrorAt,omitempty"`
 }
 
 // healthz is the readiness probe: 200 when every enabled mapping is
 // Enabled, running, has read its source and has no shard failing to
-// checkpoint; 503 otherwise (starting, changing, failing). A disabled
+// checkpoint, and --mapping-table (if any) was read within three poll
+// intervals; 503 otherwise (starting, changing, failing). A disabled
 // mapping does not count.
 func healthz(w http.ResponseWriter, reg *esm.Registry) {
 	rep := healthReport{Healthy: true, Mappings: []mappingHealth{}}
+	if sh := reg.StoreHealth(); sh.Shared {
+		rep.Store = &storeHealth{Healthy: sh.Healthy(time.Now()), LastSync: timePtr(sh.LastSync), LastErrorAt: timePtr(sh.LastErrorAt)}
+		if sh.LastError != nil {
+			rep.Store.LastError = sh.LastError.Error()
+		}
+		rep.Healthy = rep.Store.Healthy
+	}
 	for _, info := range reg.List(esm.ListFilter{}) {
 		h := info.Health
 		mh := mappingHealth{
