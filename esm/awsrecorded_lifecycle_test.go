@@ -168,9 +168,9 @@ func (lc *arLifecycle) resolve(_ context.Context, name string) (esm.Function, er
 	}
 	lc.mu.Unlock()
 	return esm.Function{
-		Kinesis:  invoke.Function[events.KinesisEvent, events.KinesisEventResponse](fn, name, nil),
-		DynamoDB: invoke.Function[events.DynamoDBEvent, events.DynamoDBEventResponse](fn, name, nil),
-		SQS:      invoke.Function[events.SQSEvent, events.SQSEventResponse](fn, name, nil),
+		Kinesis:  invoke.Function[events.KinesisEvent, events.KinesisEventResponse](fn, name),
+		DynamoDB: invoke.Function[events.DynamoDBEvent, events.DynamoDBEventResponse](fn, name),
+		SQS:      invoke.Function[events.SQSEvent, events.SQSEventResponse](fn, name),
 	}, nil
 }
 
