@@ -360,7 +360,7 @@ func arRefusal(t *testing.T, source string, raw json.RawMessage) (refusal string
 // arRunRefusal builds a mapping of cfg over client and runs it for a
 // minute of fake time: its error, or "accepted".
 func arRunRefusal(t *testing.T, cfg esm.Config, client any) string {
-	h := invoke.Function[events.KinesisEvent, events.KinesisEventResponse](newARLambda(arFunction{Kind: "echo"}), "fn", nil)
+	h := invoke.Function[events.KinesisEvent, events.KinesisEventResponse](newARLambda(arFunction{Kind: "echo"}), "fn")
 	var (
 		m   esm.Mapping
 		err error
@@ -370,9 +370,9 @@ func arRunRefusal(t *testing.T, cfg esm.Config, client any) string {
 	case *esmtest.Kinesis:
 		m, err = esm.NewKinesisMapping(cfg, c, h, opts...)
 	case *esmtest.DynamoDBStreams:
-		m, err = esm.NewDynamoDBMapping(cfg, c, invoke.Function[events.DynamoDBEvent, events.DynamoDBEventResponse](newARLambda(arFunction{Kind: "echo"}), "fn", nil), opts...)
+		m, err = esm.NewDynamoDBMapping(cfg, c, invoke.Function[events.DynamoDBEvent, events.DynamoDBEventResponse](newARLambda(arFunction{Kind: "echo"}), "fn"), opts...)
 	case *esmtest.SQS:
-		m, err = esm.NewSQSMapping(cfg, c, invoke.Function[events.SQSEvent, events.SQSEventResponse](newARLambda(arFunction{Kind: "echo"}), "fn", nil))
+		m, err = esm.NewSQSMapping(cfg, c, invoke.Function[events.SQSEvent, events.SQSEventResponse](newARLambda(arFunction{Kind: "echo"}), "fn"))
 	}
 	if err != nil {
 		return err.Error()
@@ -439,8 +439,8 @@ func arRunMissingSource(t *testing.T, sc *arScenario, expect map[string]json.Raw
 		reg, err := esm.NewRegistry(t.Context(), esm.RegistryConfig{
 			Resolver: func(context.Context, string) (esm.Function, error) {
 				return esm.Function{
-					Kinesis:  invoke.Function[events.KinesisEvent, events.KinesisEventResponse](newARLambda(arFunction{Kind: "echo"}), "fn", nil),
-					DynamoDB: invoke.Function[events.DynamoDBEvent, events.DynamoDBEventResponse](newARLambda(arFunction{Kind: "echo"}), "fn", nil),
+					Kinesis:  invoke.Function[events.KinesisEvent, events.KinesisEventResponse](newARLambda(arFunction{Kind: "echo"}), "fn"),
+					DynamoDB: invoke.Function[events.DynamoDBEvent, events.DynamoDBEventResponse](newARLambda(arFunction{Kind: "echo"}), "fn"),
 				}, nil
 			},
 			Clients: clients, Store: esm.NewMemoryMappingStore(), Checkpoints: shard.NewMemoryStore(),

@@ -144,7 +144,7 @@ func TestFunctionUnderRIEAsync(t *testing.T) {
 	fn := rietest.Start(t)
 	onFailure := &destination.Memory{}
 	done := make(chan lambdaesm.AsyncResult, 1)
-	inv, err := invoke.New(invoke.Function[map[string]string, json.RawMessage](fn.Client, rietest.FunctionName, nil),
+	inv, err := invoke.New(invoke.Function[map[string]string, json.RawMessage](fn.Client, rietest.FunctionName),
 		invoke.Config{MaximumRetryAttempts: new(0), OnFailure: onFailure}, invoke.WithHooks(onResult(func(r lambdaesm.AsyncResult) { done <- r })))
 	require.NoError(t, err)
 	stop := run(t, inv)

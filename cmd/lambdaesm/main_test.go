@@ -148,7 +148,7 @@ func TestHTTPFunctionAnswers(t *testing.T) {
 		_, _ = w.Write([]byte(body))
 	}))
 	defer srv.Close()
-	h := invoke.Function[events.SQSEvent, events.SQSEventResponse](httpFunction{url: srv.URL, name: "fn", client: srv.Client()}, "fn", nil)
+	h := invoke.Function[events.SQSEvent, events.SQSEventResponse](httpFunction{url: srv.URL, name: "fn", client: srv.Client()}, "fn")
 	ev := events.SQSEvent{Records: []events.SQSMessage{{MessageId: "m1", Body: "x", EventSource: "aws:sqs"}}}
 
 	status, body = 200, `{"batchItemFailures":[{"itemIdentifier":"m1"}]}`
