@@ -123,7 +123,7 @@ func arLifecycleRun(t *testing.T, sc *arScenario, obs map[string]any) error {
 	if err != nil {
 		return err
 	}
-	if lc.h, err = esmapi.NewHandler(lc.reg, esmapi.Options{Unauthenticated: true}); err != nil {
+	if lc.h, err = esmapi.NewHandler(lc.reg, esmapi.WithUnauthenticated()); err != nil {
 		return err
 	}
 	runRegistry(t, lc.reg)

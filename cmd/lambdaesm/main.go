@@ -278,12 +278,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (int, err
 	}
 	promReg.MustRegister(stateCollector{reg})
 
-	apiOpts, err := apiAuth(sigCtx, o, awsCfg, log)
+	unauthenticated, err := apiAuth(sigCtx, o, awsCfg, log)
 	if err != nil {
 		return 2, err
 	}
-	apiOpts.Logger = log
-	api, err := esmapi.NewHandler(reg, apiOpts)
+	auth := esmapi.WithCredentials(awsCfg.Credentials)
+	if unauthenticated {
+		auth = esmapi.WithUnauthenticated()
+	}
+	api, err := esmapi.NewHandler(reg, auth, esmapi.WithLogger(log))
 	if err != nil {
 		return 1, err
 	}
@@ -377,7 +380,9 @@ func stores(o options, awsCfg aws.Config, log *slog.Logger) (esm.MappingStore, s
 }
 
 // apiAuth chooses how the API verifies requests.
-func apiAuth(ctx context.Context, o options, awsCfg aws.Config, log *slog.Logger) (esmapi.Options, error) {
+// It answers whether requests go unauthenticated (loopback only); otherwise
+// they are verified against this process's AWS credentials.
+func apiAuth(ctx context.Context, o options, awsCfg aws.Config, log *slog.Logger) (unauthenticated bool, err error) {
 	loopback := isLoopback(o.listen)
 	var haveCreds bool
 	if awsCfg.Credentials != nil {
@@ -395,15 +400,15 @@ func apiAuth(ctx context.Context, o options, awsCfg aws.Config, log *slog.Logger
 	}
 	switch {
 	case mode == "sigv4" && !haveCreds:
-		return esmapi.Options{}, errors.New("--auth sigv4: this process has no AWS credentials to verify signatures with (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or a profile)")
+		return false, errors.New("--auth sigv4: this process has no AWS credentials to verify signatures with (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or a profile)")
 	case mode == "sigv4":
 		log.Info("API requests must be signed (SigV4) with this process's AWS credentials")
-		return esmapi.Options{Credentials: []aws.CredentialsProvider{awsCfg.Credentials}}, nil
+		return false, nil
 	case !loopback:
-		return esmapi.Options{}, fmt.Errorf("--listen %s is not a loopback address: unauthenticated access (--auth none, or no AWS credentials) is allowed on 127.0.0.1 or ::1 only", o.listen)
+		return false, fmt.Errorf("--listen %s is not a loopback address: unauthenticated access (--auth none, or no AWS credentials) is allowed on 127.0.0.1 or ::1 only", o.listen)
 	}
 	log.Warn("the API is UNAUTHENTICATED: any process on this machine can manage the mappings (give this process AWS credentials, or --auth sigv4, to require signatures)", "listen", o.listen)
-	return esmapi.Options{Unauthenticated: true}, nil
+	return true, nil
 }
 
 func isLoopback(addr string) bool {

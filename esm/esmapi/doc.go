@@ -32,11 +32,11 @@
 // # Authentication
 //
 // Requests are verified as AWS verifies them: Signature Version 4 with the
-// service name "lambda", any region, against [Options.Credentials] (the
+// service name "lambda", any region, against [WithCredentials] (the
 // access key IDs and secrets the clients sign with). A request signed by an
 // unknown key, with a wrong signature or more than 15 minutes away from this
 // machine's clock is refused with AWS's error (UnrecognizedClientException,
-// InvalidSignatureException). With [Options.Unauthenticated] the handler
+// InvalidSignatureException). With [WithUnauthenticated] the handler
 // accepts any request, signed or not, but only from a loopback address:
 // meant for a server bound to 127.0.0.1 on a developer's machine, where it
 // should say so in its logs.

@@ -22,49 +22,70 @@ import (
 // maxBody bounds a request body (Lambda's requests are far smaller).
 const maxBody = 1 << 20
 
-// Options configures [NewHandler].
-type Options struct {
-	// Credentials are the credentials whose Signature Version 4 signatures
-	// the handler accepts: each provider is asked at every request (cache
-	// them, as aws.Config.Credentials does) and a request signed with its
-	// access key ID must be signed with its secret (and session token).
-	Credentials []aws.CredentialsProvider
-	// Unauthenticated accepts requests whatever their signature, from
-	// loopback addresses only. Credentials are then ignored.
-	Unauthenticated bool
-	// Logger receives a line per request that failed. Default: none.
-	Logger *slog.Logger
-	// Now is the clock signatures are checked against; default time.Now.
-	Now func() time.Time
+// Option configures [NewHandler].
+type Option func(*options)
+
+type options struct {
+	credentials     []aws.CredentialsProvider
+	unauthenticated bool
+	logger          *slog.Logger
+	now             func() time.Time
 }
+
+// WithCredentials names the credentials whose Signature Version 4
+// signatures the handler accepts: each provider is asked at every request
+// (cache them, as aws.Config.Credentials does) and a request signed with
+// its access key ID must be signed with its secret (and session token).
+func WithCredentials(ps ...aws.CredentialsProvider) Option {
+	return func(o *options) { o.credentials = append(o.credentials, ps...) }
+}
+
+// WithUnauthenticated accepts requests whatever their signature, from
+// loopback addresses only. Credentials are then ignored.
+func WithUnauthenticated() Option { return func(o *options) { o.unauthenticated = true } }
+
+// WithLogger sets the logger that receives a line per request that failed.
+// Default: none.
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// WithClock sets the clock signatures are checked against; default
+// time.Now.
+func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
 
 // handler serves the API.
 type handler struct {
 	reg  *esm.Registry
-	opts Options
+	opts options
 	log  *slog.Logger
 	mux  *http.ServeMux
 }
 
 // NewHandler returns the HTTP handler of Lambda's event-source-mapping API
-// over reg (see the package documentation). It needs Credentials, or
-// Unauthenticated.
-func NewHandler(reg *esm.Registry, opts Options) (http.Handler, error) {
+// over reg (see the package documentation). It needs WithCredentials, or
+// WithUnauthenticated.
+func NewHandler(reg *esm.Registry, opt ...Option) (http.Handler, error) {
 	if reg == nil {
 		return nil, errors.New("esmapi: the registry is nil")
 	}
-	if len(opts.Credentials) == 0 && !opts.Unauthenticated {
-		return nil, errors.New("esmapi: no Credentials to verify signatures with; set Unauthenticated to accept any request from loopback addresses")
+	var opts options
+	for _, o := range opt {
+		if o == nil {
+			return nil, errors.New("esmapi: a nil Option")
+		}
+		o(&opts)
 	}
-	for i, c := range opts.Credentials {
+	if len(opts.credentials) == 0 && !opts.unauthenticated {
+		return nil, errors.New("esmapi: no credentials to verify signatures with (WithCredentials); WithUnauthenticated accepts any request from loopback addresses")
+	}
+	for i, c := range opts.credentials {
 		if c == nil {
-			return nil, fmt.Errorf("esmapi: Credentials[%d] is nil", i)
+			return nil, fmt.Errorf("esmapi: WithCredentials: provider %d is nil", i+1)
 		}
 	}
-	if opts.Now == nil {
-		opts.Now = time.Now
+	if opts.now == nil {
+		opts.now = time.Now
 	}
-	h := &handler{reg: reg, opts: opts, log: opts.Logger, mux: http.NewServeMux()}
+	h := &handler{reg: reg, opts: opts, log: opts.logger, mux: http.NewServeMux()}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
@@ -86,13 +107,13 @@ func NewHandler(reg *esm.Registry, opts Options) (http.Handler, error) {
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Amzn-RequestId", uuid.New())
 	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
-	if h.opts.Unauthenticated {
+	if h.opts.unauthenticated {
 		if !fromLoopback(r) {
 			h.fail(w, r, &esm.APIError{Type: "AccessDeniedException", HTTPStatus: http.StatusForbidden,
 				Message: "This lambdaesm server accepts unauthenticated requests from this machine only."})
 			return
 		}
-	} else if err := verify(r.Context(), r, h.opts.Credentials, h.opts.Now()); err != nil {
+	} else if err := verify(r.Context(), r, h.opts.credentials, h.opts.now()); err != nil {
 		h.fail(w, r, &esm.APIError{Type: err.typ, HTTPStatus: err.status, Message: err.msg})
 		return
 	}

@@ -54,7 +54,7 @@ type fixture struct {
 	records int
 }
 
-func newFixture(t *testing.T, opts esmapi.Options) *fixture {
+func newFixture(t *testing.T, opts ...esmapi.Option) *fixture {
 	t.Helper()
 	f := &fixture{k: esmtest.NewKinesis(), q: esmtest.NewSQS()}
 	kin := esm.HandleKinesis(func(_ context.Context, ev events.KinesisEvent) error {
@@ -87,10 +87,10 @@ func newFixture(t *testing.T, opts esmapi.Options) *fixture {
 			require.NoError(t, err)
 		}
 	})
-	if opts.Credentials == nil && !opts.Unauthenticated {
-		opts.Credentials = []aws.CredentialsProvider{credentials.NewStaticCredentialsProvider(accessKey, secretKey, "")}
+	if len(opts) == 0 {
+		opts = []esmapi.Option{esmapi.WithCredentials(credentials.NewStaticCredentialsProvider(accessKey, secretKey, ""))}
 	}
-	h, err := esmapi.NewHandler(reg, opts)
+	h, err := esmapi.NewHandler(reg, opts...)
 	require.NoError(t, err)
 	f.srv = httptest.NewServer(h) // 127.0.0.1
 	t.Cleanup(f.srv.Close)
@@ -148,7 +148,7 @@ func apiError(t *testing.T, err error) (code, msg string, status int) {
 
 // The Go SDK's lambda client drives every operation.
 func TestEveryOperationThroughTheGoSDK(t *testing.T) {
-	f := newFixture(t, esmapi.Options{})
+	f := newFixture(t)
 	ctx := t.Context()
 	stream := f.k.MustCreateStream(t, "orders", 2)
 	_, queue := f.q.MustCreateQueue(t, "jobs", nil)
@@ -311,7 +311,7 @@ func TestEveryOperationThroughTheGoSDK(t *testing.T) {
 
 // The JSON of a mapping has AWS's fields in AWS's order.
 func TestMappingJSONIsLambdas(t *testing.T) {
-	f := newFixture(t, esmapi.Options{Unauthenticated: true})
+	f := newFixture(t, esmapi.WithUnauthenticated())
 	stream := f.k.MustCreateStream(t, "orders", 1)
 	_, queue := f.q.MustCreateQueue(t, "jobs", nil)
 	uuidRE := regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}`)
@@ -345,7 +345,7 @@ func TestMappingJSONIsLambdas(t *testing.T) {
 // Errors are Lambda's: the type in X-Amzn-ErrorType, {"Type", "message"}
 // in the body.
 func TestErrorsAreLambdas(t *testing.T) {
-	f := newFixture(t, esmapi.Options{Unauthenticated: true})
+	f := newFixture(t, esmapi.WithUnauthenticated())
 	for _, tc := range []struct {
 		method, path, body string
 		status             int
@@ -380,7 +380,7 @@ func TestErrorsAreLambdas(t *testing.T) {
 }
 
 func TestSignatures(t *testing.T) {
-	f := newFixture(t, esmapi.Options{})
+	f := newFixture(t)
 	ctx := t.Context()
 	list := func(c *lambda.Client, in *lambda.ListEventSourceMappingsInput) error {
 		_, err := c.ListEventSourceMappings(ctx, in)
@@ -411,17 +411,14 @@ func TestSignatures(t *testing.T) {
 	require.Equal(t, "MissingAuthenticationTokenException", resp.Header.Get("X-Amzn-ErrorType"))
 
 	// A clock far from the client's.
-	late := newFixture(t, esmapi.Options{
-		Credentials: []aws.CredentialsProvider{credentials.NewStaticCredentialsProvider(accessKey, secretKey, "")},
-		Now:         func() time.Time { return time.Now().Add(time.Hour) },
-	})
+	late := newFixture(t, esmapi.WithCredentials(credentials.NewStaticCredentialsProvider(accessKey, secretKey, "")),
+		esmapi.WithClock(func() time.Time { return time.Now().Add(time.Hour) }))
 	code, msg, _ = apiError(t, list(late.client, &lambda.ListEventSourceMappingsInput{}))
 	require.Equal(t, "InvalidSignatureException", code)
 	require.Contains(t, msg, "Signature expired: ")
 
 	// Session credentials need their token.
-	tok := newFixture(t, esmapi.Options{
-		Credentials: []aws.CredentialsProvider{credentials.NewStaticCredentialsProvider(accessKey, secretKey, "the-token")}})
+	tok := newFixture(t, esmapi.WithCredentials(credentials.NewStaticCredentialsProvider(accessKey, secretKey, "the-token")))
 	code, _, _ = apiError(t, list(tok.client, &lambda.ListEventSourceMappingsInput{}))
 	require.Equal(t, "UnrecognizedClientException", code)
 	withToken := lambda.New(lambda.Options{Region: "us-east-1", BaseEndpoint: aws.String(tok.srv.URL), RetryMaxAttempts: 1,
@@ -430,8 +427,8 @@ func TestSignatures(t *testing.T) {
 }
 
 func TestUnauthenticatedOnlyFromLoopback(t *testing.T) {
-	f := newFixture(t, esmapi.Options{Unauthenticated: true})
-	h, err := esmapi.NewHandler(f.reg, esmapi.Options{Unauthenticated: true})
+	f := newFixture(t, esmapi.WithUnauthenticated())
+	h, err := esmapi.NewHandler(f.reg, esmapi.WithUnauthenticated())
 	require.NoError(t, err)
 	for _, tc := range []struct {
 		remote string
@@ -446,14 +443,14 @@ func TestUnauthenticatedOnlyFromLoopback(t *testing.T) {
 			require.Equal(t, "AccessDeniedException", w.Header().Get("X-Amzn-ErrorType"))
 		}
 	}
-	_, err = esmapi.NewHandler(f.reg, esmapi.Options{})
-	require.ErrorContains(t, err, "no Credentials")
+	_, err = esmapi.NewHandler(f.reg)
+	require.ErrorContains(t, err, "no credentials")
 }
 
 // What Mapping writes loads back with esm.LoadConfig, as the output of `aws
 // lambda get-event-source-mapping` does.
 func TestMappingJSONLoadsBack(t *testing.T) {
-	f := newFixture(t, esmapi.Options{Unauthenticated: true})
+	f := newFixture(t, esmapi.WithUnauthenticated())
 	stream := f.k.MustCreateStream(t, "orders", 1)
 	info, err := f.reg.Create(t.Context(), esm.Config{FunctionName: "fn", EventSourceArn: stream, StartingPosition: esm.Latest, BatchSize: 7,
 		MaximumRetryAttempts: new(3), FunctionResponseTypes: []esm.FunctionResponseType{esm.ReportBatchItemFailures}})
