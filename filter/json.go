@@ -54,6 +54,54 @@ func (n *need) child(key string) *need {
 	return nil
 }
 
+// lookup returns the name and need of a key given as the body of a JSON
+// string (escapes not decoded), or "" and nil when n does not name it.
+// The name is the pattern's string.
+func (n *need) lookup(raw string, escaped bool) (string, *need) {
+	if escaped {
+		var buf [64]byte
+		return n.lookupBytes(appendUnescaped(buf[:0], raw))
+	}
+	if n.index != nil {
+		c := n.index[raw]
+		if c == nil {
+			return "", nil
+		}
+		return n.nameOf(c), c
+	}
+	for i, name := range n.names {
+		if name == raw {
+			return name, n.kids[i]
+		}
+	}
+	return "", nil
+}
+
+func (n *need) lookupBytes(key []byte) (string, *need) {
+	if n.index != nil {
+		c := n.index[string(key)]
+		if c == nil {
+			return "", nil
+		}
+		return n.nameOf(c), c
+	}
+	for i, name := range n.names {
+		if name == string(key) {
+			return name, n.kids[i]
+		}
+	}
+	return "", nil
+}
+
+func (n *need) nameOf(c *need) string {
+	for i, k := range n.kids {
+		if k == c {
+			return n.names[i]
+		}
+	}
+	return ""
+}
+
 func (n *need) add(key string) *need {
 	if c := n.child(key); c != nil {
 		return c
@@ -84,6 +132,7 @@ type decoder struct {
 	spill []uint64 // open containers of skip beyond 64 levels
 	fa    []Field  // arena for finished objects
 	ea    []Value  // arena for finished arrays
+	ba    []byte   // arena for unescaped strings
 	root  Value    // the value of acquire
 	// pooled: the decoder is reused and its values die with the match, so
 	// containers come from the arenas. Otherwise each gets its own slice,
@@ -121,6 +170,7 @@ func (d *decoder) release() {
 	d.root = Value{}
 	d.fa = d.fa[:0]
 	d.ea = d.ea[:0]
+	d.ba = d.ba[:0]
 	decoders.Put(d)
 }
 
@@ -149,7 +199,10 @@ func (d *decoder) eof() error {
 
 func (d *decoder) ws() {
 	i := d.i
-	for i < len(d.s) && space[d.s[i]] {
+	if i < len(d.b) && d.b[i] > ' ' {
+		return
+	}
+	for i < len(d.b) && space[d.b[i]] {
 		i++
 	}
 	d.i = i
@@ -222,9 +275,22 @@ func (d *decoder) object(n *need) (Value, error) {
 		if d.s[d.i] != '"' {
 			return Value{}, d.errf("expected a string key, found %q", d.s[d.i])
 		}
-		key, err := d.str()
-		if err != nil {
-			return Value{}, err
+		var key string
+		var c *need
+		if n == nil {
+			k, err := d.str()
+			if err != nil {
+				return Value{}, err
+			}
+			key = k
+		} else {
+			raw, escaped, err := d.rawStr()
+			if err != nil {
+				return Value{}, err
+			}
+			// The key as the pattern writes it: a key costs no string of
+			// its own, escaped or not.
+			key, c = n.lookup(raw, escaped)
 		}
 		d.ws()
 		if d.i >= len(d.s) {
@@ -240,7 +306,7 @@ func (d *decoder) object(n *need) (Value, error) {
 				return Value{}, err
 			}
 			d.fs = append(d.fs, Field{Key: key, Value: v})
-		} else if c := n.child(key); c != nil {
+		} else if c != nil {
 			v, err := d.value(c)
 			if err != nil {
 				return Value{}, err
@@ -288,6 +354,17 @@ func (d *decoder) fieldsFrom(start int) []Field {
 	clear(m)
 	d.fs = d.fs[:start]
 	return d.fa[at:len(d.fa):len(d.fa)]
+}
+
+// reserveFields returns an empty slice of capacity n from the arena, for
+// an object that a builder fills.
+func (d *decoder) reserveFields(n int) []Field {
+	if cap(d.fa)-len(d.fa) < n {
+		d.fa = make([]Field, 0, max(2*cap(d.fa), n, 32))
+	}
+	at := len(d.fa)
+	d.fa = d.fa[:at+n]
+	return d.fa[at : at : at+n]
 }
 
 func (d *decoder) elemsFrom(start int) []Value {
@@ -814,21 +891,19 @@ var plain = func() (t [256]bool) {
 
 // skipString moves past the string at d.i, checking it.
 func (d *decoder) skipString() error {
-	s, i := d.s, d.i+1
+	b, i := d.b, d.i+1
 	for {
-		for i < len(s) && plain[s[i]] {
-			i++
-		}
-		if i >= len(s) {
+		i = stringEnd(b, i)
+		if i >= len(b) {
 			d.i = i
 			return d.eof()
 		}
-		switch c := s[i]; c {
+		switch c := b[i]; c {
 		case '"':
 			d.i = i + 1
 			return nil
 		case '\\':
-			n, err := escapeLen(s, i)
+			n, err := escapeLen(d.s, i)
 			if err != nil {
 				d.i = i
 				return err
@@ -839,6 +914,25 @@ func (d *decoder) skipString() error {
 			return d.errf("control character %#x in a string", c)
 		}
 	}
+}
+
+// stringEnd returns the index of the first '"', '\\' or control character
+// at or after i, or len(b), eight bytes at a time as in scan.
+func stringEnd(b []byte, i int) int {
+	for i+8 <= len(b) {
+		w := binary.LittleEndian.Uint64(b[i : i+8 : i+8])
+		q := w ^ (ones * '"')
+		e := w ^ (ones * '\\')
+		m := ((q - ones) &^ q) | ((e - ones) &^ e) | ((w - ones*0x20) &^ w)
+		if m &= ones * 0x80; m != 0 {
+			return i + bits.TrailingZeros64(m)>>3
+		}
+		i += 8
+	}
+	for i < len(b) && plain[b[i]] {
+		i++
+	}
+	return i
 }
 
 // escapeLen returns the length of the escape sequence at s[i] ('\\').
@@ -867,33 +961,57 @@ func isHex(c byte) bool {
 	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
 }
 
-// str decodes the string at d.i. Without escapes the result shares d.s.
+// str decodes the string at d.i. Without escapes the result shares d.s;
+// with escapes, a pooled decoder writes it into its arena.
 func (d *decoder) str() (string, error) {
-	s, i := d.s, d.i+1
-	start := i
-	for i < len(s) && plain[s[i]] {
-		i++
+	raw, escaped, err := d.rawStr()
+	if err != nil || !escaped {
+		return raw, err
 	}
-	if i < len(s) && s[i] == '"' {
-		d.i = i + 1
-		return s[start:i], nil
+	if !d.pooled {
+		return unescape(raw), nil
 	}
-	d.i = i
-	if err := d.skipStringFrom(i); err != nil {
-		return "", err
+	if cap(d.ba)-len(d.ba) < len(raw) {
+		d.ba = make([]byte, 0, max(2*cap(d.ba), len(raw), 256))
 	}
-	return unescape(s[start : d.i-1]), nil
+	at := len(d.ba)
+	d.ba = appendUnescaped(d.ba, raw)
+	return unsafeString(d.ba[at:]), nil
 }
 
-func (d *decoder) skipStringFrom(i int) error {
-	d.i = i - 1 // skipString starts after the byte at d.i
-	return d.skipString()
+// rawStr moves past the string at d.i, checking it, and returns its body
+// with the escapes as written, and whether it has any.
+func (d *decoder) rawStr() (string, bool, error) {
+	start := d.i + 1
+	i := stringEnd(d.b, start)
+	if i < len(d.b) && d.b[i] == '"' {
+		d.i = i + 1
+		return d.s[start:i], false, nil
+	}
+	d.i = start - 1
+	if err := d.skipString(); err != nil {
+		return "", false, err
+	}
+	return d.s[start : d.i-1], true, nil
+}
+
+// unsafeString is b as a string, sharing its memory: b must not change
+// while the string is used.
+func unsafeString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
 }
 
 // unescape decodes the body of a valid JSON string, as encoding/json does
 // (a lone surrogate becomes U+FFFD).
 func unescape(s string) string {
-	b := make([]byte, 0, len(s))
+	return string(appendUnescaped(make([]byte, 0, len(s)), s))
+}
+
+// appendUnescaped appends the decoded body of a valid JSON string to b.
+func appendUnescaped(b []byte, s string) []byte {
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c != '\\' {
@@ -932,7 +1050,7 @@ func unescape(s string) string {
 		}
 		i += 2
 	}
-	return string(b)
+	return b
 }
 
 func hex4(s string) rune {
