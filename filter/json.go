@@ -544,6 +544,58 @@ haveValue:
 		i++
 		goto str
 	}
+	if c-'0' < 10 || c == '-' {
+		// A number: the common forms here, the rest (exponents, errors)
+		// in number.
+		j := i
+		if c == '-' {
+			if j++; j >= len(b) {
+				return i, top, depth, exitNumber
+			}
+			c = b[j]
+			if c-'0' >= 10 {
+				return i, top, depth, exitNumber
+			}
+		}
+		j++
+		if c != '0' {
+			for j < len(b) && b[j]-'0' < 10 {
+				j++
+			}
+		}
+		if j < len(b) {
+			switch b[j] {
+			case '.':
+				j++
+				if j >= len(b) || b[j]-'0' >= 10 {
+					return i, top, depth, exitNumber
+				}
+				// Fractions are long (coordinates, timestamps): eight
+				// digits at a time, as in digits.
+				for j++; j+8 <= len(b); j += 8 {
+					w := binary.LittleEndian.Uint64(b[j:])
+					bad := (w&0xF0F0F0F0F0F0F0F0 ^ 0x3030303030303030) |
+						((w+0x0606060606060606)&0xF0F0F0F0F0F0F0F0 ^ 0x3030303030303030)
+					if bad != 0 {
+						z := ^((bad&0x7F7F7F7F7F7F7F7F + 0x7F7F7F7F7F7F7F7F) | bad | 0x7F7F7F7F7F7F7F7F)
+						j += bits.TrailingZeros64(^z&0x8080808080808080) / 8
+						goto fraction
+					}
+				}
+				for j < len(b) && b[j]-'0' < 10 {
+					j++
+				}
+			fraction:
+				if j < len(b) && b[j]|0x20 == 'e' {
+					return i, top, depth, exitNumber
+				}
+			case 'e', 'E':
+				return i, top, depth, exitNumber
+			}
+		}
+		i = j
+		goto after
+	}
 	switch c {
 	case '{', '[':
 		if depth >= limit {
@@ -575,47 +627,7 @@ haveValue:
 		}
 		i += 4
 	default:
-		if c-'0' >= 10 && c != '-' {
-			goto fail
-		}
-		j := i
-		if c == '-' {
-			j++
-		}
-		switch {
-		case j < len(b) && b[j] == '0':
-			j++
-		case j < len(b) && b[j]-'1' < 9:
-			for j++; j < len(b) && b[j]-'0' < 10; j++ {
-			}
-		default:
-			return i, top, depth, exitNumber
-		}
-		if j < len(b) && b[j] == '.' {
-			j++
-			if j >= len(b) || b[j]-'0' >= 10 {
-				return i, top, depth, exitNumber
-			}
-			// Fractions are long (coordinates, timestamps): eight digits
-			// at a time, as in digits.
-			for j++; j+8 <= len(b); j += 8 {
-				w := binary.LittleEndian.Uint64(b[j:])
-				bad := (w&0xF0F0F0F0F0F0F0F0 ^ 0x3030303030303030) |
-					((w+0x0606060606060606)&0xF0F0F0F0F0F0F0F0 ^ 0x3030303030303030)
-				if bad != 0 {
-					z := ^((bad&0x7F7F7F7F7F7F7F7F + 0x7F7F7F7F7F7F7F7F) | bad | 0x7F7F7F7F7F7F7F7F)
-					j += bits.TrailingZeros64(^z&0x8080808080808080) / 8
-					goto fraction
-				}
-			}
-			for ; j < len(b) && b[j]-'0' < 10; j++ {
-			}
-		}
-	fraction:
-		if j < len(b) && b[j]|0x20 == 'e' {
-			return i, top, depth, exitNumber
-		}
-		i = j
+		goto fail
 	}
 after:
 	if depth == 0 {
