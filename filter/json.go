@@ -54,6 +54,54 @@ func (n *need) child(key string) *need {
 	return nil
 }
 
+// lookup returns the name and need of a key given as the body of a JSON
+// string (escapes not decoded), or "" and nil when n does not name it.
+// The name is the pattern's string.
+func (n *need) lookup(raw string, escaped bool) (string, *need) {
+	if escaped {
+		var buf [64]byte
+		return n.lookupBytes(appendUnescaped(buf[:0], raw))
+	}
+	if n.index != nil {
+		c := n.index[raw]
+		if c == nil {
+			return "", nil
+		}
+		return n.nameOf(c), c
+	}
+	for i, name := range n.names {
+		if name == raw {
+			return name, n.kids[i]
+		}
+	}
+	return "", nil
+}
+
+func (n *need) lookupBytes(key []byte) (string, *need) {
+	if n.index != nil {
+		c := n.index[string(key)]
+		if c == nil {
+			return "", nil
+		}
+		return n.nameOf(c), c
+	}
+	for i, name := range n.names {
+		if name == string(key) {
+			return name, n.kids[i]
+		}
+	}
+	return "", nil
+}
+
+func (n *need) nameOf(c *need) string {
+	for i, k := range n.kids {
+		if k == c {
+			return n.names[i]
+		}
+	}
+	return ""
+}
+
 func (n *need) add(key string) *need {
 	if c := n.child(key); c != nil {
 		return c
@@ -79,12 +127,13 @@ type decoder struct {
 	b     []byte // s's bytes, read only
 	i     int
 	depth int
-	fs    []Field // stack of the members of open objects
-	es    []Value // stack of the elements of open arrays
-	stack []byte  // open containers of skip
-	fa    []Field // arena for finished objects
-	ea    []Value // arena for finished arrays
-	root  Value   // the value of acquire
+	fs    []Field  // stack of the members of open objects
+	es    []Value  // stack of the elements of open arrays
+	spill []uint64 // open containers of skip beyond 64 levels
+	fa    []Field  // arena for finished objects
+	ea    []Value  // arena for finished arrays
+	ba    []byte   // arena for unescaped strings
+	root  Value    // the value of acquire
 	// pooled: the decoder is reused and its values die with the match, so
 	// containers come from the arenas. Otherwise each gets its own slice,
 	// sized exactly, as the values outlive the decoder.
@@ -121,6 +170,7 @@ func (d *decoder) release() {
 	d.root = Value{}
 	d.fa = d.fa[:0]
 	d.ea = d.ea[:0]
+	d.ba = d.ba[:0]
 	decoders.Put(d)
 }
 
@@ -149,7 +199,10 @@ func (d *decoder) eof() error {
 
 func (d *decoder) ws() {
 	i := d.i
-	for i < len(d.s) && space[d.s[i]] {
+	if i < len(d.b) && d.b[i] > ' ' {
+		return
+	}
+	for i < len(d.b) && space[d.b[i]] {
 		i++
 	}
 	d.i = i
@@ -222,9 +275,22 @@ func (d *decoder) object(n *need) (Value, error) {
 		if d.s[d.i] != '"' {
 			return Value{}, d.errf("expected a string key, found %q", d.s[d.i])
 		}
-		key, err := d.str()
-		if err != nil {
-			return Value{}, err
+		var key string
+		var c *need
+		if n == nil {
+			k, err := d.str()
+			if err != nil {
+				return Value{}, err
+			}
+			key = k
+		} else {
+			raw, escaped, err := d.rawStr()
+			if err != nil {
+				return Value{}, err
+			}
+			// The key as the pattern writes it: a key costs no string of
+			// its own, escaped or not.
+			key, c = n.lookup(raw, escaped)
 		}
 		d.ws()
 		if d.i >= len(d.s) {
@@ -240,7 +306,7 @@ func (d *decoder) object(n *need) (Value, error) {
 				return Value{}, err
 			}
 			d.fs = append(d.fs, Field{Key: key, Value: v})
-		} else if c := n.child(key); c != nil {
+		} else if c != nil {
 			v, err := d.value(c)
 			if err != nil {
 				return Value{}, err
@@ -288,6 +354,17 @@ func (d *decoder) fieldsFrom(start int) []Field {
 	clear(m)
 	d.fs = d.fs[:start]
 	return d.fa[at:len(d.fa):len(d.fa)]
+}
+
+// reserveFields returns an empty slice of capacity n from the arena, for
+// an object that a builder fills.
+func (d *decoder) reserveFields(n int) []Field {
+	if cap(d.fa)-len(d.fa) < n {
+		d.fa = make([]Field, 0, max(2*cap(d.fa), n, 32))
+	}
+	at := len(d.fa)
+	d.fa = d.fa[:at+n]
+	return d.fa[at : at : at+n]
 }
 
 func (d *decoder) elemsFrom(start int) []Value {
@@ -348,125 +425,204 @@ func (d *decoder) array(n *need) (Value, error) {
 }
 
 // skip validates the value at d.i and moves past it. Most of an event is
-// skipped, so this is one loop over the bytes, with the open containers on
-// d.stack and the common cases of strings and numbers inline; escapes and
-// errors go to the general functions.
+// skipped: scan runs over it without calls, so that its state stays in
+// registers, and returns here for what is rare (escapes, exponents, more
+// than 64 levels of nesting) and for errors.
 func (d *decoder) skip() error {
-	s, i := d.s, d.i
-	stack := d.stack[:0]
-	var c byte
-value:
-	for i < len(s) && space[s[i]] {
-		i++
+	b, i := d.b, d.i
+	var top uint64 // see scan
+	depth := 0
+	spill := d.spill[:0] // the words of top beyond 64 levels
+	st := stValue
+	for {
+		var code uint8
+		i, top, depth, code = scan(b, i, top, depth, maxDepth-d.depth, st)
+		switch code {
+		case exitDone:
+			d.i, d.spill = i, spill
+			return nil
+		case exitNumber:
+			d.i = i
+			if err := d.number(); err != nil {
+				d.spill = spill
+				return err
+			}
+			i, st = d.i, stAfter
+		case exitEscape, exitEscapeKey:
+			n, err := escapeLen(d.s, i)
+			if err != nil {
+				d.i, d.spill = i, spill
+				return err
+			}
+			i += n
+			st = stString
+			if code == exitEscapeKey {
+				st = stKeyString
+			}
+		case exitPush:
+			spill = append(spill, top)
+			top = uint64(b[i] >> 5 & 1)
+			depth++
+			i++
+			st = stOpenArray
+			if top == 1 {
+				st = stOpenObject
+			}
+		case exitPop:
+			top = spill[len(spill)-1]
+			spill = spill[:len(spill)-1]
+			st = stAfter
+		case exitControl:
+			d.i, d.spill = i, spill
+			return d.errf("control character %#x in a string", b[i])
+		default:
+			d.spill = spill
+			return d.skipError(i, depth)
+		}
 	}
-	if i >= len(s) {
+}
+
+// The states scan starts in.
+const (
+	stValue      uint8 = iota // before a value
+	stAfter                   // after a value
+	stString                  // in a string value
+	stKeyString               // in an object key
+	stOpenObject              // after '{'
+	stOpenArray               // after '['
+)
+
+// Why scan returns.
+const (
+	exitDone      uint8 = iota // the value is skipped
+	exitFail                   // a syntax error at i
+	exitNumber                 // a number at i that scan does not take (an exponent, or invalid)
+	exitEscape                 // an escape at i, in a string value
+	exitEscapeKey              // an escape at i, in an object key
+	exitControl                // a control character at i, in a string
+	exitPush                   // a container opens at i, below 64 others: top must spill
+	exitPop                    // a container closed, 64 remain: top must be refilled
+)
+
+// scan is skip's state machine: from state st at b[i], with depth
+// containers open (top holds the innermost 64, innermost at bit 0: 1 an
+// object, 0 an array; at most limit), it moves over JSON until the value is
+// done or it needs skip. It makes no calls. Each state loads the byte it
+// looks at once and goes past whitespace only when that byte is at most
+// ' '.
+func scan(b []byte, i int, top uint64, depth, limit int, st uint8) (int, uint64, int, uint8) {
+	key := false // the string being scanned is an object key
+	var c byte
+	switch st {
+	case stAfter:
+		goto after
+	case stString:
+		goto str
+	case stKeyString:
+		key = true
+		goto str
+	case stOpenObject:
+		goto openObject
+	case stOpenArray:
+		goto openArray
+	}
+value:
+	if i >= len(b) {
 		goto fail
 	}
-	switch c = s[i]; {
-	case c == '"':
-		j := i + 1
-		for j < len(s) && plain[s[j]] {
-			j++
+	c = b[i]
+	if c <= ' ' {
+		for space[c] {
+			if i++; i >= len(b) {
+				goto fail
+			}
+			c = b[i]
 		}
-		if j < len(s) && s[j] == '"' {
-			i = j + 1
-			break
-		}
-		d.i = i
-		if err := d.skipString(); err != nil {
-			d.stack = stack
-			return err
-		}
-		i = d.i
-	case c-'0' < 10 || c == '-':
+	}
+haveValue:
+	if c == '"' {
+		i++
+		goto str
+	}
+	if c-'0' < 10 || c == '-' {
+		// A number: the common forms here, the rest (exponents, errors)
+		// in number.
 		j := i
 		if c == '-' {
-			j++
-		}
-		switch {
-		case j < len(s) && s[j] == '0':
-			j++
-		case j < len(s) && s[j]-'1' < 9:
-			for j++; j < len(s) && s[j]-'0' < 10; j++ {
+			if j++; j >= len(b) {
+				return i, top, depth, exitNumber
 			}
-		default:
-			goto slowNumber
-		}
-		if j < len(s) && s[j] == '.' {
-			j++
-			if j >= len(s) || s[j]-'0' >= 10 {
-				goto slowNumber
+			c = b[j]
+			if c-'0' >= 10 {
+				return i, top, depth, exitNumber
 			}
-			// Fractions are long (coordinates, timestamps): eight digits
-			// at a time, as in digits.
-			for j++; j+8 <= len(s); j += 8 {
-				w := binary.LittleEndian.Uint64(d.b[j:])
-				bad := (w&0xF0F0F0F0F0F0F0F0 ^ 0x3030303030303030) |
-					((w+0x0606060606060606)&0xF0F0F0F0F0F0F0F0 ^ 0x3030303030303030)
-				if bad != 0 {
-					z := ^((bad&0x7F7F7F7F7F7F7F7F + 0x7F7F7F7F7F7F7F7F) | bad | 0x7F7F7F7F7F7F7F7F)
-					j += bits.TrailingZeros64(^z&0x8080808080808080) / 8
-					goto fraction
+		}
+		j++
+		if c != '0' {
+			for j < len(b) && b[j]-'0' < 10 {
+				j++
+			}
+		}
+		if j < len(b) {
+			switch b[j] {
+			case '.':
+				j++
+				if j >= len(b) || b[j]-'0' >= 10 {
+					return i, top, depth, exitNumber
 				}
+				// Fractions are long (coordinates, timestamps): eight
+				// digits at a time, as in digits.
+				for j++; j+8 <= len(b); j += 8 {
+					w := binary.LittleEndian.Uint64(b[j:])
+					bad := (w&0xF0F0F0F0F0F0F0F0 ^ 0x3030303030303030) |
+						((w+0x0606060606060606)&0xF0F0F0F0F0F0F0F0 ^ 0x3030303030303030)
+					if bad != 0 {
+						z := ^((bad&0x7F7F7F7F7F7F7F7F + 0x7F7F7F7F7F7F7F7F) | bad | 0x7F7F7F7F7F7F7F7F)
+						j += bits.TrailingZeros64(^z&0x8080808080808080) / 8
+						goto fraction
+					}
+				}
+				for j < len(b) && b[j]-'0' < 10 {
+					j++
+				}
+			fraction:
+				if j < len(b) && b[j]|0x20 == 'e' {
+					return i, top, depth, exitNumber
+				}
+			case 'e', 'E':
+				return i, top, depth, exitNumber
 			}
-			for ; j < len(s) && s[j]-'0' < 10; j++ {
-			}
-		}
-	fraction:
-		if j < len(s) && s[j]|0x20 == 'e' {
-			goto slowNumber
 		}
 		i = j
-		break
-	slowNumber:
-		d.i = i
-		if err := d.number(); err != nil {
-			d.stack = stack
-			return err
-		}
-		i = d.i
-	case c == '{':
-		if len(stack)+d.depth >= maxDepth {
+		goto after
+	}
+	switch c {
+	case '{', '[':
+		if depth >= limit {
 			goto fail
 		}
-		stack = append(stack, '{')
+		if depth&63 == 0 && depth > 0 {
+			return i, top, depth, exitPush
+		}
+		top = top<<1 | uint64(c>>5&1) // bit 5: 1 in '{' (0x7b) and '}', 0 in '[' (0x5b) and ']'
+		depth++
 		i++
-		for i < len(s) && space[s[i]] {
-			i++
+		if c == '{' {
+			goto openObject
 		}
-		if i < len(s) && s[i] == '}' {
-			i++
-			stack = stack[:len(stack)-1]
-			goto after
-		}
-		goto key
-	case c == '[':
-		if len(stack)+d.depth >= maxDepth {
-			goto fail
-		}
-		stack = append(stack, '[')
-		i++
-		for i < len(s) && space[s[i]] {
-			i++
-		}
-		if i < len(s) && s[i] == ']' {
-			i++
-			stack = stack[:len(stack)-1]
-			goto after
-		}
-		goto value
-	case c == 't':
-		if len(s)-i < 4 || s[i:i+4] != "true" {
+		goto openArray
+	case 't':
+		if len(b)-i < 4 || binary.LittleEndian.Uint32(b[i:]) != 0x65757274 { // "true"
 			goto fail
 		}
 		i += 4
-	case c == 'f':
-		if len(s)-i < 5 || s[i:i+5] != "false" {
+	case 'f':
+		if len(b)-i < 5 || binary.LittleEndian.Uint32(b[i:]) != 0x736c6166 || b[i+4] != 'e' { // "false"
 			goto fail
 		}
 		i += 5
-	case c == 'n':
-		if len(s)-i < 4 || s[i:i+4] != "null" {
+	case 'n':
+		if len(b)-i < 4 || binary.LittleEndian.Uint32(b[i:]) != 0x6c6c756e { // "null"
 			goto fail
 		}
 		i += 4
@@ -474,75 +630,176 @@ value:
 		goto fail
 	}
 after:
-	if len(stack) == 0 {
-		d.i = i
-		d.stack = stack
-		return nil
+	if depth == 0 {
+		return i, top, depth, exitDone
 	}
-	for i < len(s) && space[s[i]] {
-		i++
-	}
-	if i >= len(s) {
+	if i >= len(b) {
 		goto fail
 	}
-	switch c = s[i]; {
-	case c == ',':
-		i++
-		if stack[len(stack)-1] == '{' {
-			goto key
-		}
-		goto value
-	case c == '}' && stack[len(stack)-1] == '{', c == ']' && stack[len(stack)-1] == '[':
-		i++
-		stack = stack[:len(stack)-1]
-		goto after
-	default:
-		goto fail
-	}
-key:
-	for i < len(s) && space[s[i]] {
-		i++
-	}
-	if i >= len(s) || s[i] != '"' {
-		goto fail
-	}
-	{
-		j := i + 1
-		for j < len(s) && plain[s[j]] {
-			j++
-		}
-		if j < len(s) && s[j] == '"' {
-			i = j + 1
-		} else {
-			d.i = i
-			if err := d.skipString(); err != nil {
-				d.stack = stack
-				return err
+	c = b[i]
+	if c <= ' ' {
+		for space[c] {
+			if i++; i >= len(b) {
+				goto fail
 			}
-			i = d.i
+			c = b[i]
 		}
 	}
-	for i < len(s) && space[s[i]] {
+	if c == ',' {
+		i++
+		if top&1 == 0 {
+			goto value
+		}
+		if i < len(b) && b[i] == '"' {
+			i++
+			key = true
+			goto str
+		}
+		goto key
+	}
+	// '}' (0x7d) closes an object, ']' (0x5d) an array.
+	if c|0x20 != '}' || uint64(c>>5&1) != top&1 {
+		goto fail
+	}
+	i++
+pop:
+	depth--
+	top >>= 1
+	if depth&63 == 0 && depth > 0 {
+		return i, top, depth, exitPop
+	}
+	goto after
+openArray:
+	if i >= len(b) {
+		goto fail
+	}
+	c = b[i]
+	if c <= ' ' {
+		for space[c] {
+			if i++; i >= len(b) {
+				goto fail
+			}
+			c = b[i]
+		}
+	}
+	if c == ']' {
+		i++
+		goto pop
+	}
+	goto haveValue
+openObject:
+	if i >= len(b) {
+		goto fail
+	}
+	c = b[i]
+	if c <= ' ' {
+		for space[c] {
+			if i++; i >= len(b) {
+				goto fail
+			}
+			c = b[i]
+		}
+	}
+	if c == '}' {
+		i++
+		goto pop
+	}
+	goto haveKey
+key:
+	if i >= len(b) {
+		goto fail
+	}
+	c = b[i]
+	if c <= ' ' {
+		for space[c] {
+			if i++; i >= len(b) {
+				goto fail
+			}
+			c = b[i]
+		}
+	}
+haveKey:
+	if c != '"' {
+		goto fail
+	}
+	i++
+	key = true
+str:
+	// Eight bytes at a time up to the first '"', '\\' or control
+	// character: a zero byte of w^'"' or of w^'\\', or a byte of w below
+	// 0x20, sets its high bit in m. A borrow can set bits above a true
+	// one, never below, so the lowest is exact.
+	for i+8 <= len(b) {
+		w := binary.LittleEndian.Uint64(b[i : i+8 : i+8])
+		q := w ^ (ones * '"')
+		e := w ^ (ones * '\\')
+		m := ((q - ones) &^ q) | ((e - ones) &^ e) | ((w - ones*0x20) &^ w)
+		if m &= ones * 0x80; m != 0 {
+			i += bits.TrailingZeros64(m) >> 3
+			goto stop
+		}
+		i += 8
+	}
+	for i < len(b) && plain[b[i]] {
 		i++
 	}
-	if i >= len(s) || s[i] != ':' {
+	if i >= len(b) {
+		goto fail
+	}
+stop:
+	switch b[i] {
+	case '"':
+		i++
+		if !key {
+			goto after
+		}
+		key = false
+	case '\\':
+		if key {
+			return i, top, depth, exitEscapeKey
+		}
+		return i, top, depth, exitEscape
+	default:
+		return i, top, depth, exitControl
+	}
+	// The colon after a key.
+	if i+1 < len(b) && b[i] == ':' && b[i+1] == '"' {
+		i += 2
+		goto str
+	}
+	if i >= len(b) {
+		goto fail
+	}
+	c = b[i]
+	if c <= ' ' {
+		for space[c] {
+			if i++; i >= len(b) {
+				goto fail
+			}
+			c = b[i]
+		}
+	}
+	if c != ':' {
 		goto fail
 	}
 	i++
 	goto value
 fail:
-	d.stack = stack
-	return d.skipError(i, stack)
+	return i, top, depth, exitFail
 }
 
-// skipError describes the syntax error skip stopped at.
-func (d *decoder) skipError(i int, stack []byte) error {
+// ones has a 1 in every byte, for the word-at-a-time scans.
+const ones = 0x0101010101010101
+
+// skipError describes the syntax error skip stopped at, with depth
+// containers open.
+func (d *decoder) skipError(i, depth int) error {
 	d.i = i
 	s := d.s
 	switch {
 	case i >= len(s):
 		return d.eof()
-	case len(stack)+d.depth >= maxDepth && (s[i] == '{' || s[i] == '['):
+	case depth+d.depth >= maxDepth && (s[i] == '{' || s[i] == '['):
 		return d.errf("nested deeper than %d", maxDepth)
 	case s[i] == 't' && !strings.HasPrefix(s[i:], "true"):
 		return d.errf("invalid literal (expected true)")
@@ -646,21 +903,19 @@ var plain = func() (t [256]bool) {
 
 // skipString moves past the string at d.i, checking it.
 func (d *decoder) skipString() error {
-	s, i := d.s, d.i+1
+	b, i := d.b, d.i+1
 	for {
-		for i < len(s) && plain[s[i]] {
-			i++
-		}
-		if i >= len(s) {
+		i = stringEnd(b, i)
+		if i >= len(b) {
 			d.i = i
 			return d.eof()
 		}
-		switch c := s[i]; c {
+		switch c := b[i]; c {
 		case '"':
 			d.i = i + 1
 			return nil
 		case '\\':
-			n, err := escapeLen(s, i)
+			n, err := escapeLen(d.s, i)
 			if err != nil {
 				d.i = i
 				return err
@@ -671,6 +926,25 @@ func (d *decoder) skipString() error {
 			return d.errf("control character %#x in a string", c)
 		}
 	}
+}
+
+// stringEnd returns the index of the first '"', '\\' or control character
+// at or after i, or len(b), eight bytes at a time as in scan.
+func stringEnd(b []byte, i int) int {
+	for i+8 <= len(b) {
+		w := binary.LittleEndian.Uint64(b[i : i+8 : i+8])
+		q := w ^ (ones * '"')
+		e := w ^ (ones * '\\')
+		m := ((q - ones) &^ q) | ((e - ones) &^ e) | ((w - ones*0x20) &^ w)
+		if m &= ones * 0x80; m != 0 {
+			return i + bits.TrailingZeros64(m)>>3
+		}
+		i += 8
+	}
+	for i < len(b) && plain[b[i]] {
+		i++
+	}
+	return i
 }
 
 // escapeLen returns the length of the escape sequence at s[i] ('\\').
@@ -699,33 +973,57 @@ func isHex(c byte) bool {
 	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
 }
 
-// str decodes the string at d.i. Without escapes the result shares d.s.
+// str decodes the string at d.i. Without escapes the result shares d.s;
+// with escapes, a pooled decoder writes it into its arena.
 func (d *decoder) str() (string, error) {
-	s, i := d.s, d.i+1
-	start := i
-	for i < len(s) && plain[s[i]] {
-		i++
+	raw, escaped, err := d.rawStr()
+	if err != nil || !escaped {
+		return raw, err
 	}
-	if i < len(s) && s[i] == '"' {
-		d.i = i + 1
-		return s[start:i], nil
+	if !d.pooled {
+		return unescape(raw), nil
 	}
-	d.i = i
-	if err := d.skipStringFrom(i); err != nil {
-		return "", err
+	if cap(d.ba)-len(d.ba) < len(raw) {
+		d.ba = make([]byte, 0, max(2*cap(d.ba), len(raw), 256))
 	}
-	return unescape(s[start : d.i-1]), nil
+	at := len(d.ba)
+	d.ba = appendUnescaped(d.ba, raw)
+	return unsafeString(d.ba[at:]), nil
 }
 
-func (d *decoder) skipStringFrom(i int) error {
-	d.i = i - 1 // skipString starts after the byte at d.i
-	return d.skipString()
+// rawStr moves past the string at d.i, checking it, and returns its body
+// with the escapes as written, and whether it has any.
+func (d *decoder) rawStr() (string, bool, error) {
+	start := d.i + 1
+	i := stringEnd(d.b, start)
+	if i < len(d.b) && d.b[i] == '"' {
+		d.i = i + 1
+		return d.s[start:i], false, nil
+	}
+	d.i = start - 1
+	if err := d.skipString(); err != nil {
+		return "", false, err
+	}
+	return d.s[start : d.i-1], true, nil
+}
+
+// unsafeString is b as a string, sharing its memory: b must not change
+// while the string is used.
+func unsafeString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
 }
 
 // unescape decodes the body of a valid JSON string, as encoding/json does
 // (a lone surrogate becomes U+FFFD).
 func unescape(s string) string {
-	b := make([]byte, 0, len(s))
+	return string(appendUnescaped(make([]byte, 0, len(s)), s))
+}
+
+// appendUnescaped appends the decoded body of a valid JSON string to b.
+func appendUnescaped(b []byte, s string) []byte {
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c != '\\' {
@@ -764,7 +1062,7 @@ func unescape(s string) string {
 		}
 		i += 2
 	}
-	return string(b)
+	return b
 }
 
 func hex4(s string) rune {

@@ -64,10 +64,13 @@ func (b builder) want(key string) (*need, bool) {
 }
 
 // fields returns an empty slice for the fields of an object of at most
-// max keys.
+// max keys: from the pooled decoder's arena, when there is one.
 func (b builder) fields(max int) []Field {
 	if b.n != nil && len(b.n.names) < max {
 		max = len(b.n.names)
+	}
+	if b.d != nil {
+		return b.d.reserveFields(max)
 	}
 	return make([]Field, 0, max)
 }
@@ -205,7 +208,7 @@ func streamRecord(c *events.DynamoDBStreamRecord, b builder) Value {
 		m   map[string]events.DynamoDBAttributeValue
 	}{{"Keys", c.Keys}, {"NewImage", c.NewImage}, {"OldImage", c.OldImage}} {
 		if n, ok := b.want(img.key); ok && len(img.m) > 0 {
-			fields = append(fields, Field{Key: img.key, Value: attributeMap(img.m, n)})
+			fields = append(fields, Field{Key: img.key, Value: attributeMap(img.m, b.in(n))})
 		}
 	}
 	fields = b.str(fields, "SequenceNumber", c.SequenceNumber)
@@ -216,14 +219,14 @@ func streamRecord(c *events.DynamoDBStreamRecord, b builder) Value {
 	return v
 }
 
-// attributeMap writes an item in DynamoDB JSON: all its attributes (n nil,
-// in sorted order) or those n names.
-func attributeMap(m map[string]events.DynamoDBAttributeValue, n *need) Value {
-	if n != nil {
-		fields := make([]Field, 0, len(n.names))
+// attributeMap writes an item in DynamoDB JSON: all its attributes (b.n
+// nil, in sorted order) or those b.n names.
+func attributeMap(m map[string]events.DynamoDBAttributeValue, b builder) Value {
+	if n := b.n; n != nil {
+		fields := b.fields(len(m))
 		for _, k := range n.names {
 			if a, ok := m[k]; ok {
-				fields = append(fields, Field{Key: k, Value: attribute(a)})
+				fields = append(fields, Field{Key: k, Value: attributeIn(a, b)})
 			}
 		}
 		return ObjectValue(fields...)
@@ -235,15 +238,23 @@ func attributeMap(m map[string]events.DynamoDBAttributeValue, n *need) Value {
 	sort.Strings(keys)
 	fields := make([]Field, len(keys))
 	for i, k := range keys {
-		fields[i] = Field{Key: k, Value: attribute(m[k])}
+		fields[i] = Field{Key: k, Value: attribute(m[k], builder{})}
 	}
 	return ObjectValue(fields...)
 }
 
+// attributeIn writes an attribute value of an item that b builds: its
+// object comes from b's arena; what is inside a list or a map is built
+// whole.
+func attributeIn(a events.DynamoDBAttributeValue, b builder) Value {
+	return attribute(a, builder{d: b.d})
+}
+
 // attribute writes an attribute value in DynamoDB JSON: {"S": "a"},
 // {"N": "1"}, {"B": "base64"}, {"BOOL": true}, {"NULL": true}, {"SS": […]},
-// {"NS": […]}, {"BS": […]}, {"L": […]}, {"M": {…}}.
-func attribute(a events.DynamoDBAttributeValue) Value {
+// {"NS": […]}, {"BS": […]}, {"L": […]}, {"M": {…}}. Its one-field object
+// comes from b's arena when b has a decoder.
+func attribute(a events.DynamoDBAttributeValue, b builder) Value {
 	var key string
 	var v Value
 	switch a.DataType() {
@@ -272,13 +283,16 @@ func attribute(a events.DynamoDBAttributeValue) Value {
 		l := a.List()
 		elems := make([]Value, len(l))
 		for i, e := range l {
-			elems[i] = attribute(e)
+			elems[i] = attribute(e, builder{})
 		}
 		key, v = "L", ArrayValue(elems...)
 	case events.DataTypeMap:
-		key, v = "M", attributeMap(a.Map(), nil)
+		key, v = "M", attributeMap(a.Map(), builder{})
 	default:
 		return ObjectValue()
+	}
+	if b.d != nil {
+		return ObjectValue(append(b.d.reserveFields(1), Field{Key: key, Value: v})...)
 	}
 	return ObjectValue(Field{Key: key, Value: v})
 }
@@ -309,13 +323,9 @@ func sqsValue(m *events.SQSMessage, b builder) Value {
 	if c, ok := b.want("body"); ok {
 		fields = append(fields, Field{Key: "body", Value: payload(m.Body, c, b.d)})
 	}
-	fields = b.add(fields, "attributes", func() Value {
-		attrs := make([]Field, 0, len(m.Attributes))
-		for _, k := range sortedKeys(m.Attributes) {
-			attrs = append(attrs, Field{Key: k, Value: StringValue(m.Attributes[k])})
-		}
-		return ObjectValue(attrs...)
-	})
+	if c, ok := b.want("attributes"); ok {
+		fields = append(fields, Field{Key: "attributes", Value: stringMap(m.Attributes, b.in(c))})
+	}
 	fields = b.add(fields, "messageAttributes", func() Value {
 		mattrs := make([]Field, 0, len(m.MessageAttributes))
 		for _, k := range sortedKeys(m.MessageAttributes) {
@@ -333,6 +343,25 @@ func sqsValue(m *events.SQSMessage, b builder) Value {
 	fields = b.str(fields, "eventSource", m.EventSource)
 	fields = b.str(fields, "eventSourceARN", m.EventSourceARN)
 	fields = b.str(fields, "awsRegion", m.AWSRegion)
+	return ObjectValue(fields...)
+}
+
+// stringMap writes a map of strings as an object: all its keys (b.n nil,
+// in sorted order) or those b.n names.
+func stringMap(m map[string]string, b builder) Value {
+	if n := b.n; n != nil {
+		fields := b.fields(len(m))
+		for _, k := range n.names {
+			if s, ok := m[k]; ok {
+				fields = append(fields, Field{Key: k, Value: StringValue(s)})
+			}
+		}
+		return ObjectValue(fields...)
+	}
+	fields := make([]Field, 0, len(m))
+	for _, k := range sortedKeys(m) {
+		fields = append(fields, Field{Key: k, Value: StringValue(m[k])})
+	}
 	return ObjectValue(fields...)
 }
 

@@ -217,6 +217,9 @@ func TestDynamoDBFiltering(t *testing.T) {
 			[]events.DynamoDBEventRecord{us1}, []events.DynamoDBEventRecord{otherPrefix}},
 		{"ApproximateCreationDateTime is a number", `{"dynamodb": {"ApproximateCreationDateTime": [{"numeric": [">", 0]}]}}`,
 			[]events.DynamoDBEventRecord{pat, removed}, nil},
+		// Several attributes of an image, one absent, and what lies in a map.
+		{"attributes built from the arena", `{"dynamodb": {"NewImage": {"AccountManager": {"S": [{"prefix": "Pat"}]}, "Missing": [{"exists": false}], "PaymentTerms": {"S": ["60 days"]}}, "Keys": {"CustomerName": {"S": [{"exists": true}]}}}}`,
+			[]events.DynamoDBEventRecord{pat}, []events.DynamoDBEventRecord{pat2, other, removed}},
 		// DynamoDB developer guide: items deleted by Time to Live.
 		{"TTL deletions", `{"userIdentity": {"type": ["Service"], "principalId": ["dynamodb.amazonaws.com"]}}`,
 			[]events.DynamoDBEventRecord{removed}, []events.DynamoDBEventRecord{pat}},
@@ -350,6 +353,10 @@ func TestSQSFiltering(t *testing.T) {
 		{"message attributes", `{"messageAttributes": {"Color": {"stringValue": ["red"], "dataType": ["String"]}}}`,
 			[]string{"x"}, nil},
 		{"attributes as strings", `{"attributes": {"ApproximateReceiveCount": [{"numeric": [">", 0]}]}}`,
+			nil, []string{"x"}},
+		{"several attributes, one absent", `{"attributes": {"SenderId": [{"prefix": "AIDA"}], "MessageGroupId": ["g1"], "Missing": [{"exists": false}]}}`,
+			[]string{"x"}, nil},
+		{"an absent attribute", `{"attributes": {"Missing": [{"exists": true}]}}`,
 			nil, []string{"x"}},
 	}
 	for _, c := range cases {
