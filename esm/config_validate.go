@@ -336,10 +336,10 @@ func (c Config) validateFilters(v *validator, kind SourceKind, maxFilters int) {
 		v.add("FilterCriteria.Filters", strconv.Itoa(len(fs))+" filters",
 			fmt.Sprintf("must have at most %d filters (the Filters per event source mapping quota)", maxFilters))
 	}
-	opts := &filter.Options{MaxFilters: filter.MaxFiltersLimit, Source: filterSource(kind)}
+	opts := []filter.Option{filter.WithMaxFilters(filter.MaxFiltersLimit), filter.WithSource(filterSource(kind))}
 	for i, f := range fs {
 		field := fmt.Sprintf("FilterCriteria.Filters[%d].Pattern", i)
-		if _, err := filter.Compile([]string{f.Pattern}, opts); err != nil {
+		if _, err := filter.Compile([]string{f.Pattern}, opts...); err != nil {
 			var pe *filter.PatternError
 			if errors.As(err, &pe) {
 				pe.Index = -1 // the field already says which filter

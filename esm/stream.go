@@ -224,7 +224,7 @@ func prepare(cfg Config, kind SourceKind, client, h any, opts []*option) (Config
 			errs = append(errs, werr)
 		}
 		// Valid patterns (withDefaults checked them) compile.
-		o.filter, _ = filter.Compile(cfg.FilterPatterns(), &filter.Options{MaxFilters: filter.MaxFiltersLimit})
+		o.filter, _ = filter.Compile(cfg.FilterPatterns(), filter.WithMaxFilters(filter.MaxFiltersLimit))
 	}
 	if err == nil && oerr == nil && o.onFailure == nil && cfg.OnFailureDestination() != "" {
 		s, serr := destination.ForARN(cfg.OnFailureDestination(), o.destClients)

@@ -54,7 +54,7 @@ func BenchmarkRecord(b *testing.B) {
 		recs[i] = kinesisRecord(fmt.Sprintf("customer-%d", i), string(p))
 	}
 	for _, c := range recordCases {
-		f, err := filter.Compile([]string{c.pattern}, &filter.Options{Source: filter.SourceKinesis})
+		f, err := filter.Compile([]string{c.pattern}, filter.WithSource(filter.SourceKinesis))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -65,7 +65,7 @@ func BenchmarkRecord(b *testing.B) {
 		b.Run("MatchKinesisRecord/"+c.name, func(b *testing.B) {
 			perRecord(b, len(payloads[0]), func(i int) bool { return f.MatchKinesisRecord(recs[i%len(recs)]) })
 		})
-		data, err := filter.Compile([]string{c.pattern[len(`{"data": `) : len(c.pattern)-1]}, nil)
+		data, err := filter.Compile([]string{c.pattern[len(`{"data": `) : len(c.pattern)-1]})
 		if err != nil {
 			b.Fatal(err)
 		}

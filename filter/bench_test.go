@@ -120,7 +120,7 @@ func TestCityLots(t *testing.T) {
 		t.Fatalf("events average %d bytes, want about 900", avg)
 	}
 	for _, rt := range cityLotsRules {
-		f, err := filter.Compile(rt.rules, nil)
+		f, err := filter.Compile(rt.rules)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -164,7 +164,7 @@ func BenchmarkCityLots(b *testing.B) {
 	}
 	for _, rt := range cityLotsRules {
 		b.Run(rt.name, func(b *testing.B) {
-			f, err := filter.Compile(rt.rules, nil)
+			f, err := filter.Compile(rt.rules)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -197,7 +197,7 @@ func BenchmarkCityLotsDecoded(b *testing.B) {
 	}
 	for _, rt := range cityLotsRules {
 		b.Run(rt.name, func(b *testing.B) {
-			f, err := filter.Compile(rt.rules, nil)
+			f, err := filter.Compile(rt.rules)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -221,7 +221,7 @@ func BenchmarkSQSMessage(b *testing.B) {
 	for i, e := range lots {
 		msgs[i] = sqsMessage(string(e))
 	}
-	f, err := filter.Compile([]string{`{"body": {"properties": {"STREET": [{"prefix": "FU"}]}}}`}, &filter.Options{Source: filter.SourceSQS})
+	f, err := filter.Compile([]string{`{"body": {"properties": {"STREET": [{"prefix": "FU"}]}}}`}, filter.WithSource(filter.SourceSQS))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -249,7 +249,7 @@ func BenchmarkKinesisRecord(b *testing.B) {
 		recs[i] = kinesisRecord("1", string(e))
 	}
 	f, err := filter.Compile([]string{`{"partitionKey": ["1"], "data": {"geometry": {"firstCoordinates": {"x": [{"numeric": ["<", -122.41600944012424]}]}}}}`},
-		&filter.Options{Source: filter.SourceKinesis})
+		filter.WithSource(filter.SourceKinesis))
 	if err != nil {
 		b.Fatal(err)
 	}

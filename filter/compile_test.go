@@ -101,7 +101,7 @@ func TestCompileRefuses(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := filter.Compile([]string{`{"ok": ["pattern"]}`, c.pattern}, nil)
+			_, err := filter.Compile([]string{`{"ok": ["pattern"]}`, c.pattern})
 			require.Error(t, err)
 			assert.ErrorIs(t, err, filter.ErrInvalidPattern)
 			assert.True(t, strings.HasPrefix(err.Error(), "Invalid filter pattern definition."), err.Error())
@@ -161,16 +161,16 @@ func TestCompileAccepts(t *testing.T) {
 		`{"a": [1], "a": {"b": [1]}}`,
 		`{"` + strings.Repeat("x", filter.MaxPatternLength-10) + `": [1]}`,
 	} {
-		_, err := filter.Compile([]string{p}, nil)
+		_, err := filter.Compile([]string{p})
 		assert.NoError(t, err, p)
 	}
 }
 
 func TestCompileLimits(t *testing.T) {
 	six := []string{`{"a": [1]}`, `{"a": [2]}`, `{"a": [3]}`, `{"a": [4]}`, `{"a": [5]}`, `{"a": [6]}`}
-	_, err := filter.Compile(six[:5], nil)
+	_, err := filter.Compile(six[:5])
 	require.NoError(t, err)
-	_, err = filter.Compile(six, nil)
+	_, err = filter.Compile(six)
 	var ce *filter.Error
 	require.ErrorAs(t, err, &ce)
 	require.Len(t, ce.Problems, 1)
@@ -178,24 +178,24 @@ func TestCompileLimits(t *testing.T) {
 	assert.Equal(t, "6 filters; at most 5 are allowed", ce.Problems[0].Reason)
 	assert.Equal(t, "Invalid filter pattern definition. (6 filters; at most 5 are allowed)", ce.Problems[0].Error())
 
-	f, err := filter.Compile(six, &filter.Options{MaxFilters: 10})
+	f, err := filter.Compile(six, filter.WithMaxFilters(10))
 	require.NoError(t, err)
 	assert.Equal(t, 6, f.Len())
-	_, err = filter.Compile(append(six, six...), &filter.Options{MaxFilters: 10})
+	_, err = filter.Compile(append(six, six...), filter.WithMaxFilters(10))
 	assert.ErrorIs(t, err, filter.ErrInvalidPattern)
 
-	for _, bad := range []int{-1, 11} {
-		_, err = filter.Compile(six, &filter.Options{MaxFilters: bad})
+	for _, bad := range []int{-1, 0, 11} {
+		_, err = filter.Compile(six, filter.WithMaxFilters(bad))
 		require.Error(t, err)
-		assert.NotErrorIs(t, err, filter.ErrInvalidPattern, "a bad Options is not a bad pattern")
+		assert.NotErrorIs(t, err, filter.ErrInvalidPattern, "a bad option is not a bad pattern")
 	}
-	_, err = filter.Compile(nil, &filter.Options{Source: 9})
+	_, err = filter.Compile(nil, filter.WithSource(9))
 	assert.Error(t, err)
 
 	// The length is in characters, as AWS counts.
 	long := `{"a": ["` + strings.Repeat("é", filter.MaxPatternLength-12) + `"]}`
 	assert.Greater(t, len(long), filter.MaxPatternLength)
-	_, err = filter.Compile([]string{long}, nil)
+	_, err = filter.Compile([]string{long})
 	assert.NoError(t, err)
 }
 
@@ -208,7 +208,7 @@ func TestCompileReportsEveryProblem(t *testing.T) {
 		`{"d": [{"wildcard": "**"}]}`,
 		`{"a": [1]}`,
 	}
-	_, err := filter.Compile(patterns, nil)
+	_, err := filter.Compile(patterns)
 	var ce *filter.Error
 	require.ErrorAs(t, err, &ce)
 	var where []string
@@ -233,14 +233,14 @@ func TestCompileTooComplex(t *testing.T) {
 		fmt.Fprintf(&b, `"f%d": {"$or": [{"a": [1]}, {"b": [1]}]}`, i)
 	}
 	b.WriteString("}")
-	_, err := filter.Compile([]string{b.String()}, nil)
+	_, err := filter.Compile([]string{b.String()})
 	var pe *filter.PatternError
 	require.ErrorAs(t, err, &pe)
 	assert.Contains(t, pe.Reason, "too complex")
 
 	// Nine expand to 512: fine.
 	nine := strings.Replace(b.String(), `,"f9": {"$or": [{"a": [1]}, {"b": [1]}]},"f10": {"$or": [{"a": [1]}, {"b": [1]}]}`, "", 1)
-	f, err := filter.Compile([]string{nine}, nil)
+	f, err := filter.Compile([]string{nine})
 	require.NoError(t, err)
 	ok, err := f.MatchJSON([]byte(`{"f0":{"a":1},"f1":{"b":1},"f2":{"a":1},"f3":{"a":1},"f4":{"a":1},"f5":{"a":1},"f6":{"a":1},"f7":{"a":1},"f8":{"b":1}}`))
 	require.NoError(t, err)
@@ -270,7 +270,7 @@ func TestSourceRules(t *testing.T) {
 		{filter.AnySource, `{"data": ["plain"]}`, true},
 	}
 	for _, c := range cases {
-		_, err := filter.Compile([]string{c.pattern}, &filter.Options{Source: c.source})
+		_, err := filter.Compile([]string{c.pattern}, filter.WithSource(c.source))
 		if c.ok {
 			assert.NoError(t, err, "%s %s", c.source, c.pattern)
 			continue

@@ -157,7 +157,7 @@ func checkDifferential(t *testing.T, seed uint64) {
 		wrapped[i] = `{"data": ` + texts[i] + `}`
 		bodies[i] = `{"body": ` + texts[i] + `}`
 	}
-	f, err := filter.Compile(texts, nil)
+	f, err := filter.Compile(texts)
 	if err != nil {
 		var pe *filter.PatternError
 		if errors.As(err, &pe) && strings.Contains(pe.Reason, "too complex") {
@@ -165,11 +165,11 @@ func checkDifferential(t *testing.T, seed uint64) {
 		}
 		t.Fatalf("seed %d: Compile(%q): %v", seed, texts, err)
 	}
-	kf, err := filter.Compile(wrapped, &filter.Options{Source: filter.SourceKinesis})
+	kf, err := filter.Compile(wrapped, filter.WithSource(filter.SourceKinesis))
 	if err != nil {
 		t.Fatalf("seed %d: Compile(%q): %v", seed, wrapped, err)
 	}
-	sf, err := filter.Compile(bodies, &filter.Options{Source: filter.SourceSQS})
+	sf, err := filter.Compile(bodies, filter.WithSource(filter.SourceSQS))
 	if err != nil {
 		t.Fatalf("seed %d: Compile(%q): %v", seed, bodies, err)
 	}
@@ -265,7 +265,7 @@ func FuzzSkip(f *testing.F) {
 		"{\"x\": \"a\x01\"}", `{"x": [1,]}`, `{"x": {"a":1,}}`, `{"x": 01}`, `{"x": "\ud800"}`, `{"x": [` + strings.Repeat("[", 70) + strings.Repeat("]", 70) + `]}`} {
 		f.Add([]byte(s))
 	}
-	skipper, err := filter.Compile([]string{`{"never": [{"exists": false}]}`}, nil)
+	skipper, err := filter.Compile([]string{`{"never": [{"exists": false}]}`})
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -3,7 +3,7 @@
 // checked as Lambda checks it and matched against Kinesis, DynamoDB Streams
 // and SQS records as Lambda matches them.
 //
-//	f, err := filter.Compile(cfg.FilterPatterns(), &filter.Options{Source: filter.SourceSQS})
+//	f, err := filter.Compile(cfg.FilterPatterns(), filter.WithSource(filter.SourceSQS))
 //	…
 //	if f.MatchSQSMessage(msg) { /* hand the message to the function */ }
 //
@@ -87,7 +87,7 @@
 // even when the pattern asks only for exists:false. A pattern without the data
 // key filters on the other fields only. For Kinesis and DynamoDB Streams
 // Lambda refuses, when the mapping is created, a data pattern that is not an
-// object; Compile does so with [Options].Source set.
+// object; Compile does so given [WithSource].
 //
 // # Validation
 //
@@ -107,7 +107,7 @@
 // cidr that is not an address, '/' and a prefix length (IPv4 below 32, IPv6
 // below 128, as in event-ruler); $or that is not an array of at least two
 // objects, or whose objects use an operator's name or another reserved word
-// as a field name; more patterns than allowed (5, or Options.MaxFilters up
+// as a field name; more patterns than allowed (5, or WithMaxFilters up
 // to 10, as with a quota increase).
 //
 // # Operators beyond Lambda's list

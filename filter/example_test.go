@@ -15,7 +15,7 @@ func Example() {
 	f, err := filter.Compile([]string{
 		`{"body": {"RequestCode": ["BBBB"], "RecordNumber": [{"numeric": [">", 1000]}]}}`,
 		`{"body": [{"prefix": "URGENT"}]}`,
-	}, &filter.Options{Source: filter.SourceSQS})
+	}, filter.WithSource(filter.SourceSQS))
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -42,7 +42,7 @@ func ExampleCompile_invalid() {
 		`{"eventSource": "aws:sqs"}`,
 		`{"eventName": ["INSERT"]}`,
 		`{"dynamodb": {"NewImage": {"n": {"N": [{"numeric": ["<", 10, ">", 0]}]}}}}`,
-	}, nil)
+	})
 	fmt.Println(errors.Is(err, filter.ErrInvalidPattern))
 	fmt.Println(err)
 	// Output:
@@ -55,7 +55,7 @@ func ExampleCompile_invalid() {
 // MatchJSON matches records given as JSON, decoding only the fields the
 // patterns name.
 func ExampleFilter_MatchJSON() {
-	f, err := filter.Compile([]string{`{"detail": {"state": [{"anything-but": "initializing"}], "c-count": [{"numeric": [">", 0, "<=", 5]}]}}`}, nil)
+	f, err := filter.Compile([]string{`{"detail": {"state": [{"anything-but": "initializing"}], "c-count": [{"numeric": [">", 0, "<=", 5]}]}}`})
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -12,7 +12,7 @@ const (
 	MaxFiltersLimit = 10
 )
 
-// Source selects the source-specific rules of [Options].
+// Source selects the source-specific rules of [WithSource].
 type Source uint8
 
 // The event sources.
@@ -54,19 +54,25 @@ func (s Source) dataKey() string {
 	return ""
 }
 
-// Options configures [Compile]. The zero value (or nil) is Lambda's default.
-type Options struct {
-	// MaxFilters is the number of patterns allowed. Default 5
-	// (DefaultMaxFilters); at most 10 (MaxFiltersLimit), as with a quota
-	// increase.
-	// AWS: the "Filters per event source mapping" quota.
-	MaxFilters int
-	// Source turns on the rules of one event source: for Kinesis and
-	// DynamoDB Streams, Lambda refuses a pattern whose data key ("data",
-	// "dynamodb") holds a list of values instead of an object. Default
-	// AnySource: no such rule.
-	Source Source
+// Option changes how [Compile] checks patterns. Without options it checks
+// them as Lambda does by default.
+type Option func(*options)
+
+type options struct {
+	maxFilters int
+	source     Source
 }
+
+// WithMaxFilters sets the number of patterns allowed: default 5
+// (DefaultMaxFilters), at most 10 (MaxFiltersLimit), as with a quota
+// increase. AWS: the "Filters per event source mapping" quota.
+func WithMaxFilters(n int) Option { return func(o *options) { o.maxFilters = n } }
+
+// WithSource turns on the rules of one event source: for Kinesis and
+// DynamoDB Streams, Lambda refuses a pattern whose data key ("data",
+// "dynamodb") holds a list of values instead of an object. Default
+// AnySource: no such rule.
+func WithSource(s Source) Option { return func(o *options) { o.source = s } }
 
 // Filter is a compiled FilterCriteria: a list of patterns, OR'ed. It is
 // immutable and safe for concurrent use. A nil Filter, or one compiled from
@@ -81,21 +87,20 @@ type Filter struct {
 // Compile checks patterns as Lambda checks FilterCriteria and compiles them
 // into a Filter. A refusal is an [*Error] that holds every problem found,
 // each a [*PatternError] whose Index is the pattern's position; errors.Is(err,
-// ErrInvalidPattern) holds. A bad Options is a plain error.
-func Compile(patterns []string, opts *Options) (*Filter, error) {
-	var o Options
-	if opts != nil {
-		o = *opts
+// ErrInvalidPattern) holds. A bad option is a plain error.
+func Compile(patterns []string, opts ...Option) (*Filter, error) {
+	o := options{maxFilters: DefaultMaxFilters}
+	for _, opt := range opts {
+		if opt != nil {
+			opt(&o)
+		}
 	}
-	limit := o.MaxFilters
-	if limit == 0 {
-		limit = DefaultMaxFilters
+	limit := o.maxFilters
+	if limit < 1 || limit > MaxFiltersLimit {
+		return nil, fmt.Errorf("filter: WithMaxFilters(%d): it must be between 1 and %d", o.maxFilters, MaxFiltersLimit)
 	}
-	if limit < 0 || limit > MaxFiltersLimit {
-		return nil, fmt.Errorf("filter: Options.MaxFilters is %d; it must be between 1 and %d (0 means %d)", o.MaxFilters, MaxFiltersLimit, DefaultMaxFilters)
-	}
-	if o.Source > SourceSQS {
-		return nil, fmt.Errorf("filter: unknown Options.Source %d", uint8(o.Source))
+	if o.source > SourceSQS {
+		return nil, fmt.Errorf("filter: WithSource: unknown source %d", uint8(o.source))
 	}
 	var problems []*PatternError
 	if len(patterns) > limit {
@@ -108,7 +113,7 @@ func Compile(patterns []string, opts *Options) (*Filter, error) {
 		needs:    &need{},
 	}
 	for i, text := range patterns {
-		c, probs := compilePattern(i, text, o.Source)
+		c, probs := compilePattern(i, text, o.source)
 		if len(probs) > 0 {
 			problems = append(problems, probs...)
 			continue

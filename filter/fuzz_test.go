@@ -23,7 +23,7 @@ func checkAgainstReference(t *testing.T, seed uint64) {
 		pats[i] = g.pattern(0)
 		texts[i] = pats[i].json()
 	}
-	f, err := filter.Compile(texts, nil)
+	f, err := filter.Compile(texts)
 	if err != nil {
 		var pe *filter.PatternError
 		if errors.As(err, &pe) && strings.Contains(pe.Reason, "too complex") {
@@ -35,7 +35,7 @@ func checkAgainstReference(t *testing.T, seed uint64) {
 	for i, text := range texts {
 		bodies[i] = `{"body": ` + text + `, "messageId": [{"exists": true}]}`
 	}
-	inBody, err := filter.Compile(bodies, nil)
+	inBody, err := filter.Compile(bodies)
 	if err != nil {
 		t.Fatalf("seed %d: Compile(%q): %v", seed, bodies, err)
 	}
@@ -117,7 +117,7 @@ func FuzzCompile(f *testing.F) {
 		[]byte(ec2Event),
 	}
 	f.Fuzz(func(t *testing.T, pattern string) {
-		fl, err := filter.Compile([]string{pattern}, &filter.Options{Source: filter.SourceKinesis})
+		fl, err := filter.Compile([]string{pattern}, filter.WithSource(filter.SourceKinesis))
 		if err != nil {
 			if !errors.Is(err, filter.ErrInvalidPattern) {
 				t.Fatalf("Compile(%q): an error that is not ErrInvalidPattern: %v", pattern, err)
@@ -150,7 +150,7 @@ func FuzzDecode(f *testing.F) {
 	for _, s := range []string{`{"x": [1 2]}`, `{"x": [1, true false]}`, `{"x": {"y" 1}}`, `{"x": -}`, `{"x": 1.}`, `{"x": 1e}`, `{"x": tru}`, `{"x": "\q"}`, `{"a": [{"b": 1, "c": [[[]]]}, 2e-3, "\u00e9"]}`, `{"a": [1, -2.5e-3, "x\u00e9\ud83d\ude00", true, false, null, {}, []]}`, `"\ud800"`, `01`, `[1,]`, `{"a":1,"a":2}`, " \n\t[] ", ec2Event} {
 		f.Add([]byte(s))
 	}
-	skipper, err := filter.Compile([]string{`{"a": {"b": [1]}}`}, nil)
+	skipper, err := filter.Compile([]string{`{"a": {"b": [1]}}`})
 	if err != nil {
 		f.Fatal(err)
 	}

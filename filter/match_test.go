@@ -22,7 +22,7 @@ func runMatchCases(t *testing.T, cases []matchCase) {
 	t.Helper()
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			f, err := filter.Compile([]string{c.pattern}, nil)
+			f, err := filter.Compile([]string{c.pattern})
 			require.NoError(t, err)
 			for _, e := range c.match {
 				got, err := f.MatchJSON([]byte(e))
@@ -305,7 +305,7 @@ func TestEmptyAndNilFilters(t *testing.T) {
 	var nilFilter *filter.Filter
 	assert.True(t, nilFilter.Match(filter.ObjectValue()))
 	assert.Equal(t, 0, nilFilter.Len())
-	f, err := filter.Compile(nil, nil)
+	f, err := filter.Compile(nil)
 	require.NoError(t, err)
 	ok, err := f.MatchJSON([]byte(`{"a": 1}`))
 	require.NoError(t, err)
@@ -316,7 +316,7 @@ func TestEmptyAndNilFilters(t *testing.T) {
 }
 
 func TestMatchJSONRefusesNonObjects(t *testing.T) {
-	f, err := filter.Compile([]string{`{"a": [{"exists": false}]}`}, nil)
+	f, err := filter.Compile([]string{`{"a": [{"exists": false}]}`})
 	require.NoError(t, err)
 	for _, in := range []string{``, `[]`, `"x"`, `5`, `null`, `{"a":1} {}`, `{"a":01}`, "{\"a\":\"\x01\"}", `{"a":"\x"}`} {
 		ok, err := f.MatchJSON([]byte(in))
@@ -330,7 +330,7 @@ func TestMatchJSONRefusesNonObjects(t *testing.T) {
 func TestMatchedPatterns(t *testing.T) {
 	f, err := filter.Compile([]string{
 		`{"a": [1]}`, `{"b": [{"exists": true}]}`, `{"a": [{"numeric": [">", 0]}]}`,
-	}, nil)
+	})
 	require.NoError(t, err)
 	got, err := f.MatchedPatternsJSON(nil, []byte(`{"a": 1}`))
 	require.NoError(t, err)

@@ -61,7 +61,7 @@ type leafPat struct {
 // problem it can find.
 type parser struct {
 	index    int
-	dataKey  string // the key that must hold an object pattern (Options.Source)
+	dataKey  string // the key that must hold an object pattern (WithSource)
 	source   Source
 	problems []*PatternError
 }

@@ -14,7 +14,7 @@ import (
 
 func mustCompile(t *testing.T, source filter.Source, patterns ...string) *filter.Filter {
 	t.Helper()
-	f, err := filter.Compile(patterns, &filter.Options{Source: source})
+	f, err := filter.Compile(patterns, filter.WithSource(source))
 	require.NoError(t, err)
 	return f
 }
@@ -238,7 +238,7 @@ func TestDynamoDBFiltering(t *testing.T) {
 		})
 	}
 
-	// Without Options.Source, a value list for dynamodb compiles but never
+	// Without WithSource, a value list for dynamodb compiles but never
 	// matches: dynamodb is JSON.
 	f := mustCompile(t, filter.AnySource, `{"dynamodb": [{"exists": false}]}`)
 	assert.False(t, f.Match(filter.DynamoDBRecord(pat)))
