@@ -1,4 +1,4 @@
-package filter_test
+package filter
 
 import (
 	"fmt"
@@ -6,8 +6,6 @@ import (
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
-
-	"github.com/lambdaesm/lambdaesm/filter"
 )
 
 // orderPayloads are 1 KB JSON orders shaped like the payloads of esm's
@@ -54,7 +52,7 @@ func BenchmarkRecord(b *testing.B) {
 		recs[i] = kinesisRecord(fmt.Sprintf("customer-%d", i), string(p))
 	}
 	for _, c := range recordCases {
-		f, err := filter.Compile([]string{c.pattern}, filter.WithSource(filter.SourceKinesis))
+		f, err := Compile([]string{c.pattern}, WithSource(SourceKinesis))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -65,7 +63,7 @@ func BenchmarkRecord(b *testing.B) {
 		b.Run("MatchKinesisRecord/"+c.name, func(b *testing.B) {
 			perRecord(b, len(payloads[0]), func(i int) bool { return f.MatchKinesisRecord(recs[i%len(recs)]) })
 		})
-		data, err := filter.Compile([]string{c.pattern[len(`{"data": `) : len(c.pattern)-1]})
+		data, err := Compile([]string{c.pattern[len(`{"data": `) : len(c.pattern)-1]})
 		if err != nil {
 			b.Fatal(err)
 		}

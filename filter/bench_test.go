@@ -1,4 +1,4 @@
-package filter_test
+package filter
 
 import (
 	"fmt"
@@ -7,8 +7,6 @@ import (
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
-
-	"github.com/lambdaesm/lambdaesm/filter"
 )
 
 // cityLots generates n events shaped like event-ruler's benchmark data
@@ -120,7 +118,7 @@ func TestCityLots(t *testing.T) {
 		t.Fatalf("events average %d bytes, want about 900", avg)
 	}
 	for _, rt := range cityLotsRules {
-		f, err := filter.Compile(rt.rules)
+		f, err := Compile(rt.rules)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -130,11 +128,11 @@ func TestCityLots(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			v, err := filter.Decode(e)
+			v, err := decode(e)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if full := f.MatchedPatterns(nil, v); fmt.Sprint(full) != fmt.Sprint(got) {
+			if full := f.matchedPatterns(nil, v); fmt.Sprint(full) != fmt.Sprint(got) {
 				t.Fatalf("%s: MatchedPatternsJSON %v, MatchedPatterns(Decode) %v for %s", rt.name, got, full, e)
 			}
 			for _, i := range got {
@@ -164,7 +162,7 @@ func BenchmarkCityLots(b *testing.B) {
 	}
 	for _, rt := range cityLotsRules {
 		b.Run(rt.name, func(b *testing.B) {
-			f, err := filter.Compile(rt.rules)
+			f, err := Compile(rt.rules)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -187,9 +185,9 @@ func BenchmarkCityLots(b *testing.B) {
 // (as the per-source helpers produce them).
 func BenchmarkCityLotsDecoded(b *testing.B) {
 	lots := cityLots(4096)
-	values := make([]filter.Value, len(lots))
+	values := make([]value, len(lots))
 	for i, e := range lots {
-		v, err := filter.Decode(e)
+		v, err := decode(e)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -197,7 +195,7 @@ func BenchmarkCityLotsDecoded(b *testing.B) {
 	}
 	for _, rt := range cityLotsRules {
 		b.Run(rt.name, func(b *testing.B) {
-			f, err := filter.Compile(rt.rules)
+			f, err := Compile(rt.rules)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -205,7 +203,7 @@ func BenchmarkCityLotsDecoded(b *testing.B) {
 			var dst []int
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				dst = f.MatchedPatterns(dst[:0], values[i%len(values)])
+				dst = f.matchedPatterns(dst[:0], values[i%len(values)])
 			}
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 		})
@@ -221,14 +219,14 @@ func BenchmarkSQSMessage(b *testing.B) {
 	for i, e := range lots {
 		msgs[i] = sqsMessage(string(e))
 	}
-	f, err := filter.Compile([]string{`{"body": {"properties": {"STREET": [{"prefix": "FU"}]}}}`}, filter.WithSource(filter.SourceSQS))
+	f, err := Compile([]string{`{"body": {"properties": {"STREET": [{"prefix": "FU"}]}}}`}, WithSource(SourceSQS))
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Run("SQSMessage", func(b *testing.B) {
 		b.ReportAllocs()
 		for i := 0; i < b.N; i++ {
-			f.Match(filter.SQSMessage(msgs[i%len(msgs)]))
+			f.matchValue(sqsMessageValue(msgs[i%len(msgs)]))
 		}
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 	})
@@ -248,15 +246,15 @@ func BenchmarkKinesisRecord(b *testing.B) {
 	for i, e := range lots {
 		recs[i] = kinesisRecord("1", string(e))
 	}
-	f, err := filter.Compile([]string{`{"partitionKey": ["1"], "data": {"geometry": {"firstCoordinates": {"x": [{"numeric": ["<", -122.41600944012424]}]}}}}`},
-		filter.WithSource(filter.SourceKinesis))
+	f, err := Compile([]string{`{"partitionKey": ["1"], "data": {"geometry": {"firstCoordinates": {"x": [{"numeric": ["<", -122.41600944012424]}]}}}}`},
+		WithSource(SourceKinesis))
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Run("KinesisRecord", func(b *testing.B) {
 		b.ReportAllocs()
 		for i := 0; i < b.N; i++ {
-			f.Match(filter.KinesisRecord(recs[i%len(recs)]))
+			f.matchValue(kinesisRecordValue(recs[i%len(recs)]))
 		}
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 	})

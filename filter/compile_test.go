@@ -1,4 +1,4 @@
-package filter_test
+package filter
 
 import (
 	"errors"
@@ -8,8 +8,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/lambdaesm/lambdaesm/filter"
 )
 
 func TestCompileRefuses(t *testing.T) {
@@ -96,16 +94,16 @@ func TestCompileRefuses(t *testing.T) {
 		{"reserved word inside or", `{"$or": [{"numeric": [1]}, {"b": ["a"]}]}`, "$or[0].numeric", `"numeric" is a reserved word`},
 		{"reserved word deep inside or", `{"x": {"$or": [{"a": {"cidr": [1]}}, {"b": [2]}]}}`, "x.$or[0].a.cidr", "reserved word"},
 		{"nested or problem", `{"a": {"$or": [{"b": [1]}, {"c": []}]}}`, "a.$or[1].c", "empty arrays"},
-		{"too long", `{"a": ["` + strings.Repeat("x", filter.MaxPatternLength) + `"]}`, "", "at most 4096 are allowed"},
+		{"too long", `{"a": ["` + strings.Repeat("x", MaxPatternLength) + `"]}`, "", "at most 4096 are allowed"},
 		{"invalid UTF-8", "{\"a\": [\"\xff\"]}", "", "not valid UTF-8"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := filter.Compile([]string{`{"ok": ["pattern"]}`, c.pattern})
+			_, err := Compile([]string{`{"ok": ["pattern"]}`, c.pattern})
 			require.Error(t, err)
-			assert.ErrorIs(t, err, filter.ErrInvalidPattern)
+			assert.ErrorIs(t, err, ErrInvalidPattern)
 			assert.True(t, strings.HasPrefix(err.Error(), "Invalid filter pattern definition."), err.Error())
-			var ce *filter.Error
+			var ce *Error
 			require.ErrorAs(t, err, &ce)
 			require.Len(t, ce.Problems, 1, "%v", err)
 			p := ce.Problems[0]
@@ -113,9 +111,9 @@ func TestCompileRefuses(t *testing.T) {
 			assert.Equal(t, c.path, p.Path)
 			assert.Contains(t, p.Reason, c.reason)
 			assert.True(t, strings.HasPrefix(p.Error(), "Invalid filter pattern definition. (pattern 1"), p.Error())
-			var pe *filter.PatternError
+			var pe *PatternError
 			require.ErrorAs(t, err, &pe)
-			assert.ErrorIs(t, pe, filter.ErrInvalidPattern)
+			assert.ErrorIs(t, pe, ErrInvalidPattern)
 		})
 	}
 }
@@ -159,43 +157,43 @@ func TestCompileAccepts(t *testing.T) {
 		// Whitespace around the object is fine.
 		" \n{\"a\": [1]}\n ",
 		`{"a": [1], "a": {"b": [1]}}`,
-		`{"` + strings.Repeat("x", filter.MaxPatternLength-10) + `": [1]}`,
+		`{"` + strings.Repeat("x", MaxPatternLength-10) + `": [1]}`,
 	} {
-		_, err := filter.Compile([]string{p})
+		_, err := Compile([]string{p})
 		assert.NoError(t, err, p)
 	}
 }
 
 func TestCompileLimits(t *testing.T) {
 	six := []string{`{"a": [1]}`, `{"a": [2]}`, `{"a": [3]}`, `{"a": [4]}`, `{"a": [5]}`, `{"a": [6]}`}
-	_, err := filter.Compile(six[:5])
+	_, err := Compile(six[:5])
 	require.NoError(t, err)
-	_, err = filter.Compile(six)
-	var ce *filter.Error
+	_, err = Compile(six)
+	var ce *Error
 	require.ErrorAs(t, err, &ce)
 	require.Len(t, ce.Problems, 1)
 	assert.Equal(t, -1, ce.Problems[0].Index)
 	assert.Equal(t, "6 filters; at most 5 are allowed", ce.Problems[0].Reason)
 	assert.Equal(t, "Invalid filter pattern definition. (6 filters; at most 5 are allowed)", ce.Problems[0].Error())
 
-	f, err := filter.Compile(six, filter.WithMaxFilters(10))
+	f, err := Compile(six, WithMaxFilters(10))
 	require.NoError(t, err)
 	assert.Equal(t, 6, f.Len())
-	_, err = filter.Compile(append(six, six...), filter.WithMaxFilters(10))
-	assert.ErrorIs(t, err, filter.ErrInvalidPattern)
+	_, err = Compile(append(six, six...), WithMaxFilters(10))
+	assert.ErrorIs(t, err, ErrInvalidPattern)
 
 	for _, bad := range []int{-1, 0, 11} {
-		_, err = filter.Compile(six, filter.WithMaxFilters(bad))
+		_, err = Compile(six, WithMaxFilters(bad))
 		require.Error(t, err)
-		assert.NotErrorIs(t, err, filter.ErrInvalidPattern, "a bad option is not a bad pattern")
+		assert.NotErrorIs(t, err, ErrInvalidPattern, "a bad option is not a bad pattern")
 	}
-	_, err = filter.Compile(nil, filter.WithSource(9))
+	_, err = Compile(nil, WithSource(9))
 	assert.Error(t, err)
 
 	// The length is in characters, as AWS counts.
-	long := `{"a": ["` + strings.Repeat("é", filter.MaxPatternLength-12) + `"]}`
-	assert.Greater(t, len(long), filter.MaxPatternLength)
-	_, err = filter.Compile([]string{long})
+	long := `{"a": ["` + strings.Repeat("é", MaxPatternLength-12) + `"]}`
+	assert.Greater(t, len(long), MaxPatternLength)
+	_, err = Compile([]string{long})
 	assert.NoError(t, err)
 }
 
@@ -208,8 +206,8 @@ func TestCompileReportsEveryProblem(t *testing.T) {
 		`{"d": [{"wildcard": "**"}]}`,
 		`{"a": [1]}`,
 	}
-	_, err := filter.Compile(patterns)
-	var ce *filter.Error
+	_, err := Compile(patterns)
+	var ce *Error
 	require.ErrorAs(t, err, &ce)
 	var where []string
 	for _, p := range ce.Problems {
@@ -233,14 +231,14 @@ func TestCompileTooComplex(t *testing.T) {
 		fmt.Fprintf(&b, `"f%d": {"$or": [{"a": [1]}, {"b": [1]}]}`, i)
 	}
 	b.WriteString("}")
-	_, err := filter.Compile([]string{b.String()})
-	var pe *filter.PatternError
+	_, err := Compile([]string{b.String()})
+	var pe *PatternError
 	require.ErrorAs(t, err, &pe)
 	assert.Contains(t, pe.Reason, "too complex")
 
 	// Nine expand to 512: fine.
 	nine := strings.Replace(b.String(), `,"f9": {"$or": [{"a": [1]}, {"b": [1]}]},"f10": {"$or": [{"a": [1]}, {"b": [1]}]}`, "", 1)
-	f, err := filter.Compile([]string{nine})
+	f, err := Compile([]string{nine})
 	require.NoError(t, err)
 	ok, err := f.MatchJSON([]byte(`{"f0":{"a":1},"f1":{"b":1},"f2":{"a":1},"f3":{"a":1},"f4":{"a":1},"f5":{"a":1},"f6":{"a":1},"f7":{"a":1},"f8":{"b":1}}`))
 	require.NoError(t, err)
@@ -249,43 +247,43 @@ func TestCompileTooComplex(t *testing.T) {
 
 func TestSourceRules(t *testing.T) {
 	cases := []struct {
-		source  filter.Source
+		source  Source
 		pattern string
 		ok      bool
 	}{
 		// Kinesis and DynamoDB: "Lambda throws an exception at the time of the
 		// event source mapping creation or update" for a non-JSON data pattern.
-		{filter.SourceKinesis, `{"data": ["plain"]}`, false},
-		{filter.SourceKinesis, `{"data": [{"prefix": "x"}]}`, false},
-		{filter.SourceKinesis, `{"$or": [{"data": ["x"]}, {"partitionKey": ["1"]}]}`, false},
-		{filter.SourceKinesis, `{"data": {"a": ["x"]}}`, true},
-		{filter.SourceKinesis, `{"partitionKey": ["1"]}`, true},
-		{filter.SourceKinesis, `{"x": {"data": ["nested, not the data key"]}}`, true},
-		{filter.SourceDynamoDB, `{"dynamodb": [{"exists": true}]}`, false},
-		{filter.SourceDynamoDB, `{"dynamodb": {"Keys": {"id": {"S": ["1"]}}}}`, true},
-		{filter.SourceDynamoDB, `{"data": ["x"]}`, true},
+		{SourceKinesis, `{"data": ["plain"]}`, false},
+		{SourceKinesis, `{"data": [{"prefix": "x"}]}`, false},
+		{SourceKinesis, `{"$or": [{"data": ["x"]}, {"partitionKey": ["1"]}]}`, false},
+		{SourceKinesis, `{"data": {"a": ["x"]}}`, true},
+		{SourceKinesis, `{"partitionKey": ["1"]}`, true},
+		{SourceKinesis, `{"x": {"data": ["nested, not the data key"]}}`, true},
+		{SourceDynamoDB, `{"dynamodb": [{"exists": true}]}`, false},
+		{SourceDynamoDB, `{"dynamodb": {"Keys": {"id": {"S": ["1"]}}}}`, true},
+		{SourceDynamoDB, `{"data": ["x"]}`, true},
 		// SQS: both formats are patterns; the body decides at match time.
-		{filter.SourceSQS, `{"body": ["plain"]}`, true},
-		{filter.SourceSQS, `{"body": {"a": [1]}}`, true},
-		{filter.AnySource, `{"data": ["plain"]}`, true},
+		{SourceSQS, `{"body": ["plain"]}`, true},
+		{SourceSQS, `{"body": {"a": [1]}}`, true},
+		{AnySource, `{"data": ["plain"]}`, true},
 	}
 	for _, c := range cases {
-		_, err := filter.Compile([]string{c.pattern}, filter.WithSource(c.source))
+		_, err := Compile([]string{c.pattern}, WithSource(c.source))
 		if c.ok {
 			assert.NoError(t, err, "%s %s", c.source, c.pattern)
 			continue
 		}
-		var pe *filter.PatternError
+		var pe *PatternError
 		if assert.ErrorAs(t, err, &pe, "%s %s", c.source, c.pattern) {
 			assert.Contains(t, pe.Reason, "must be a JSON object")
 		}
 	}
-	assert.Equal(t, "Kinesis", filter.SourceKinesis.String())
-	assert.Equal(t, "any source", filter.AnySource.String())
+	assert.Equal(t, "Kinesis", SourceKinesis.String())
+	assert.Equal(t, "any source", AnySource.String())
 }
 
 func TestErrorIsMatchesOnlyRefusals(t *testing.T) {
-	assert.False(t, errors.Is(errors.New("x"), filter.ErrInvalidPattern))
-	_, err := filter.Decode([]byte(`{`))
-	assert.NotErrorIs(t, err, filter.ErrInvalidPattern)
+	assert.False(t, errors.Is(errors.New("x"), ErrInvalidPattern))
+	_, err := decode([]byte(`{`))
+	assert.NotErrorIs(t, err, ErrInvalidPattern)
 }

@@ -1,4 +1,4 @@
-package filter_test
+package filter
 
 import (
 	"bytes"
@@ -11,8 +11,6 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
-
-	"github.com/lambdaesm/lambdaesm/filter"
 )
 
 // The fast path of matching (MatchJSON, MatchKinesisRecord,
@@ -157,19 +155,19 @@ func checkDifferential(t *testing.T, seed uint64) {
 		wrapped[i] = `{"data": ` + texts[i] + `}`
 		bodies[i] = `{"body": ` + texts[i] + `}`
 	}
-	f, err := filter.Compile(texts)
+	f, err := Compile(texts)
 	if err != nil {
-		var pe *filter.PatternError
+		var pe *PatternError
 		if errors.As(err, &pe) && strings.Contains(pe.Reason, "too complex") {
 			return
 		}
 		t.Fatalf("seed %d: Compile(%q): %v", seed, texts, err)
 	}
-	kf, err := filter.Compile(wrapped, filter.WithSource(filter.SourceKinesis))
+	kf, err := Compile(wrapped, WithSource(SourceKinesis))
 	if err != nil {
 		t.Fatalf("seed %d: Compile(%q): %v", seed, wrapped, err)
 	}
-	sf, err := filter.Compile(bodies, filter.WithSource(filter.SourceSQS))
+	sf, err := Compile(bodies, WithSource(SourceSQS))
 	if err != nil {
 		t.Fatalf("seed %d: Compile(%q): %v", seed, bodies, err)
 	}
@@ -184,11 +182,11 @@ func checkDifferential(t *testing.T, seed uint64) {
 			data = tg.mutate(data)
 		}
 		valid := json.Valid(data)
-		v, derr := filter.Decode(data)
+		v, derr := decode(data)
 		if (derr == nil) != valid {
 			t.Fatalf("seed %d: Decode(%q): error %v, json.Valid %v", seed, data, derr, valid)
 		}
-		isObject := valid && v.Kind() == filter.KindObject
+		isObject := valid && v.kindOf() == kindObject
 		got, merr := f.MatchedPatternsJSON(nil, data)
 		if (merr == nil) != isObject {
 			t.Fatalf("seed %d: MatchedPatternsJSON(%q): error %v, want one: %v", seed, data, merr, !isObject)
@@ -198,7 +196,7 @@ func checkDifferential(t *testing.T, seed uint64) {
 			t.Fatalf("seed %d: MatchJSON(%q) = %v, %v; MatchedPatternsJSON %v", seed, data, ok, merr2, got)
 		}
 		if isObject {
-			want := f.MatchedPatterns(nil, v)
+			want := f.matchedPatterns(nil, v)
 			if !reflect.DeepEqual(got, want) {
 				t.Fatalf("seed %d: event %s\npatterns:\n\t%s\nMatchedPatternsJSON %v, MatchedPatterns(Decode) %v",
 					seed, data, strings.Join(texts, "\n\t"), got, want)
@@ -224,12 +222,12 @@ func checkDifferential(t *testing.T, seed uint64) {
 		}
 		// The record sources: the data key holds the text, valid or not.
 		rec := kinesisRecord("k", string(data))
-		if got, want := kf.MatchKinesisRecord(rec), kf.Match(filter.KinesisRecord(rec)); got != want {
+		if got, want := kf.MatchKinesisRecord(rec), kf.matchValue(kinesisRecordValue(rec)); got != want {
 			t.Fatalf("seed %d: data %q: MatchKinesisRecord %v, Match(KinesisRecord) %v\npatterns:\n\t%s",
 				seed, data, got, want, strings.Join(wrapped, "\n\t"))
 		}
 		msg := sqsMessage(string(data))
-		if got, want := sf.MatchSQSMessage(msg), sf.Match(filter.SQSMessage(msg)); got != want {
+		if got, want := sf.MatchSQSMessage(msg), sf.matchValue(sqsMessageValue(msg)); got != want {
 			t.Fatalf("seed %d: body %q: MatchSQSMessage %v, Match(SQSMessage) %v\npatterns:\n\t%s",
 				seed, data, got, want, strings.Join(bodies, "\n\t"))
 		}
@@ -265,7 +263,7 @@ func FuzzSkip(f *testing.F) {
 		"{\"x\": \"a\x01\"}", `{"x": [1,]}`, `{"x": {"a":1,}}`, `{"x": 01}`, `{"x": "\ud800"}`, `{"x": [` + strings.Repeat("[", 70) + strings.Repeat("]", 70) + `]}`} {
 		f.Add([]byte(s))
 	}
-	skipper, err := filter.Compile([]string{`{"never": [{"exists": false}]}`})
+	skipper, err := Compile([]string{`{"never": [{"exists": false}]}`})
 	if err != nil {
 		f.Fatal(err)
 	}

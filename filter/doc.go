@@ -11,11 +11,8 @@
 // [Filter.MatchKinesisRecord] and [Filter.MatchDynamoDBRecord] match an
 // aws-lambda-go record, building only the fields the patterns name and
 // decoding only the parts of the body or data they read (about 2 µs for a
-// 900-byte JSON body). [Filter.Match] takes a record already decoded
-// ([Value]): one built by [SQSMessage], [KinesisRecord] or [DynamoDBRecord]
-// (the whole record, decoded once whatever the number of patterns), by
-// [Decode] or [ValueOf], or by the constructors. [Filter.MatchJSON] takes a
-// record as JSON and decodes only what the patterns read. A Filter is
+// 900-byte JSON body). [Filter.MatchJSON] takes any event as JSON (an
+// EventBridge event, say) and decodes only what the patterns read. A Filter is
 // immutable and safe for concurrent use; a nil Filter, or one without
 // patterns, matches every record.
 //
@@ -73,14 +70,14 @@
 // # Records
 //
 // Lambda filters the record as its function will see it, with the data key
-// decoded. [SQSMessage] gives the whole record, with body decoded when it is
-// a JSON object or array. [DynamoDBRecord] gives the whole record; Keys,
+// decoded. An SQS message is matched as the whole record, with body decoded when it is
+// a JSON object or array. A DynamoDB record is matched whole; Keys,
 // NewImage and OldImage are in DynamoDB JSON, where numbers are strings
-// ({"N": "101"}: numeric patterns do not match them). [KinesisRecord] gives
-// the fields of the record's "kinesis" object, with data base64-decoded and
+// ({"N": "101"}: numeric patterns do not match them). A Kinesis record is
+// matched as the fields of the record's "kinesis" object, with data base64-decoded and
 // decoded as JSON when it is JSON.
 //
-// Lambda's format rules for the data key ([Payload]) apply: a pattern that
+// Lambda's format rules for the data key apply: a pattern that
 // gives the data key an object (like {"body": {"k": ["v"]}}) never matches a
 // plain-string body or non-JSON Kinesis data, and a list of values for it
 // (like {"body": ["v"]}) never matches a JSON body; such records are dropped,

@@ -27,7 +27,7 @@ func Example() {
 		`{"note": "URGENT"}`,
 	} {
 		msg := events.SQSMessage{MessageId: "1", Body: body, EventSource: "aws:sqs"}
-		fmt.Printf("%-45s %v\n", body, f.Match(filter.SQSMessage(msg)))
+		fmt.Printf("%-45s %v\n", body, f.MatchSQSMessage(msg))
 	}
 	// Output:
 	// {"RecordNumber": 1234, "RequestCode": "BBBB"} true

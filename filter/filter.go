@@ -148,18 +148,18 @@ func (f *Filter) Patterns() []string {
 	return append([]string(nil), f.texts...)
 }
 
-// Match reports whether the record v satisfies at least one pattern. A
+// matchValue reports whether the record v satisfies at least one pattern. A
 // record that is not an object matches no pattern. A Filter without
 // patterns matches everything.
-func (f *Filter) Match(v Value) bool {
+func (f *Filter) matchValue(v value) bool {
 	if f.Len() == 0 {
 		return true
 	}
 	return f.match(&v)
 }
 
-func (f *Filter) match(v *Value) bool {
-	if v.kind != KindObject {
+func (f *Filter) match(v *value) bool {
+	if v.kind != kindObject {
 		return false
 	}
 	for _, p := range f.patterns {
@@ -170,17 +170,17 @@ func (f *Filter) match(v *Value) bool {
 	return false
 }
 
-// MatchedPatterns appends to dst the index of every pattern v satisfies
+// matchedPatterns appends to dst the index of every pattern v satisfies
 // and returns the extended slice. Unlike Match it evaluates every pattern.
-func (f *Filter) MatchedPatterns(dst []int, v Value) []int {
+func (f *Filter) matchedPatterns(dst []int, v value) []int {
 	if f == nil {
 		return dst
 	}
 	return f.matched(dst, &v)
 }
 
-func (f *Filter) matched(dst []int, v *Value) []int {
-	if v.kind != KindObject {
+func (f *Filter) matched(dst []int, v *value) []int {
+	if v.kind != kindObject {
 		return dst
 	}
 	for i, p := range f.patterns {
@@ -213,7 +213,7 @@ func (f *Filter) MatchJSON(data []byte) (bool, error) {
 	return ok, nil
 }
 
-// MatchedPatternsJSON is [Filter.MatchedPatterns] for a record given as
+// MatchedPatternsJSON is [Filter.matchedPatterns] for a record given as
 // JSON, decoded as by [Filter.MatchJSON].
 func (f *Filter) MatchedPatternsJSON(dst []int, data []byte) ([]int, error) {
 	needs := noNeeds

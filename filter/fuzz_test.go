@@ -1,4 +1,4 @@
-package filter_test
+package filter
 
 import (
 	"encoding/json"
@@ -9,8 +9,6 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
-
-	"github.com/lambdaesm/lambdaesm/filter"
 )
 
 // checkAgainstReference compiles random patterns and matches random events
@@ -23,9 +21,9 @@ func checkAgainstReference(t *testing.T, seed uint64) {
 		pats[i] = g.pattern(0)
 		texts[i] = pats[i].json()
 	}
-	f, err := filter.Compile(texts)
+	f, err := Compile(texts)
 	if err != nil {
-		var pe *filter.PatternError
+		var pe *PatternError
 		if errors.As(err, &pe) && strings.Contains(pe.Reason, "too complex") {
 			return
 		}
@@ -35,7 +33,7 @@ func checkAgainstReference(t *testing.T, seed uint64) {
 	for i, text := range texts {
 		bodies[i] = `{"body": ` + text + `, "messageId": [{"exists": true}]}`
 	}
-	inBody, err := filter.Compile(bodies)
+	inBody, err := Compile(bodies)
 	if err != nil {
 		t.Fatalf("seed %d: Compile(%q): %v", seed, bodies, err)
 	}
@@ -52,11 +50,11 @@ func checkAgainstReference(t *testing.T, seed uint64) {
 		if err != nil {
 			t.Fatalf("seed %d: MatchedPatternsJSON(%s): %v", seed, data, err)
 		}
-		v, err := filter.Decode(data)
+		v, err := decode(data)
 		if err != nil {
 			t.Fatalf("seed %d: Decode(%s): %v", seed, data, err)
 		}
-		got2 := f.MatchedPatterns(nil, v)
+		got2 := f.matchedPatterns(nil, v)
 		if !reflect.DeepEqual(got, want) || !reflect.DeepEqual(got2, want) {
 			t.Fatalf("seed %d: event %s\npatterns:\n\t%s\nreference matches %v, MatchJSON %v, Match %v",
 				seed, data, strings.Join(texts, "\n\t"), want, got, got2)
@@ -68,7 +66,7 @@ func checkAgainstReference(t *testing.T, seed uint64) {
 		// The same patterns under an SQS body: building only what the
 		// patterns read gives the same answer as building everything.
 		msg := sqsMessage(string(data))
-		if got, want := inBody.MatchSQSMessage(msg), inBody.Match(filter.SQSMessage(msg)); got != want {
+		if got, want := inBody.MatchSQSMessage(msg), inBody.matchValue(sqsMessageValue(msg)); got != want {
 			t.Fatalf("seed %d: body %s: MatchSQSMessage %v, Match(SQSMessage) %v\npatterns:\n\t%s", seed, data, got, want, strings.Join(texts, "\n\t"))
 		}
 	}
@@ -117,12 +115,12 @@ func FuzzCompile(f *testing.F) {
 		[]byte(ec2Event),
 	}
 	f.Fuzz(func(t *testing.T, pattern string) {
-		fl, err := filter.Compile([]string{pattern}, filter.WithSource(filter.SourceKinesis))
+		fl, err := Compile([]string{pattern}, WithSource(SourceKinesis))
 		if err != nil {
-			if !errors.Is(err, filter.ErrInvalidPattern) {
+			if !errors.Is(err, ErrInvalidPattern) {
 				t.Fatalf("Compile(%q): an error that is not ErrInvalidPattern: %v", pattern, err)
 			}
-			var ce *filter.Error
+			var ce *Error
 			if !errors.As(err, &ce) || len(ce.Problems) == 0 {
 				t.Fatalf("Compile(%q): %v has no problems", pattern, err)
 			}
@@ -131,7 +129,7 @@ func FuzzCompile(f *testing.F) {
 					t.Fatalf("Compile(%q): problem %+v has no reason or a wrong index", pattern, p)
 				}
 			}
-			if !strings.HasPrefix(err.Error(), filter.InvalidPatternMessage) {
+			if !strings.HasPrefix(err.Error(), InvalidPatternMessage) {
 				t.Fatalf("Compile(%q): message %q", pattern, err)
 			}
 			return
@@ -150,12 +148,12 @@ func FuzzDecode(f *testing.F) {
 	for _, s := range []string{`{"x": [1 2]}`, `{"x": [1, true false]}`, `{"x": {"y" 1}}`, `{"x": -}`, `{"x": 1.}`, `{"x": 1e}`, `{"x": tru}`, `{"x": "\q"}`, `{"a": [{"b": 1, "c": [[[]]]}, 2e-3, "\u00e9"]}`, `{"a": [1, -2.5e-3, "x\u00e9\ud83d\ude00", true, false, null, {}, []]}`, `"\ud800"`, `01`, `[1,]`, `{"a":1,"a":2}`, " \n\t[] ", ec2Event} {
 		f.Add([]byte(s))
 	}
-	skipper, err := filter.Compile([]string{`{"a": {"b": [1]}}`})
+	skipper, err := Compile([]string{`{"a": {"b": [1]}}`})
 	if err != nil {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		v, err := filter.Decode(data)
+		v, err := decode(data)
 		valid := json.Valid(data)
 		if (err == nil) != valid {
 			t.Fatalf("Decode(%q): error %v, but json.Valid says %v", data, err, valid)
@@ -163,7 +161,7 @@ func FuzzDecode(f *testing.F) {
 		// MatchJSON skips what the pattern does not name; it must check it
 		// all the same.
 		_, merr := skipper.MatchJSON(data)
-		if wantOK := valid && v.Kind() == filter.KindObject; (merr == nil) != wantOK {
+		if wantOK := valid && v.kindOf() == kindObject; (merr == nil) != wantOK {
 			t.Fatalf("MatchJSON(%q): error %v, want an error: %v", data, merr, !wantOK)
 		}
 		if err != nil {
@@ -190,7 +188,7 @@ func FuzzDecode(f *testing.F) {
 		if !reflect.DeepEqual(want, got) {
 			t.Fatalf("Decode(%s) = %s", data, out)
 		}
-		if w, err := filter.ValueOf(want); err != nil || w.String() == "" {
+		if w, err := valueOf(want); err != nil || w.String() == "" {
 			t.Fatalf("ValueOf: %v", err)
 		}
 	})

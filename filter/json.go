@@ -15,7 +15,7 @@ import (
 // maxDepth bounds the nesting of decoded JSON, as encoding/json does.
 const maxDepth = 10000
 
-// SyntaxError is the error of [Decode] and [Filter.MatchJSON] for input that
+// SyntaxError is the error of decode and [Filter.MatchJSON] for input that
 // is not valid JSON (RFC 8259).
 type SyntaxError struct {
 	Offset int // byte offset of the problem
@@ -26,9 +26,9 @@ func (e *SyntaxError) Error() string {
 	return "filter: invalid JSON at offset " + strconv.Itoa(e.Offset) + ": " + e.msg
 }
 
-// Decode decodes one JSON value. Strings without escapes share memory with
-// a copy of data, which Decode makes once.
-func Decode(data []byte) (Value, error) {
+// decode decodes one JSON value. Strings without escapes share memory with
+// a copy of data, which decode makes once.
+func decode(data []byte) (value, error) {
 	var d decoder
 	return d.decode(string(data), nil)
 }
@@ -127,13 +127,13 @@ type decoder struct {
 	b     []byte // s's bytes, read only
 	i     int
 	depth int
-	fs    []Field  // stack of the members of open objects
-	es    []Value  // stack of the elements of open arrays
+	fs    []field  // stack of the members of open objects
+	es    []value  // stack of the elements of open arrays
 	spill []uint64 // open containers of skip beyond 64 levels
-	fa    []Field  // arena for finished objects
-	ea    []Value  // arena for finished arrays
+	fa    []field  // arena for finished objects
+	ea    []value  // arena for finished arrays
 	ba    []byte   // arena for unescaped strings
-	root  Value    // the value of acquire
+	root  value    // the value of acquire
 	// pooled: the decoder is reused and its values die with the match, so
 	// containers come from the arenas. Otherwise each gets its own slice,
 	// sized exactly, as the values outlive the decoder.
@@ -145,7 +145,7 @@ var decoders = sync.Pool{New: func() any { return &decoder{pooled: true} }}
 // acquire decodes data with a pooled decoder for a match that does not
 // keep the result: data is not copied, and the decoder's arenas are reused.
 // The caller must release the decoder, after which the Value is invalid.
-func acquire(data []byte, n *need) (*decoder, *Value, error) {
+func acquire(data []byte, n *need) (*decoder, *value, error) {
 	if len(data) == 0 {
 		return nil, nil, &SyntaxError{Offset: 0, msg: "unexpected end of input"}
 	}
@@ -154,7 +154,7 @@ func acquire(data []byte, n *need) (*decoder, *Value, error) {
 	// match: release drops the string, and the arenas are overwritten before
 	// they are read again.
 	v, err := d.decode(unsafe.String(&data[0], len(data)), n)
-	if err == nil && v.kind != KindObject {
+	if err == nil && v.kind != kindObject {
 		err = fmt.Errorf("filter: the event is a JSON %s, not an object", v.kind)
 	}
 	if err != nil {
@@ -167,24 +167,24 @@ func acquire(data []byte, n *need) (*decoder, *Value, error) {
 
 func (d *decoder) release() {
 	d.s, d.b = "", nil
-	d.root = Value{}
+	d.root = value{}
 	d.fa = d.fa[:0]
 	d.ea = d.ea[:0]
 	d.ba = d.ba[:0]
 	decoders.Put(d)
 }
 
-func (d *decoder) decode(s string, n *need) (Value, error) {
+func (d *decoder) decode(s string, n *need) (value, error) {
 	d.s, d.i, d.depth = s, 0, 0
 	d.b = unsafe.Slice(unsafe.StringData(s), len(s)) // never written
 	d.fs, d.es = d.fs[:0], d.es[:0]
 	v, err := d.value(n)
 	if err != nil {
-		return Value{}, err
+		return value{}, err
 	}
 	d.ws()
 	if d.i < len(d.s) {
-		return Value{}, d.errf("unexpected %q after the value", d.s[d.i])
+		return value{}, d.errf("unexpected %q after the value", d.s[d.i])
 	}
 	return v, nil
 }
@@ -209,10 +209,10 @@ func (d *decoder) ws() {
 }
 
 // value decodes the value at d.i. With n == nil everything is kept.
-func (d *decoder) value(n *need) (Value, error) {
+func (d *decoder) value(n *need) (value, error) {
 	d.ws()
 	if d.i >= len(d.s) {
-		return Value{}, d.eof()
+		return value{}, d.eof()
 	}
 	switch c := d.s[d.i]; c {
 	case '{':
@@ -221,22 +221,22 @@ func (d *decoder) value(n *need) (Value, error) {
 		return d.array(n)
 	case '"':
 		s, err := d.str()
-		return Value{kind: KindString, str: s}, err
+		return value{kind: kindString, str: s}, err
 	case 't':
-		return Value{kind: KindTrue}, d.literal("true")
+		return value{kind: kindTrue}, d.literal("true")
 	case 'f':
-		return Value{kind: KindFalse}, d.literal("false")
+		return value{kind: kindFalse}, d.literal("false")
 	case 'n':
-		return Value{kind: KindNull}, d.literal("null")
+		return value{kind: kindNull}, d.literal("null")
 	default:
 		if c == '-' || (c >= '0' && c <= '9') {
 			start := d.i
 			if err := d.number(); err != nil {
-				return Value{}, err
+				return value{}, err
 			}
 			return numberValue(d.s[start:d.i]), nil
 		}
-		return Value{}, d.errf("unexpected %q", c)
+		return value{}, d.errf("unexpected %q", c)
 	}
 }
 
@@ -248,16 +248,16 @@ func (d *decoder) enter() error {
 	return nil
 }
 
-func (d *decoder) object(n *need) (Value, error) {
+func (d *decoder) object(n *need) (value, error) {
 	if n != nil && len(n.names) == 0 {
 		// Only the kind matters here.
 		if err := d.skip(); err != nil {
-			return Value{}, err
+			return value{}, err
 		}
-		return Value{kind: KindObject}, nil
+		return value{kind: kindObject}, nil
 	}
 	if err := d.enter(); err != nil {
-		return Value{}, err
+		return value{}, err
 	}
 	d.i++ // {
 	start := len(d.fs)
@@ -265,28 +265,28 @@ func (d *decoder) object(n *need) (Value, error) {
 	if d.i < len(d.s) && d.s[d.i] == '}' {
 		d.i++
 		d.depth--
-		return Value{kind: KindObject}, nil
+		return value{kind: kindObject}, nil
 	}
 	for {
 		d.ws()
 		if d.i >= len(d.s) {
-			return Value{}, d.eof()
+			return value{}, d.eof()
 		}
 		if d.s[d.i] != '"' {
-			return Value{}, d.errf("expected a string key, found %q", d.s[d.i])
+			return value{}, d.errf("expected a string key, found %q", d.s[d.i])
 		}
 		var key string
 		var c *need
 		if n == nil {
 			k, err := d.str()
 			if err != nil {
-				return Value{}, err
+				return value{}, err
 			}
 			key = k
 		} else {
 			raw, escaped, err := d.rawStr()
 			if err != nil {
-				return Value{}, err
+				return value{}, err
 			}
 			// The key as the pattern writes it: a key costs no string of
 			// its own, escaped or not.
@@ -294,30 +294,30 @@ func (d *decoder) object(n *need) (Value, error) {
 		}
 		d.ws()
 		if d.i >= len(d.s) {
-			return Value{}, d.eof()
+			return value{}, d.eof()
 		}
 		if d.s[d.i] != ':' {
-			return Value{}, d.errf("expected ':' after an object key, found %q", d.s[d.i])
+			return value{}, d.errf("expected ':' after an object key, found %q", d.s[d.i])
 		}
 		d.i++
 		if n == nil {
 			v, err := d.value(nil)
 			if err != nil {
-				return Value{}, err
+				return value{}, err
 			}
-			d.fs = append(d.fs, Field{Key: key, Value: v})
+			d.fs = append(d.fs, field{Key: key, Value: v})
 		} else if c != nil {
 			v, err := d.value(c)
 			if err != nil {
-				return Value{}, err
+				return value{}, err
 			}
-			d.fs = append(d.fs, Field{Key: key, Value: v})
+			d.fs = append(d.fs, field{Key: key, Value: v})
 		} else if err := d.skip(); err != nil {
-			return Value{}, err
+			return value{}, err
 		}
 		d.ws()
 		if d.i >= len(d.s) {
-			return Value{}, d.eof()
+			return value{}, d.eof()
 		}
 		switch d.s[d.i] {
 		case ',':
@@ -326,28 +326,28 @@ func (d *decoder) object(n *need) (Value, error) {
 			d.i++
 			d.depth--
 			obj := d.fieldsFrom(start)
-			return Value{kind: KindObject, obj: obj}, nil
+			return value{kind: kindObject, obj: obj}, nil
 		default:
-			return Value{}, d.errf("expected ',' or '}' in an object, found %q", d.s[d.i])
+			return value{}, d.errf("expected ',' or '}' in an object, found %q", d.s[d.i])
 		}
 	}
 }
 
 // fieldsFrom moves the members pushed since start into the arena.
-func (d *decoder) fieldsFrom(start int) []Field {
+func (d *decoder) fieldsFrom(start int) []field {
 	m := d.fs[start:]
 	if len(m) == 0 {
 		return nil
 	}
 	if !d.pooled {
-		out := make([]Field, len(m))
+		out := make([]field, len(m))
 		copy(out, m)
 		clear(m)
 		d.fs = d.fs[:start]
 		return out
 	}
 	if cap(d.fa)-len(d.fa) < len(m) {
-		d.fa = make([]Field, 0, max(2*cap(d.fa), len(m), 32))
+		d.fa = make([]field, 0, max(2*cap(d.fa), len(m), 32))
 	}
 	at := len(d.fa)
 	d.fa = append(d.fa, m...)
@@ -358,29 +358,29 @@ func (d *decoder) fieldsFrom(start int) []Field {
 
 // reserveFields returns an empty slice of capacity n from the arena, for
 // an object that a builder fills.
-func (d *decoder) reserveFields(n int) []Field {
+func (d *decoder) reserveFields(n int) []field {
 	if cap(d.fa)-len(d.fa) < n {
-		d.fa = make([]Field, 0, max(2*cap(d.fa), n, 32))
+		d.fa = make([]field, 0, max(2*cap(d.fa), n, 32))
 	}
 	at := len(d.fa)
 	d.fa = d.fa[:at+n]
 	return d.fa[at : at : at+n]
 }
 
-func (d *decoder) elemsFrom(start int) []Value {
+func (d *decoder) elemsFrom(start int) []value {
 	m := d.es[start:]
 	if len(m) == 0 {
 		return nil
 	}
 	if !d.pooled {
-		out := make([]Value, len(m))
+		out := make([]value, len(m))
 		copy(out, m)
 		clear(m)
 		d.es = d.es[:start]
 		return out
 	}
 	if cap(d.ea)-len(d.ea) < len(m) {
-		d.ea = make([]Value, 0, max(2*cap(d.ea), len(m), 32))
+		d.ea = make([]value, 0, max(2*cap(d.ea), len(m), 32))
 	}
 	at := len(d.ea)
 	d.ea = append(d.ea, m...)
@@ -389,9 +389,9 @@ func (d *decoder) elemsFrom(start int) []Value {
 	return d.ea[at:len(d.ea):len(d.ea)]
 }
 
-func (d *decoder) array(n *need) (Value, error) {
+func (d *decoder) array(n *need) (value, error) {
 	if err := d.enter(); err != nil {
-		return Value{}, err
+		return value{}, err
 	}
 	d.i++ // [
 	start := len(d.es)
@@ -399,17 +399,17 @@ func (d *decoder) array(n *need) (Value, error) {
 	if d.i < len(d.s) && d.s[d.i] == ']' {
 		d.i++
 		d.depth--
-		return Value{kind: KindArray}, nil
+		return value{kind: kindArray}, nil
 	}
 	for {
 		v, err := d.value(n)
 		if err != nil {
-			return Value{}, err
+			return value{}, err
 		}
 		d.es = append(d.es, v)
 		d.ws()
 		if d.i >= len(d.s) {
-			return Value{}, d.eof()
+			return value{}, d.eof()
 		}
 		switch d.s[d.i] {
 		case ',':
@@ -417,9 +417,9 @@ func (d *decoder) array(n *need) (Value, error) {
 		case ']':
 			d.i++
 			d.depth--
-			return Value{kind: KindArray, arr: d.elemsFrom(start)}, nil
+			return value{kind: kindArray, arr: d.elemsFrom(start)}, nil
 		default:
-			return Value{}, d.errf("expected ',' or ']' in an array, found %q", d.s[d.i])
+			return value{}, d.errf("expected ',' or ']' in an array, found %q", d.s[d.i])
 		}
 	}
 }

@@ -102,14 +102,14 @@ func (n *notMatcher) matchString(s string) bool {
 	return true
 }
 
-func (m *leafMatcher) match(v *Value) bool {
+func (m *leafMatcher) match(v *value) bool {
 	if m.any {
 		return true
 	}
 	switch v.kind {
-	case KindString:
+	case kindString:
 		return m.matchString(v.str)
-	case KindNumber:
+	case kindNumber:
 		for _, l := range m.lits {
 			if l == v.str {
 				return true
@@ -155,11 +155,11 @@ func (m *leafMatcher) match(v *Value) bool {
 	}
 }
 
-func literalOf(k Kind) string {
+func literalOf(k valueKind) string {
 	switch k {
-	case KindTrue:
+	case kindTrue:
 		return "true"
-	case KindFalse:
+	case kindFalse:
 		return "false"
 	}
 	return "null"
@@ -456,7 +456,7 @@ type fieldNode struct {
 
 // match evaluates the node against an object; v nil or not an object is
 // the empty object.
-func (n *objNode) match(v *Value) bool {
+func (n *objNode) match(v *value) bool {
 	for i := range n.fields {
 		f := &n.fields[i]
 		x := v.get(f.key)
@@ -473,8 +473,8 @@ func (n *objNode) match(v *Value) bool {
 // fitsPayload applies Lambda's format rules to a record's data key: a JSON
 // payload matches only object patterns, a plain-string payload only value
 // lists; otherwise the record is dropped.
-func (f *fieldNode) fitsPayload(x *Value) bool {
-	if x.kind == KindObject || x.kind == KindArray {
+func (f *fieldNode) fitsPayload(x *value) bool {
+	if x.kind == kindObject || x.kind == kindArray {
 		return f.leaf == nil && !f.absent
 	}
 	return f.obj == nil
@@ -482,12 +482,12 @@ func (f *fieldNode) fitsPayload(x *Value) bool {
 
 // matchValue evaluates the field's conditions against its value x (nil
 // when the key is missing).
-func (f *fieldNode) matchValue(x *Value) bool {
+func (f *fieldNode) matchValue(x *value) bool {
 	if x == nil {
 		return f.leaf == nil && (f.obj == nil || f.obj.match(nil))
 	}
 	switch x.kind {
-	case KindArray:
+	case kindArray:
 		// Elements, at any depth, are tried: one for a positive field, all
 		// for a field of exists:false conditions only.
 		if f.positive {
@@ -504,10 +504,10 @@ func (f *fieldNode) matchValue(x *Value) bool {
 			}
 		}
 		return true
-	case KindObject:
+	case kindObject:
 		// Not a leaf value: exists:false holds, a value condition does not.
 		return f.leaf == nil && (f.obj == nil || f.obj.match(x))
-	case KindMissing:
+	case kindMissing:
 		return f.leaf == nil && (f.obj == nil || f.obj.match(nil))
 	default:
 		if f.absent || (f.leaf != nil && !f.leaf.match(x)) {

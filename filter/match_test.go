@@ -1,12 +1,10 @@
-package filter_test
+package filter
 
 import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/lambdaesm/lambdaesm/filter"
 )
 
 // matchCase is one pattern against events that match it and events that do
@@ -22,23 +20,23 @@ func runMatchCases(t *testing.T, cases []matchCase) {
 	t.Helper()
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			f, err := filter.Compile([]string{c.pattern})
+			f, err := Compile([]string{c.pattern})
 			require.NoError(t, err)
 			for _, e := range c.match {
 				got, err := f.MatchJSON([]byte(e))
 				require.NoError(t, err, e)
 				assert.True(t, got, "should match: %s", e)
-				v, err := filter.Decode([]byte(e))
+				v, err := decode([]byte(e))
 				require.NoError(t, err)
-				assert.True(t, f.Match(v), "Match(Decode) should match: %s", e)
+				assert.True(t, f.matchValue(v), "Match(Decode) should match: %s", e)
 			}
 			for _, e := range c.noMatch {
 				got, err := f.MatchJSON([]byte(e))
 				require.NoError(t, err, e)
 				assert.False(t, got, "should not match: %s", e)
-				v, err := filter.Decode([]byte(e))
+				v, err := decode([]byte(e))
 				require.NoError(t, err)
-				assert.False(t, f.Match(v), "Match(Decode) should not match: %s", e)
+				assert.False(t, f.matchValue(v), "Match(Decode) should not match: %s", e)
 			}
 		})
 	}
@@ -302,42 +300,42 @@ func TestArrays(t *testing.T) {
 }
 
 func TestEmptyAndNilFilters(t *testing.T) {
-	var nilFilter *filter.Filter
-	assert.True(t, nilFilter.Match(filter.ObjectValue()))
+	var nilFilter *Filter
+	assert.True(t, nilFilter.matchValue(objectValue()))
 	assert.Equal(t, 0, nilFilter.Len())
-	f, err := filter.Compile(nil)
+	f, err := Compile(nil)
 	require.NoError(t, err)
 	ok, err := f.MatchJSON([]byte(`{"a": 1}`))
 	require.NoError(t, err)
 	assert.True(t, ok)
 	_, err = f.MatchJSON([]byte(`{"a": `))
-	var syn *filter.SyntaxError
+	var syn *SyntaxError
 	assert.ErrorAs(t, err, &syn)
 }
 
 func TestMatchJSONRefusesNonObjects(t *testing.T) {
-	f, err := filter.Compile([]string{`{"a": [{"exists": false}]}`})
+	f, err := Compile([]string{`{"a": [{"exists": false}]}`})
 	require.NoError(t, err)
 	for _, in := range []string{``, `[]`, `"x"`, `5`, `null`, `{"a":1} {}`, `{"a":01}`, "{\"a\":\"\x01\"}", `{"a":"\x"}`} {
 		ok, err := f.MatchJSON([]byte(in))
 		assert.Error(t, err, "%q", in)
 		assert.False(t, ok)
 	}
-	assert.False(t, f.Match(filter.StringValue("x")), "a record that is not an object matches nothing")
-	assert.True(t, f.Match(filter.ObjectValue()))
+	assert.False(t, f.matchValue(stringValue("x")), "a record that is not an object matches nothing")
+	assert.True(t, f.matchValue(objectValue()))
 }
 
 func TestMatchedPatterns(t *testing.T) {
-	f, err := filter.Compile([]string{
+	f, err := Compile([]string{
 		`{"a": [1]}`, `{"b": [{"exists": true}]}`, `{"a": [{"numeric": [">", 0]}]}`,
 	})
 	require.NoError(t, err)
 	got, err := f.MatchedPatternsJSON(nil, []byte(`{"a": 1}`))
 	require.NoError(t, err)
 	assert.Equal(t, []int{0, 2}, got)
-	v, err := filter.Decode([]byte(`{"a": 2, "b": null}`))
+	v, err := decode([]byte(`{"a": 2, "b": null}`))
 	require.NoError(t, err)
-	assert.Equal(t, []int{1, 2}, f.MatchedPatterns(nil, v))
+	assert.Equal(t, []int{1, 2}, f.matchedPatterns(nil, v))
 	assert.Equal(t, 3, f.Len())
 	assert.Len(t, f.Patterns(), 3)
 }

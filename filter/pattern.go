@@ -93,7 +93,7 @@ func quote(s string) string {
 
 // object parses a pattern object. top: its fields are top-level fields of
 // the record; inOr: it is (inside) an alternative of $or.
-func (p *parser) object(v *Value, path string, top, inOr bool) *objPat {
+func (p *parser) object(v *value, path string, top, inOr bool) *objPat {
 	if len(v.obj) == 0 {
 		p.fail(path, "empty objects are not allowed")
 		return nil
@@ -113,11 +113,11 @@ func (p *parser) object(v *Value, path string, top, inOr bool) *objPat {
 			continue
 		}
 		switch val.kind {
-		case KindObject:
+		case kindObject:
 			if sub := p.object(val, fp, false, inOr); sub != nil {
 				o.members = append(o.members, memberPat{key: key, obj: sub})
 			}
-		case KindArray:
+		case kindArray:
 			if top && key == p.dataKey {
 				p.fail(fp, "for %s, the pattern for %q must be a JSON object (Lambda refuses a plain-string pattern for the data key)", p.source, key)
 				continue
@@ -133,23 +133,23 @@ func (p *parser) object(v *Value, path string, top, inOr bool) *objPat {
 }
 
 // describe names a value in a reason: `the string "aws:sqs"`, `5`, `null`.
-func describe(v *Value) string {
+func describe(v *value) string {
 	switch v.kind {
-	case KindString:
+	case kindString:
 		return "the string " + quote(v.str)
-	case KindNumber:
+	case kindNumber:
 		return "the number " + v.str
-	case KindArray:
+	case kindArray:
 		return "an array"
-	case KindObject:
+	case kindObject:
 		return "an object"
 	}
 	return v.kind.String()
 }
 
-func (p *parser) or(v *Value, path string, top bool) []*objPat {
+func (p *parser) or(v *value, path string, top bool) []*objPat {
 	op := join(path, keyOr)
-	if v.kind != KindArray {
+	if v.kind != kindArray {
 		p.fail(op, "$or must be an array of at least two objects, not %s", describe(v))
 		return nil
 	}
@@ -162,7 +162,7 @@ func (p *parser) or(v *Value, path string, top bool) []*objPat {
 	for i := range v.arr {
 		ap := op + "[" + itoa(i) + "]"
 		e := &v.arr[i]
-		if e.kind != KindObject {
+		if e.kind != kindObject {
 			p.fail(ap, "every element of $or must be an object, not %s", describe(e))
 			ok = false
 			continue
@@ -180,7 +180,7 @@ func (p *parser) or(v *Value, path string, top bool) []*objPat {
 }
 
 // leaf parses the list of values of a field.
-func (p *parser) leaf(v *Value, path string) *leafPat {
+func (p *parser) leaf(v *value, path string) *leafPat {
 	if len(v.arr) == 0 {
 		p.fail(path, "empty arrays are not allowed")
 		return nil
@@ -193,23 +193,23 @@ func (p *parser) leaf(v *Value, path string) *leafPat {
 		e := &v.arr[i]
 		ep := path + "[" + itoa(i) + "]"
 		switch e.kind {
-		case KindString:
+		case kindString:
 			if a, ok := parseIP(e.str); ok {
 				m.ips = append(m.ips, ipRange{lo: a, hi: a})
 			} else {
 				m.exact = append(m.exact, e.str)
 			}
 			pos = true
-		case KindNumber:
+		case kindNumber:
 			m.lits = append(m.lits, e.str)
 			if e.flags&flagNumeric != 0 {
 				m.nums = append(m.nums, e.num)
 			}
 			pos = true
-		case KindNull, KindTrue, KindFalse:
+		case kindNull, kindTrue, kindFalse:
 			m.lits = append(m.lits, literalOf(e.kind))
 			pos = true
-		case KindObject:
+		case kindObject:
 			switch p.operator(e, ep, m) {
 			case resultPositive:
 				pos = true
@@ -244,7 +244,7 @@ const (
 )
 
 // operator parses an operator object such as {"prefix": "a"} into m.
-func (p *parser) operator(e *Value, path string, m *leafMatcher) opResult {
+func (p *parser) operator(e *value, path string, m *leafMatcher) opResult {
 	if len(e.obj) == 0 {
 		p.fail(path, "an empty object is not an operator; expected one of %s", operatorList)
 		return resultBad
@@ -257,7 +257,7 @@ func (p *parser) operator(e *Value, path string, m *leafMatcher) opResult {
 	op := join(path, name)
 	switch name {
 	case opExactly, opIgnoreCase, opWildcard, opCIDR:
-		if arg.kind != KindString {
+		if arg.kind != kindString {
 			p.fail(op, "%s must be a string, not %s", name, describe(arg))
 			return resultBad
 		}
@@ -311,10 +311,10 @@ func (p *parser) operator(e *Value, path string, m *leafMatcher) opResult {
 		return resultBad
 	case opExists:
 		switch arg.kind {
-		case KindTrue:
+		case kindTrue:
 			m.any = true
 			return resultPositive
-		case KindFalse:
+		case kindFalse:
 			return resultAbsent
 		}
 		p.fail(op, "exists must be true or false, not %s", describe(arg))
@@ -328,16 +328,16 @@ const operatorList = "prefix, suffix, equals-ignore-case, wildcard, anything-but
 
 // foldable parses the operand of prefix or suffix: a string, or
 // {"equals-ignore-case": string}.
-func (p *parser) foldable(arg *Value, path, name string) (string, bool, bool) {
+func (p *parser) foldable(arg *value, path, name string) (string, bool, bool) {
 	switch arg.kind {
-	case KindString:
+	case kindString:
 		return arg.str, false, true
-	case KindObject:
+	case kindObject:
 		if len(arg.obj) != 1 || arg.obj[0].Key != opIgnoreCase {
 			p.fail(path, "%s takes a string or {\"equals-ignore-case\": string}", name)
 			return "", false, false
 		}
-		if s := &arg.obj[0].Value; s.kind == KindString {
+		if s := &arg.obj[0].Value; s.kind == kindString {
 			return s.str, true, true
 		}
 		p.fail(join(path, opIgnoreCase), "equals-ignore-case must be a string, not %s", describe(&arg.obj[0].Value))
@@ -347,8 +347,8 @@ func (p *parser) foldable(arg *Value, path, name string) (string, bool, bool) {
 	return "", false, false
 }
 
-func (p *parser) number(v *Value, path, what string) (float64, bool) {
-	if v.kind != KindNumber {
+func (p *parser) number(v *value, path, what string) (float64, bool) {
+	if v.kind != kindNumber {
 		p.fail(path, "%s must be a number, not %s", what, describe(v))
 		return 0, false
 	}
@@ -359,14 +359,14 @@ func (p *parser) number(v *Value, path, what string) (float64, bool) {
 	return v.num, true
 }
 
-func (p *parser) anythingBut(arg *Value, path string) (notMatcher, bool) {
+func (p *parser) anythingBut(arg *value, path string) (notMatcher, bool) {
 	switch arg.kind {
-	case KindString:
+	case kindString:
 		return notMatcher{kind: notString, strs: []string{arg.str}}, true
-	case KindNumber:
+	case kindNumber:
 		f, ok := p.number(arg, path, "anything-but")
 		return notMatcher{kind: notNumber, nums: []float64{f}}, ok
-	case KindArray:
+	case kindArray:
 		if len(arg.arr) == 0 {
 			p.fail(path, "empty arrays are not allowed")
 			return notMatcher{}, false
@@ -377,9 +377,9 @@ func (p *parser) anythingBut(arg *Value, path string) (notMatcher, bool) {
 			e := &arg.arr[i]
 			ep := path + "[" + itoa(i) + "]"
 			switch e.kind {
-			case KindString:
+			case kindString:
 				strs = append(strs, e.str)
-			case KindNumber:
+			case kindNumber:
 				f, ok := p.number(e, ep, "anything-but value")
 				if !ok {
 					return notMatcher{}, false
@@ -398,7 +398,7 @@ func (p *parser) anythingBut(arg *Value, path string) (notMatcher, bool) {
 			return notMatcher{kind: notNumber, nums: nums}, true
 		}
 		return notMatcher{kind: notString, strs: strs}, true
-	case KindObject:
+	case kindObject:
 		if len(arg.obj) != 1 {
 			p.fail(path, "anything-but takes one operator (prefix, suffix, equals-ignore-case or wildcard), found %d keys", len(arg.obj))
 			return notMatcher{}, false
@@ -421,15 +421,15 @@ func (p *parser) anythingBut(arg *Value, path string) (notMatcher, bool) {
 		}
 		var strs []string
 		switch val.kind {
-		case KindString:
+		case kindString:
 			strs = []string{val.str}
-		case KindArray:
+		case kindArray:
 			if len(val.arr) == 0 {
 				p.fail(op, "empty arrays are not allowed")
 				return notMatcher{}, false
 			}
 			for i := range val.arr {
-				if val.arr[i].kind != KindString {
+				if val.arr[i].kind != kindString {
 					p.fail(op+"["+itoa(i)+"]", "anything-but %s takes strings, not %s", name, describe(&val.arr[i]))
 					return notMatcher{}, false
 				}
@@ -464,8 +464,8 @@ func (p *parser) anythingBut(arg *Value, path string) (notMatcher, bool) {
 
 // numeric parses ["=", x], [">" | ">=" | "<" | "<=", x] and
 // [">" | ">=", x, "<" | "<=", y] with x < y.
-func (p *parser) numeric(arg *Value, path string, m *leafMatcher) bool {
-	if arg.kind != KindArray {
+func (p *parser) numeric(arg *value, path string, m *leafMatcher) bool {
+	if arg.kind != kindArray {
 		p.fail(path, "numeric takes an array such as [\">\", 0, \"<=\", 5], not %s", describe(arg))
 		return false
 	}
@@ -474,7 +474,7 @@ func (p *parser) numeric(arg *Value, path string, m *leafMatcher) bool {
 		p.fail(path, "numeric needs an operator and a number")
 		return false
 	}
-	if a[0].kind != KindString {
+	if a[0].kind != kindString {
 		p.fail(path+"[0]", "numeric must start with an operator (=, <, <=, >, >=), not %s", describe(&a[0]))
 		return false
 	}
@@ -514,7 +514,7 @@ func (p *parser) numeric(arg *Value, path string, m *leafMatcher) bool {
 		m.ranges = append(m.ranges, r)
 		return true
 	}
-	if a[2].kind != KindString || (a[2].str != "<" && a[2].str != "<=") {
+	if a[2].kind != kindString || (a[2].str != "<" && a[2].str != "<=") {
 		p.fail(path+"[2]", "after a lower bound comes an upper bound operator (< or <=), not %s", describe(&a[2]))
 		return false
 	}
@@ -699,7 +699,7 @@ type compiled struct {
 	branches []*objNode
 }
 
-func (c *compiled) match(v *Value) bool {
+func (c *compiled) match(v *value) bool {
 	for _, b := range c.branches {
 		if b.match(v) {
 			return true
@@ -722,12 +722,12 @@ func compilePattern(index int, text string, source Source) (*compiled, []*Patter
 	if len(p.problems) > 0 {
 		return nil, p.problems
 	}
-	v, err := Decode([]byte(text))
+	v, err := decode([]byte(text))
 	if err != nil {
 		p.fail("", "the pattern is not valid JSON: %s", strings.TrimPrefix(err.Error(), "filter: invalid JSON "))
 		return nil, p.problems
 	}
-	if v.kind != KindObject {
+	if v.kind != kindObject {
 		p.fail("", "the pattern must be a JSON object, not %s", describe(&v))
 		return nil, p.problems
 	}

@@ -1,5 +1,5 @@
 //go:build !race
 
-package filter_test
+package filter
 
 const raceEnabled = false

@@ -1,4 +1,4 @@
-package filter_test
+package filter
 
 // A slow, obviously-correct reference for the matcher, used by the fuzz
 // tests. It follows event-ruler's definition directly instead of walking

@@ -1,4 +1,4 @@
-package filter_test
+package filter
 
 import (
 	"encoding/json"
@@ -8,13 +8,11 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/lambdaesm/lambdaesm/filter"
 )
 
-func mustCompile(t *testing.T, source filter.Source, patterns ...string) *filter.Filter {
+func mustCompile(t *testing.T, source Source, patterns ...string) *Filter {
 	t.Helper()
-	f, err := filter.Compile(patterns, filter.WithSource(source))
+	f, err := Compile(patterns, WithSource(source))
 	require.NoError(t, err)
 	return f
 }
@@ -39,7 +37,7 @@ func kinesisRecord(partitionKey, data string) events.KinesisEventRecord {
 }
 
 func TestKinesisRecordShape(t *testing.T) {
-	v := filter.KinesisRecord(kinesisRecord("1", `{"City": "Seattle"}`))
+	v := kinesisRecordValue(kinesisRecord("1", `{"City": "Seattle"}`))
 	assert.JSONEq(t, `{
 		"kinesisSchemaVersion": "1.0",
 		"partitionKey": "1",
@@ -56,7 +54,7 @@ func TestKinesisRecordShape(t *testing.T) {
 		"data": "hello",
 		"approximateArrivalTimestamp": 1545084650.987,
 		"encryptionType": "KMS"
-	}`, filter.KinesisRecord(r).String())
+	}`, kinesisRecordValue(r).String())
 }
 
 func TestKinesisFiltering(t *testing.T) {
@@ -96,13 +94,13 @@ func TestKinesisFiltering(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			f := mustCompile(t, filter.SourceKinesis, c.pattern)
+			f := mustCompile(t, SourceKinesis, c.pattern)
 			for _, r := range c.match {
-				assert.True(t, f.Match(filter.KinesisRecord(r)), "should match data %s", r.Kinesis.Data)
+				assert.True(t, f.matchValue(kinesisRecordValue(r)), "should match data %s", r.Kinesis.Data)
 				assert.True(t, f.MatchKinesisRecord(r), "MatchKinesisRecord should match data %s", r.Kinesis.Data)
 			}
 			for _, r := range c.noMatch {
-				assert.False(t, f.Match(filter.KinesisRecord(r)), "should not match data %s", r.Kinesis.Data)
+				assert.False(t, f.matchValue(kinesisRecordValue(r)), "should not match data %s", r.Kinesis.Data)
 				assert.False(t, f.MatchKinesisRecord(r), "MatchKinesisRecord should not match data %s", r.Kinesis.Data)
 			}
 		})
@@ -169,7 +167,7 @@ func TestDynamoDBRecordShape(t *testing.T) {
 		},
 		"eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/2023-03-14T00:00:00.000",
 		"userIdentity": {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
-	}`, filter.DynamoDBRecord(r).String())
+	}`, dynamodbValue(r).String())
 }
 
 func TestDynamoDBFiltering(t *testing.T) {
@@ -226,13 +224,13 @@ func TestDynamoDBFiltering(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			f := mustCompile(t, filter.SourceDynamoDB, c.pattern)
+			f := mustCompile(t, SourceDynamoDB, c.pattern)
 			for _, r := range c.match {
-				assert.True(t, f.Match(filter.DynamoDBRecord(r)), "should match %s", r.EventName)
+				assert.True(t, f.matchValue(dynamodbValue(r)), "should match %s", r.EventName)
 				assert.True(t, f.MatchDynamoDBRecord(r), "MatchDynamoDBRecord should match %s", r.EventName)
 			}
 			for _, r := range c.noMatch {
-				assert.False(t, f.Match(filter.DynamoDBRecord(r)), "should not match %s", r.EventName)
+				assert.False(t, f.matchValue(dynamodbValue(r)), "should not match %s", r.EventName)
 				assert.False(t, f.MatchDynamoDBRecord(r), "MatchDynamoDBRecord should not match %s", r.EventName)
 			}
 		})
@@ -240,11 +238,11 @@ func TestDynamoDBFiltering(t *testing.T) {
 
 	// Without WithSource, a value list for dynamodb compiles but never
 	// matches: dynamodb is JSON.
-	f := mustCompile(t, filter.AnySource, `{"dynamodb": [{"exists": false}]}`)
-	assert.False(t, f.Match(filter.DynamoDBRecord(pat)))
+	f := mustCompile(t, AnySource, `{"dynamodb": [{"exists": false}]}`)
+	assert.False(t, f.matchValue(dynamodbValue(pat)))
 	assert.False(t, f.MatchDynamoDBRecord(pat))
 
-	var none *filter.Filter
+	var none *Filter
 	assert.True(t, none.MatchDynamoDBRecord(pat))
 	assert.True(t, none.MatchSQSMessage(events.SQSMessage{}))
 	assert.True(t, none.MatchKinesisRecord(events.KinesisEventRecord{}))
@@ -291,10 +289,10 @@ func TestSQSMessageShape(t *testing.T) {
 		"eventSource": "aws:sqs",
 		"eventSourceARN": "arn:aws:sqs:us-east-2:123456789012:my-queue.fifo",
 		"awsRegion": "us-east-2"
-	}`, filter.SQSMessage(m).String())
+	}`, sqsMessageValue(m).String())
 
 	bare := events.SQSMessage{Body: "x"}
-	v := filter.SQSMessage(bare)
+	v := sqsMessageValue(bare)
 	assert.Contains(t, v.String(), `"md5OfMessageAttributes":null`)
 	assert.Contains(t, v.String(), `"attributes":{},"messageAttributes":{}`)
 }
@@ -361,13 +359,13 @@ func TestSQSFiltering(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			f := mustCompile(t, filter.SourceSQS, c.pattern)
+			f := mustCompile(t, SourceSQS, c.pattern)
 			for _, body := range c.match {
-				assert.True(t, f.Match(filter.SQSMessage(sqsMessage(body))), "should match body %q", body)
+				assert.True(t, f.matchValue(sqsMessageValue(sqsMessage(body))), "should match body %q", body)
 				assert.True(t, f.MatchSQSMessage(sqsMessage(body)), "MatchSQSMessage should match body %q", body)
 			}
 			for _, body := range c.noMatch {
-				assert.False(t, f.Match(filter.SQSMessage(sqsMessage(body))), "should not match body %q", body)
+				assert.False(t, f.matchValue(sqsMessageValue(sqsMessage(body))), "should not match body %q", body)
 				assert.False(t, f.MatchSQSMessage(sqsMessage(body)), "MatchSQSMessage should not match body %q", body)
 			}
 		})
@@ -375,17 +373,17 @@ func TestSQSFiltering(t *testing.T) {
 }
 
 func TestPayload(t *testing.T) {
-	v := filter.Payload([]byte(` {"a": 1} `))
-	assert.True(t, v.IsPayload())
-	assert.Equal(t, filter.KindObject, v.Kind())
-	v = filter.Payload([]byte(`{"a": `))
-	assert.Equal(t, filter.KindString, v.Kind(), "broken JSON is a plain string")
-	v = filter.Payload([]byte(`[1, 2]`))
-	assert.Equal(t, filter.KindArray, v.Kind())
-	v = filter.Payload([]byte(`true`))
-	assert.Equal(t, filter.KindString, v.Kind())
+	v := payloadValue([]byte(` {"a": 1} `))
+	assert.True(t, v.isPayload())
+	assert.Equal(t, kindObject, v.kindOf())
+	v = payloadValue([]byte(`{"a": `))
+	assert.Equal(t, kindString, v.kindOf(), "broken JSON is a plain string")
+	v = payloadValue([]byte(`[1, 2]`))
+	assert.Equal(t, kindArray, v.kindOf())
+	v = payloadValue([]byte(`true`))
+	assert.Equal(t, kindString, v.kindOf())
 
 	// A JSON array payload is JSON: object patterns see its elements.
-	f := mustCompile(t, filter.SourceSQS, `{"body": {"id": [2]}}`)
-	assert.True(t, f.Match(filter.ObjectValue(filter.Field{Key: "body", Value: filter.Payload([]byte(`[{"id": 1}, {"id": 2}]`))})))
+	f := mustCompile(t, SourceSQS, `{"body": {"id": [2]}}`)
+	assert.True(t, f.matchValue(objectValue(field{Key: "body", Value: payloadValue([]byte(`[{"id": 1}, {"id": 2}]`))})))
 }

@@ -8,25 +8,25 @@ import (
 	"strconv"
 )
 
-// Kind is the JSON type of a [Value].
-type Kind uint8
+// valueKind is the JSON type of a value.
+type valueKind uint8
 
-// The kinds of a Value. The zero Value is KindMissing: no value at all.
+// The kinds of a Value. The zero Value is kindMissing: no value at all.
 const (
-	KindMissing Kind = iota
-	KindNull
-	KindFalse
-	KindTrue
-	KindNumber
-	KindString
-	KindArray
-	KindObject
+	kindMissing valueKind = iota
+	kindNull
+	kindFalse
+	kindTrue
+	kindNumber
+	kindString
+	kindArray
+	kindObject
 )
 
 var kindNames = [...]string{"missing", "null", "false", "true", "number", "string", "array", "object"}
 
 // String returns the kind's name: "object", "number", …
-func (k Kind) String() string {
+func (k valueKind) String() string {
 	if int(k) < len(kindNames) {
 		return kindNames[k]
 	}
@@ -43,82 +43,82 @@ const (
 	flagPayload
 )
 
-// Value is a decoded JSON value, the form a record takes for matching. Build
-// one with [Decode], [ValueOf], the constructors ([StringValue],
-// [ObjectValue], …) or the per-source helpers ([SQSMessage],
-// [KinesisRecord], [DynamoDBRecord]). A Value is immutable and may be shared
+// value is a decoded JSON value, the form a record takes for matching. Build
+// one with decode, valueOf, the constructors (stringValue,
+// objectValue, …) or the per-source helpers (sqsMessageValue,
+// kinesisRecordValue, dynamodbValue). A value is immutable and may be shared
 // between goroutines.
 //
 // Objects may hold a key more than once; the last one counts, as with
 // encoding/json.
-type Value struct {
-	kind  Kind
+type value struct {
+	kind  valueKind
 	flags uint8
 	num   float64 // numbers with flagNumeric
 	str   string  // strings: the text; numbers: the JSON literal
-	arr   []Value
-	obj   []Field
+	arr   []value
+	obj   []field
 }
 
-// Field is one member of an object [Value].
-type Field struct {
+// field is one member of an object value.
+type field struct {
 	Key   string
-	Value Value
+	Value value
 }
 
-// Kind returns the value's JSON type.
-func (v Value) Kind() Kind { return v.kind }
+// kindOf returns the value's JSON type.
+func (v value) kindOf() valueKind { return v.kind }
 
-// IsPayload reports whether the value is a record's data key built by
-// [Payload] (an SQS body, Kinesis data or DynamoDB dynamodb), to which
+// isPayload reports whether the value is a record's data key built by
+// payloadValue (an SQS body, Kinesis data or DynamoDB dynamodb), to which
 // Lambda's format rules apply.
-func (v Value) IsPayload() bool { return v.flags&flagPayload != 0 }
+func (v value) isPayload() bool { return v.flags&flagPayload != 0 }
 
-// NullValue returns JSON null.
-func NullValue() Value { return Value{kind: KindNull} }
+// nullValue returns JSON null.
+func nullValue() value { return value{kind: kindNull} }
 
-// BoolValue returns JSON true or false.
-func BoolValue(b bool) Value {
+// boolValue returns JSON true or false.
+func boolValue(b bool) value {
 	if b {
-		return Value{kind: KindTrue}
+		return value{kind: kindTrue}
 	}
-	return Value{kind: KindFalse}
+	return value{kind: kindFalse}
 }
 
-// StringValue returns a JSON string.
-func StringValue(s string) Value { return Value{kind: KindString, str: s} }
+// stringValue returns a JSON string.
+func stringValue(s string) value { return value{kind: kindString, str: s} }
 
-// NumberValue returns the JSON number written as literal (e.g. "300",
+// parseNumberValue returns the JSON number written as literal (e.g. "300",
 // "3.0e2"). Exact matching compares literals and, within the numeric range,
 // values; numeric matching compares values.
-func NumberValue(literal string) (Value, error) {
+func parseNumberValue(literal string) (value, error) {
 	if !validNumber(literal) {
-		return Value{}, fmt.Errorf("filter: %q is not a JSON number", literal)
+		return value{}, fmt.Errorf("filter: %q is not a JSON number", literal)
 	}
 	return numberValue(literal), nil
 }
 
-// FloatValue returns the JSON number f, written as encoding/json writes it.
+// floatValue returns the JSON number f, written as encoding/json writes it.
 // NaN and infinities, which JSON cannot hold, give null.
-func FloatValue(f float64) Value {
+func floatValue(f float64) value {
 	if math.IsNaN(f) || math.IsInf(f, 0) {
-		return NullValue()
+		return nullValue()
 	}
 	return numberValue(formatFloat(f))
 }
 
-// IntValue returns the JSON number i.
-func IntValue(i int64) Value { return numberValue(strconv.FormatInt(i, 10)) }
+// intValue returns the JSON number i.
+func intValue(i int64) value { return numberValue(strconv.FormatInt(i, 10)) }
 
-// ArrayValue returns a JSON array of elems.
-func ArrayValue(elems ...Value) Value { return Value{kind: KindArray, arr: elems} }
+// arrayValue returns a JSON array of elems.
+func arrayValue(elems ...value) value { return value{kind: kindArray, arr: elems} }
 
-// ObjectValue returns a JSON object of fields, in the order given.
-func ObjectValue(fields ...Field) Value { return Value{kind: KindObject, obj: fields} }
+// objectValue returns a JSON object of fields, in the order given.
+func objectValue(fields ...field) value { return value{kind: kindObject, obj: fields} }
 
 // numberValue makes a number from a literal already known to be valid JSON.
-func numberValue(literal string) Value {
-	v := Value{kind: KindNumber, str: literal}
+func numberValue(literal string) value {
+	v := value{kind: kindNumber, str: literal}
 	if f, err := strconv.ParseFloat(literal, 64); err == nil && f >= -maxNumeric && f <= maxNumeric {
 		v.num = f
 		v.flags |= flagNumeric
@@ -136,84 +136,84 @@ func formatFloat(f float64) string {
 	return strconv.FormatFloat(f, format, -1, 64)
 }
 
-// ValueOf converts what encoding/json produces (decoding into an any, with
+// valueOf converts what encoding/json produces (decoding into an any, with
 // or without UseNumber) to a Value: map[string]any, []any, string,
 // json.Number, float64, bool and nil, plus Go integers, float32,
 // map[string]string, []string and Value itself. Map keys are taken in sorted
 // order.
-func ValueOf(x any) (Value, error) {
+func valueOf(x any) (value, error) {
 	switch t := x.(type) {
 	case nil:
-		return NullValue(), nil
-	case Value:
+		return nullValue(), nil
+	case value:
 		return t, nil
 	case bool:
-		return BoolValue(t), nil
+		return boolValue(t), nil
 	case string:
-		return StringValue(t), nil
+		return stringValue(t), nil
 	case json.Number:
-		return NumberValue(string(t))
+		return parseNumberValue(string(t))
 	case float64:
 		if math.IsNaN(t) || math.IsInf(t, 0) {
-			return Value{}, fmt.Errorf("filter: %v is not a JSON number", t)
+			return value{}, fmt.Errorf("filter: %v is not a JSON number", t)
 		}
-		return FloatValue(t), nil
+		return floatValue(t), nil
 	case float32:
-		return ValueOf(float64(t))
+		return valueOf(float64(t))
 	case int:
-		return IntValue(int64(t)), nil
+		return intValue(int64(t)), nil
 	case int8:
-		return IntValue(int64(t)), nil
+		return intValue(int64(t)), nil
 	case int16:
-		return IntValue(int64(t)), nil
+		return intValue(int64(t)), nil
 	case int32:
-		return IntValue(int64(t)), nil
+		return intValue(int64(t)), nil
 	case int64:
-		return IntValue(t), nil
+		return intValue(t), nil
 	case uint:
 		return numberValue(strconv.FormatUint(uint64(t), 10)), nil
 	case uint8:
-		return IntValue(int64(t)), nil
+		return intValue(int64(t)), nil
 	case uint16:
-		return IntValue(int64(t)), nil
+		return intValue(int64(t)), nil
 	case uint32:
-		return IntValue(int64(t)), nil
+		return intValue(int64(t)), nil
 	case uint64:
 		return numberValue(strconv.FormatUint(t, 10)), nil
 	case []any:
-		elems := make([]Value, len(t))
+		elems := make([]value, len(t))
 		for i, e := range t {
-			v, err := ValueOf(e)
+			v, err := valueOf(e)
 			if err != nil {
-				return Value{}, err
+				return value{}, err
 			}
 			elems[i] = v
 		}
-		return ArrayValue(elems...), nil
+		return arrayValue(elems...), nil
 	case []string:
-		elems := make([]Value, len(t))
+		elems := make([]value, len(t))
 		for i, e := range t {
-			elems[i] = StringValue(e)
+			elems[i] = stringValue(e)
 		}
-		return ArrayValue(elems...), nil
+		return arrayValue(elems...), nil
 	case map[string]any:
-		fields := make([]Field, 0, len(t))
+		fields := make([]field, 0, len(t))
 		for _, k := range sortedKeys(t) {
-			v, err := ValueOf(t[k])
+			v, err := valueOf(t[k])
 			if err != nil {
-				return Value{}, err
+				return value{}, err
 			}
-			fields = append(fields, Field{Key: k, Value: v})
+			fields = append(fields, field{Key: k, Value: v})
 		}
-		return ObjectValue(fields...), nil
+		return objectValue(fields...), nil
 	case map[string]string:
-		fields := make([]Field, 0, len(t))
+		fields := make([]field, 0, len(t))
 		for _, k := range sortedKeys(t) {
-			fields = append(fields, Field{Key: k, Value: StringValue(t[k])})
+			fields = append(fields, field{Key: k, Value: stringValue(t[k])})
 		}
-		return ObjectValue(fields...), nil
+		return objectValue(fields...), nil
 	}
-	return Value{}, fmt.Errorf("filter: cannot convert %T to a Value", x)
+	return value{}, fmt.Errorf("filter: cannot convert %T to a Value", x)
 }
 
 func sortedKeys[V any](m map[string]V) []string {
@@ -227,8 +227,8 @@ func sortedKeys[V any](m map[string]V) []string {
 
 // get returns the value of key in an object (the last one when the key
 // repeats), or nil.
-func (v *Value) get(key string) *Value {
-	if v == nil || v.kind != KindObject {
+func (v *value) get(key string) *value {
+	if v == nil || v.kind != kindObject {
 		return nil
 	}
 	for i := len(v.obj) - 1; i >= 0; i-- {
@@ -241,34 +241,34 @@ func (v *Value) get(key string) *Value {
 
 // MarshalJSON writes the value as JSON; numbers keep their literal, and
 // repeated object keys are all written.
-func (v Value) MarshalJSON() ([]byte, error) {
-	if v.kind == KindMissing {
+func (v value) MarshalJSON() ([]byte, error) {
+	if v.kind == kindMissing {
 		return nil, fmt.Errorf("filter: cannot marshal a missing value")
 	}
 	return v.appendJSON(nil), nil
 }
 
 // String returns the value as JSON, or "<missing>".
-func (v Value) String() string {
-	if v.kind == KindMissing {
+func (v value) String() string {
+	if v.kind == kindMissing {
 		return "<missing>"
 	}
 	return string(v.appendJSON(nil))
 }
 
-func (v Value) appendJSON(b []byte) []byte {
+func (v value) appendJSON(b []byte) []byte {
 	switch v.kind {
-	case KindNull, KindMissing:
+	case kindNull, kindMissing:
 		return append(b, "null"...)
-	case KindTrue:
+	case kindTrue:
 		return append(b, "true"...)
-	case KindFalse:
+	case kindFalse:
 		return append(b, "false"...)
-	case KindNumber:
+	case kindNumber:
 		return append(b, v.str...)
-	case KindString:
+	case kindString:
 		return appendQuoted(b, v.str)
-	case KindArray:
+	case kindArray:
 		b = append(b, '[')
 		for i, e := range v.arr {
 			if i > 0 {

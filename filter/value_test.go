@@ -1,4 +1,4 @@
-package filter_test
+package filter
 
 import (
 	"encoding/json"
@@ -9,35 +9,33 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/lambdaesm/lambdaesm/filter"
 )
 
 func TestConstructors(t *testing.T) {
-	v := filter.ObjectValue(
-		filter.Field{Key: "s", Value: filter.StringValue("x")},
-		filter.Field{Key: "f", Value: filter.FloatValue(2.5)},
-		filter.Field{Key: "big", Value: filter.FloatValue(1e21)},
-		filter.Field{Key: "i", Value: filter.IntValue(-3)},
-		filter.Field{Key: "b", Value: filter.BoolValue(false)},
-		filter.Field{Key: "n", Value: filter.NullValue()},
-		filter.Field{Key: "nan", Value: filter.FloatValue(math.NaN())},
-		filter.Field{Key: "a", Value: filter.ArrayValue(filter.BoolValue(true))},
+	v := objectValue(
+		field{Key: "s", Value: stringValue("x")},
+		field{Key: "f", Value: floatValue(2.5)},
+		field{Key: "big", Value: floatValue(1e21)},
+		field{Key: "i", Value: intValue(-3)},
+		field{Key: "b", Value: boolValue(false)},
+		field{Key: "n", Value: nullValue()},
+		field{Key: "nan", Value: floatValue(math.NaN())},
+		field{Key: "a", Value: arrayValue(boolValue(true))},
 	)
 	assert.Equal(t, `{"s":"x","f":2.5,"big":1e+21,"i":-3,"b":false,"n":null,"nan":null,"a":[true]}`, v.String())
-	assert.Equal(t, filter.KindObject, v.Kind())
-	assert.Equal(t, "object", v.Kind().String())
-	assert.Equal(t, "<missing>", filter.Value{}.String())
-	_, err := filter.Value{}.MarshalJSON()
+	assert.Equal(t, kindObject, v.kindOf())
+	assert.Equal(t, "object", v.kindOf().String())
+	assert.Equal(t, "<missing>", value{}.String())
+	_, err := value{}.MarshalJSON()
 	assert.Error(t, err)
 
-	n, err := filter.NumberValue("3.0e2")
+	n, err := parseNumberValue("3.0e2")
 	require.NoError(t, err)
-	f, err := filter.Compile([]string{`{"n": [{"numeric": ["=", 300]}], "m": [300]}`})
+	f, err := Compile([]string{`{"n": [{"numeric": ["=", 300]}], "m": [300]}`})
 	require.NoError(t, err)
-	assert.True(t, f.Match(filter.ObjectValue(filter.Field{Key: "n", Value: n}, filter.Field{Key: "m", Value: filter.IntValue(300)})))
+	assert.True(t, f.matchValue(objectValue(field{Key: "n", Value: n}, field{Key: "m", Value: intValue(300)})))
 	for _, bad := range []string{"", "01", "1.", "+1", "0x10", "1e", "NaN"} {
-		_, err := filter.NumberValue(bad)
+		_, err := parseNumberValue(bad)
 		assert.Error(t, err, bad)
 	}
 }
@@ -47,24 +45,24 @@ func TestValueOf(t *testing.T) {
 	dec := json.NewDecoder(strings.NewReader(`{"a": [1, 2.5, "x", null, true, {"b": -1e3}], "c": {}}`))
 	dec.UseNumber()
 	require.NoError(t, dec.Decode(&doc))
-	v, err := filter.ValueOf(doc)
+	v, err := valueOf(doc)
 	require.NoError(t, err)
 	assert.Equal(t, `{"a":[1,2.5,"x",null,true,{"b":-1e3}],"c":{}}`, v.String())
 
 	var plain any
 	require.NoError(t, json.Unmarshal([]byte(`{"n": 300}`), &plain))
-	v, err = filter.ValueOf(plain)
+	v, err = valueOf(plain)
 	require.NoError(t, err)
-	f, err := filter.Compile([]string{`{"n": [300]}`})
+	f, err := Compile([]string{`{"n": [300]}`})
 	require.NoError(t, err)
-	assert.True(t, f.Match(v))
+	assert.True(t, f.matchValue(v))
 
-	v, err = filter.ValueOf(map[string]any{"i": int8(1), "u": uint64(math.MaxUint64), "f": float32(0.5),
-		"ss": []string{"a"}, "m": map[string]string{"k": "v"}, "v": filter.StringValue("w")})
+	v, err = valueOf(map[string]any{"i": int8(1), "u": uint64(math.MaxUint64), "f": float32(0.5),
+		"ss": []string{"a"}, "m": map[string]string{"k": "v"}, "v": stringValue("w")})
 	require.NoError(t, err)
 	assert.Equal(t, `{"f":0.5,"i":1,"m":{"k":"v"},"ss":["a"],"u":18446744073709551615,"v":"w"}`, v.String())
 	for _, bad := range []any{struct{}{}, math.Inf(1), []any{make(chan int)}, map[string]any{"x": json.Number("x")}} {
-		_, err := filter.ValueOf(bad)
+		_, err := valueOf(bad)
 		assert.Error(t, err, "%v", bad)
 	}
 }
@@ -72,7 +70,7 @@ func TestValueOf(t *testing.T) {
 // TestConcurrentMatch runs MatchJSON, whose decoders are pooled, from many
 // goroutines (run with -race).
 func TestConcurrentMatch(t *testing.T) {
-	f, err := filter.Compile([]string{`{"detail": {"state": ["running"]}}`})
+	f, err := Compile([]string{`{"detail": {"state": ["running"]}}`})
 	require.NoError(t, err)
 	running := []byte(`{"detail": {"state": "running", "x": [1, 2, {"y": "z"}]}}`)
 	stopped := []byte(`{"detail": {"state": "stopped"}, "pad": "` + strings.Repeat("x", 2000) + `"}`)
@@ -99,23 +97,23 @@ func TestConcurrentMatch(t *testing.T) {
 }
 
 func TestDecode(t *testing.T) {
-	v, err := filter.Decode([]byte(`{"s": "a\"\\\/\b\f\n\r\t\u00e9\ud83d\ude00\ud800x\udc00", "k\u0041": 1}`))
+	v, err := decode([]byte(`{"s": "a\"\\\/\b\f\n\r\t\u00e9\ud83d\ude00\ud800x\udc00", "k\u0041": 1}`))
 	require.NoError(t, err)
-	f, err := filter.Compile([]string{"{\"s\": [\"a\\\"\\\\/\\b\\f\\n\\r\\té😀\uFFFDx\uFFFD\"], \"kA\": [1]}"})
+	f, err := Compile([]string{"{\"s\": [\"a\\\"\\\\/\\b\\f\\n\\r\\té😀\uFFFDx\uFFFD\"], \"kA\": [1]}"})
 	require.NoError(t, err)
-	assert.True(t, f.Match(v), v.String())
+	assert.True(t, f.matchValue(v), v.String())
 
 	deep := strings.Repeat("[", 10001) + strings.Repeat("]", 10001)
-	_, err = filter.Decode([]byte(deep))
+	_, err = decode([]byte(deep))
 	assert.ErrorContains(t, err, "nested deeper than 10000")
-	_, err = filter.Decode([]byte(strings.Repeat("[", 10000) + strings.Repeat("]", 10000)))
+	_, err = decode([]byte(strings.Repeat("[", 10000) + strings.Repeat("]", 10000)))
 	assert.NoError(t, err)
 	_, err = f.MatchJSON([]byte(`{"x": ` + deep + `}`))
 	assert.ErrorContains(t, err, "nested deeper than 10000")
 
 	for _, bad := range []string{`{"a": "\u12"}`, `{"a": "\u12g4"}`, `{"a": "x`, `{"a" 1}`, `{"a": 1,}`, `[1,]`, `{1: 2}`, `nul`, `{"a": [1 2]}`} {
-		_, err := filter.Decode([]byte(bad))
-		var syn *filter.SyntaxError
+		_, err := decode([]byte(bad))
+		var syn *SyntaxError
 		assert.ErrorAs(t, err, &syn, bad)
 		_, err = f.MatchJSON([]byte(bad))
 		assert.Error(t, err, bad)
