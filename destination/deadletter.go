@@ -31,9 +31,9 @@ const (
 	ErrorMessageAttribute = "ErrorMessage"
 )
 
-// DeadLetterErrorMessageBytes is the longest ErrorMessage attribute: Lambda
+// deadLetterErrorMessageBytes is the longest ErrorMessage attribute: Lambda
 // truncates the message to 1 KB.
-const DeadLetterErrorMessageBytes = 1024
+const deadLetterErrorMessageBytes = 1024
 
 // DeadLetterInput holds the facts of an event sent to a dead-letter queue,
 // for [NewDeadLetter].
@@ -71,7 +71,7 @@ func NewDeadLetter(in DeadLetterInput) Message {
 	}
 	if in.StatusCode != 0 {
 		attrs[ErrorCodeAttribute] = Attribute{DataType: "Number", Value: strconv.Itoa(in.StatusCode)}
-		if msg := attributeText(in.ErrorMessage, DeadLetterErrorMessageBytes); msg != "" {
+		if msg := attributeText(in.ErrorMessage, deadLetterErrorMessageBytes); msg != "" {
 			attrs[ErrorMessageAttribute] = Attribute{DataType: "String", Value: msg}
 		}
 	}

@@ -54,16 +54,16 @@ func TestNewDeadLetterErrorMessage(t *testing.T) {
 	msg := func(s string) string {
 		return NewDeadLetter(DeadLetterInput{Payload: json.RawMessage(`{}`), RequestID: requestID, StatusCode: 200, ErrorMessage: s}).Attributes[ErrorMessageAttribute].Value
 	}
-	exact := strings.Repeat("x", DeadLetterErrorMessageBytes)
+	exact := strings.Repeat("x", deadLetterErrorMessageBytes)
 	require.Equal(t, exact, msg(exact))
 	require.Equal(t, exact, msg(exact+"y"))
-	long := strings.Repeat("é", DeadLetterErrorMessageBytes) // 2 bytes each
+	long := strings.Repeat("é", deadLetterErrorMessageBytes) // 2 bytes each
 	got := msg(long)
-	require.Len(t, got, DeadLetterErrorMessageBytes)
+	require.Len(t, got, deadLetterErrorMessageBytes)
 	require.True(t, utf8.ValidString(got))
 	odd := "x" + long
 	got = msg(odd)
-	require.Len(t, got, DeadLetterErrorMessageBytes-1, "a character is not cut in two")
+	require.Len(t, got, deadLetterErrorMessageBytes-1, "a character is not cut in two")
 	require.True(t, utf8.ValidString(got))
 	require.Equal(t, "a\ufffdb\ufffdc\td\ne", msg("a\x00b\xffc\td\ne"))
 }
@@ -99,7 +99,7 @@ func TestSNSSenderSendsAttributes(t *testing.T) {
 	}, f.published[0].MessageAttributes)
 
 	// Beside the payload-dropped marker.
-	big := Message{Record: json.RawMessage(`"` + strings.Repeat("x", SNSMaxMessageBytes) + `"`), Reduced: json.RawMessage(`{}`),
+	big := Message{Record: json.RawMessage(`"` + strings.Repeat("x", snsMaxMessageBytes) + `"`), Reduced: json.RawMessage(`{}`),
 		Attributes: map[string]Attribute{"K": {DataType: "String", Value: "v"}}}
 	require.NoError(t, s.Send(t.Context(), big))
 	require.Equal(t, map[string]snstypes.MessageAttributeValue{

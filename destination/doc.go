@@ -114,7 +114,7 @@
 //
 // # SNS size limit
 //
-// An SNS message is at most 256 KiB ([SNSMaxMessageBytes]). Lambda drops the
+// An SNS message is at most 256 KiB. Lambda drops the
 // payload from a record that would be larger (API_OnFailure). A stream
 // failure record carries no payload to SQS or SNS and is always small; an
 // invocation record that is too large is published without requestPayload

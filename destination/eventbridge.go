@@ -15,13 +15,13 @@ import (
 
 // What Lambda writes in the events it puts on an EventBridge destination.
 const (
-	// EventSource is the events' source.
-	EventSource = "lambda"
-	// DetailTypeSuccess is the detail-type of a Success record.
-	DetailTypeSuccess = "Lambda Function Invocation Result - Success"
-	// DetailTypeFailure is the detail-type of every other record
+	// eventBridgeSource is the events' source.
+	eventBridgeSource = "lambda"
+	// detailTypeSuccess is the detail-type of a Success record.
+	detailTypeSuccess = "Lambda Function Invocation Result - Success"
+	// detailTypeFailure is the detail-type of every other record
 	// (RetriesExhausted, EventAgeExceeded).
-	DetailTypeFailure = "Lambda Function Invocation Result - Failure"
+	detailTypeFailure = "Lambda Function Invocation Result - Failure"
 )
 
 // EventBridgeSender puts records on an EventBridge event bus, one PutEvents
@@ -66,9 +66,9 @@ func (s *EventBridgeSender) Send(ctx context.Context, m Message) error {
 	if err := json.Unmarshal(body, &rec); err != nil {
 		return &SendError{Destination: s.arn, Err: fmt.Errorf("record is not an invocation record: %w", err)}
 	}
-	detailType := DetailTypeFailure
+	detailType := detailTypeFailure
 	if rec.RequestContext.Condition == lambdaesm.Success {
-		detailType = DetailTypeSuccess
+		detailType = detailTypeSuccess
 	}
 	resources := []string{s.arn}
 	if fn := rec.RequestContext.FunctionARN; fn != "" {
@@ -76,7 +76,7 @@ func (s *EventBridgeSender) Send(ctx context.Context, m Message) error {
 	}
 	out, err := s.client.PutEvents(ctx, &eventbridge.PutEventsInput{Entries: []ebtypes.PutEventsRequestEntry{{
 		EventBusName: aws.String(s.arn),
-		Source:       aws.String(EventSource),
+		Source:       aws.String(eventBridgeSource),
 		DetailType:   aws.String(detailType),
 		Detail:       aws.String(string(body)),
 		Resources:    resources,

@@ -13,8 +13,8 @@ import (
 
 // Values Lambda writes in every record.
 const (
-	// Version is the record's "version".
-	Version = "1.0"
+	// recordVersion is the record's "version".
+	recordVersion = "1.0"
 	// LatestVersion is the function version Lambda reports as
 	// responseContext.executedVersion for an unqualified function.
 	LatestVersion = "$LATEST"
@@ -118,7 +118,7 @@ type StreamFailureInput struct {
 func NewStreamFailure(in StreamFailureInput) StreamFailure {
 	f := StreamFailure{
 		RequestContext: newRequestContext(in.RequestID, in.FunctionARN, in.Condition, in.ApproximateInvokeCount),
-		Version:        Version,
+		Version:        recordVersion,
 		Timestamp:      formatMillis(orNow(in.Now)),
 	}
 	if in.Condition != lambdaesm.RecordAgeExceeded {
@@ -240,7 +240,7 @@ type InvocationRecordInput struct {
 // NewInvocationRecord builds the record of an asynchronous invocation.
 func NewInvocationRecord(in InvocationRecordInput) InvocationRecord {
 	r := InvocationRecord{
-		Version:        Version,
+		Version:        recordVersion,
 		Timestamp:      formatMillis(orNow(in.Now)),
 		RequestContext: newRequestContext(in.RequestID, in.FunctionARN, in.Condition, in.ApproximateInvokeCount),
 		RequestPayload: orNull(in.RequestPayload),

@@ -216,12 +216,12 @@ func TestSNSSenderSizeLimit(t *testing.T) {
 	s, err := NewSNS(f, topicARN)
 	require.NoError(t, err)
 
-	big := json.RawMessage(`"` + strings.Repeat("x", SNSMaxMessageBytes) + `"`)
+	big := json.RawMessage(`"` + strings.Repeat("x", snsMaxMessageBytes) + `"`)
 	r := NewInvocationRecord(InvocationRecordInput{FunctionARN: "f", Condition: lambdaesm.Success, ApproximateInvokeCount: 1,
 		RequestPayload: big, ResponsePayload: json.RawMessage(`{}`), Now: at("2024-01-02T03:04:05Z")})
 	m, err := r.Message()
 	require.NoError(t, err)
-	require.Greater(t, len(m.Record), SNSMaxMessageBytes)
+	require.Greater(t, len(m.Record), snsMaxMessageBytes)
 
 	// Over the limit: the record goes without its payloads.
 	require.NoError(t, s.Send(ctx, m))
@@ -230,7 +230,7 @@ func TestSNSSenderSizeLimit(t *testing.T) {
 	require.Equal(t, "true", aws.ToString(f.published[0].MessageAttributes[PayloadDroppedAttribute].StringValue), "the drop is said beside the record")
 
 	// Exactly at the limit: sent whole.
-	exact := Message{Record: json.RawMessage(`"` + strings.Repeat("y", SNSMaxMessageBytes-2) + `"`)}
+	exact := Message{Record: json.RawMessage(`"` + strings.Repeat("y", snsMaxMessageBytes-2) + `"`)}
 	require.NoError(t, s.Send(ctx, exact))
 	require.Equal(t, string(exact.Record), aws.ToString(f.published[1].Message))
 	require.Empty(t, f.published[1].MessageAttributes)

@@ -15,8 +15,8 @@ import (
 // is said beside it.
 const PayloadDroppedAttribute = "lambdaesm.payloadDropped"
 
-// SNSMaxMessageBytes is the largest message an SNS topic accepts (256 KiB).
-const SNSMaxMessageBytes = 256 * 1024
+// snsMaxMessageBytes is the largest message an SNS topic accepts (256 KiB).
+const snsMaxMessageBytes = 256 * 1024
 
 // SNSSender publishes records to a standard SNS topic, one Publish per
 // record, with the record JSON as the message.
@@ -36,7 +36,7 @@ func NewSNS(client SNSAPI, topicARN string) (*SNSSender, error) {
 // ARN returns the topic's ARN.
 func (s *SNSSender) ARN() string { return s.arn }
 
-// Send publishes m.Record, with m.Attributes as its message attributes. When it is over [SNSMaxMessageBytes], it publishes
+// Send publishes m.Record, with m.Attributes as its message attributes. When it is over 256 KiB (the SNS limit), it publishes
 // m.Reduced (the record without its payloads) instead, as Lambda drops the
 // payload for SNS destinations, and says so in the message attribute
 // [PayloadDroppedAttribute]; with no Reduced form small enough it fails
@@ -50,9 +50,9 @@ func (s *SNSSender) Send(ctx context.Context, m Message) error {
 		}
 		in.MessageAttributes[k] = snstypes.MessageAttributeValue{DataType: aws.String(a.DataType), StringValue: aws.String(a.Value)}
 	}
-	if len(body) > SNSMaxMessageBytes {
-		if len(m.Reduced) == 0 || len(m.Reduced) > SNSMaxMessageBytes {
-			return &SendError{Destination: s.arn, Err: fmt.Errorf("record of %d bytes is over SNS's limit of %d bytes", len(body), SNSMaxMessageBytes)}
+	if len(body) > snsMaxMessageBytes {
+		if len(m.Reduced) == 0 || len(m.Reduced) > snsMaxMessageBytes {
+			return &SendError{Destination: s.arn, Err: fmt.Errorf("record of %d bytes is over SNS's limit of %d bytes", len(body), snsMaxMessageBytes)}
 		}
 		body = m.Reduced
 		if in.MessageAttributes == nil {

@@ -20,14 +20,14 @@ import (
 
 // Values of the events a schedule sends, as EventBridge writes them.
 const (
-	// DetailType is the events' detail-type.
-	DetailType = "Scheduled Event"
-	// Source is the events' source.
-	Source = "aws.events"
-	// DefaultRegion and DefaultAccount make up the rule ARN when
-	// Config.RuleARN is empty.
-	DefaultRegion  = "us-east-1"
-	DefaultAccount = "000000000000"
+	// detailType is the events' detail-type.
+	detailType = "Scheduled Event"
+	// eventSource is the events' source.
+	eventSource = "aws.events"
+	// defaultRegion and defaultAccount make up the rule ARN of a rule
+	// given by name (WithRule).
+	defaultRegion  = "us-east-1"
+	defaultAccount = "000000000000"
 )
 
 // Target receives the scheduled events. An *invoke.Invoker of
@@ -56,7 +56,7 @@ type config struct {
 // WithRule names the rule the scheduler stands for: a rule ARN, the events'
 // resources[0], whose region and account become the events' region and
 // account; or a rule name, for
-// arn:aws:events:<DefaultRegion>:<DefaultAccount>:rule/<name>. Default
+// arn:aws:events:us-east-1:000000000000:rule/<name>. Default
 // "schedule".
 func WithRule(nameOrARN string) Option {
 	return func(c *config) {
@@ -118,7 +118,7 @@ func New(expr string, target Target, opts ...Option) (*Scheduler, error) {
 	}
 	ruleARN := c.rule
 	if !strings.HasPrefix(ruleARN, "arn:") {
-		ruleARN = "arn:aws:events:" + DefaultRegion + ":" + DefaultAccount + ":rule/" + c.rule
+		ruleARN = "arn:aws:events:" + defaultRegion + ":" + defaultAccount + ":rule/" + c.rule
 	}
 	rule, err := arn.Parse(ruleARN)
 	if c.rule != "" && (err != nil || rule.Service != "events") {
@@ -228,8 +228,8 @@ func (s *Scheduler) Event(at time.Time) events.EventBridgeEvent {
 	return events.EventBridgeEvent{
 		Version:    "0",
 		ID:         uuid.New(),
-		DetailType: DetailType,
-		Source:     Source,
+		DetailType: detailType,
+		Source:     eventSource,
 		AccountID:  s.rule.AccountID,
 		Time:       at.UTC().Truncate(time.Second),
 		Region:     s.rule.Region,
