@@ -141,12 +141,15 @@ type FileStore struct {
 	mu  sync.Mutex
 	// cache holds each mapping's file content, loaded once.
 	cache map[string]map[string]Checkpoint
+	// write replaces a file atomically: writeFileAtomic, or a test's
+	// counting or failing stand-in.
+	write func(path string, b []byte) error
 }
 
 // NewFileStore returns a store writing into dir, which is created if needed
 // on the first save.
 func NewFileStore(dir string) *FileStore {
-	return &FileStore{dir: dir, cache: map[string]map[string]Checkpoint{}}
+	return &FileStore{dir: dir, cache: map[string]map[string]Checkpoint{}, write: writeFileAtomic}
 }
 
 // fileBase is the readable part of a mapping's file name.
@@ -283,7 +286,7 @@ func (s *FileStore) Save(_ context.Context, mapping, shardID string, cp Checkpoi
 	m[shardID] = cp
 	b, err := json.MarshalIndent(checkpointFile{Mapping: mapping, Key: mappingKey(mapping), Shards: m}, "", "  ")
 	if err == nil {
-		err = writeFileAtomic(s.path(mapping), b)
+		err = s.write(s.path(mapping), b)
 	}
 	if err != nil {
 		// Not saved: keep what the file holds, so a retry writes again.
