@@ -132,8 +132,9 @@ var ErrStoreUnusable = errors.New("shard: checkpoint store unusable")
 //
 // Writes are group commits: the checkpoints of a mapping's shards saved
 // while the mapping's file is being written are written together by the
-// next write, so a mapping makes about one write per round of saves however
-// many shards it reads, and different mappings write in parallel. Save
+// next write, so the shards of a mapping share a few writes per round of
+// saves instead of making one each, and different mappings write in
+// parallel. Save
 // returns only once a write holding its checkpoint (or a later one of the
 // shard) is durable; a failed write fails every Save it carried, and none of
 // their checkpoints is kept as if written. A Save whose context ends while
