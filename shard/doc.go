@@ -56,6 +56,22 @@
 // the error once every shard has stopped. Start-up errors other than
 // not-found and access denied are retried with backoff.
 //
+// [FileStore], esm's default, keeps one file per mapping in its directory
+// (the mapping's name made safe for file names, cut to 64 bytes, then a
+// hash of the exact name: <name>-<hash>.checkpoints.json) holding the
+// checkpoints of all the mapping's shards. Each write replaces the file
+// atomically: a temporary file, fsync, rename, fsync of the directory. The
+// shards' saves are group commits: those made while the file is being
+// written are written together by the next write, so a mapping's shards
+// cost a few writes per CheckpointInterval, not one each (shards written
+// together fall due together again). A save returns once a write holding
+// it is durable, at most two writes after it was made, so after a crash a
+// shard delivers again at most the records finished within its last
+// CheckpointInterval and two file writes (milliseconds on a local disk). A
+// kill during a write leaves the previous file intact beside a temporary
+// file, which the next start removes. Files of earlier versions, named
+// without the hash, are read and carried over by the first write.
+//
 // Each shard has one reader. It polls again at once (but at most every
 // MinPollInterval, 200ms: Kinesis allows 5 GetRecords per second per shard)
 // while reads return records, and every PollInterval when idle (1s for

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -122,9 +123,21 @@ func (s *MemoryStore) Save(_ context.Context, mapping, shardID string, cp Checkp
 var ErrStoreUnusable = errors.New("shard: checkpoint store unusable")
 
 // FileStore is the default [Store]: one JSON file per mapping in a directory,
-// replaced atomically (write, fsync, rename, fsync the directory) on every
-// save, so a single process resumes where it stopped after a restart or a
-// crash, with no AWS resources.
+// holding the checkpoints of all the mapping's shards, replaced atomically
+// (write, fsync, rename, fsync the directory), so a single process resumes
+// where it stopped after a restart or a crash, with no AWS resources.
+//
+// Writes are group commits: the checkpoints of a mapping's shards saved
+// while the mapping's file is being written are written together by the
+// next write, so the shards of a mapping share a few writes per round of
+// saves instead of making one each, and different mappings write in
+// parallel. Save
+// returns only once a write holding its checkpoint (or a later one of the
+// shard) is durable; a failed write fails every Save it carried, and none of
+// their checkpoints is kept as if written. A Save whose context ends while
+// it waits returns the context's error, though its checkpoint may still be
+// written. Load returns what the file holds, never a checkpoint still being
+// written.
 //
 // A mapping's file is named after the mapping (made safe for file names and
 // cut to 64 bytes) and a SHA-256 hash of the exact mapping name, so two
@@ -135,15 +148,73 @@ var ErrStoreUnusable = errors.New("shard: checkpoint store unusable")
 // when the mapping is first loaded.
 type FileStore struct {
 	dir string
-	mu  sync.Mutex
-	// cache holds each mapping's file content, loaded once.
-	cache map[string]map[string]Checkpoint
+	// write replaces a file atomically: writeFileAtomic, or a test's
+	// counting or failing stand-in.
+	write func(path string, b []byte) error
+
+	mu    sync.Mutex
+	files map[string]*mappingFile
 }
 
 // NewFileStore returns a store writing into dir, which is created if needed
 // on the first save.
 func NewFileStore(dir string) *FileStore {
-	return &FileStore{dir: dir, cache: map[string]map[string]Checkpoint{}}
+	return &FileStore{dir: dir, files: map[string]*mappingFile{}, write: writeFileAtomic}
+}
+
+// mappingFile is one mapping's checkpoints and the group commit of its file.
+// A checkpoint moves from pending (accepted by Save) to writing (in the
+// write under way) to durable (in the file). At most one write runs per
+// mapping; it takes every pending checkpoint with it.
+type mappingFile struct {
+	mapping, path, legacyPath string
+	write                     func(path string, b []byte) error
+
+	mu sync.Mutex
+	// durable is what the file holds: nil until it was read.
+	durable map[string]Checkpoint
+	// writing holds the checkpoints of the write under way, which ends
+	// with cur; nil when no write runs.
+	writing map[string]Checkpoint
+	cur     *commit
+	// pending holds the checkpoints saved since that write began: the next
+	// write, which ends with next, takes them all.
+	pending map[string]Checkpoint
+	next    *commit
+}
+
+// commit is the end of one write: done is closed once err is set.
+type commit struct {
+	done chan struct{}
+	err  error
+}
+
+// wait returns the write's error once it is done, or ctx's error if ctx
+// ends first.
+func (c *commit) wait(ctx context.Context) error {
+	select {
+	case <-c.done:
+		return c.err
+	case <-ctx.Done():
+		select {
+		case <-c.done: // both ready: the write's outcome is the answer
+			return c.err
+		default:
+		}
+		return fmt.Errorf("shard: waiting for the checkpoint write: %w", context.Cause(ctx))
+	}
+}
+
+// file returns the mapping's state, creating it on first use.
+func (s *FileStore) file(mapping string) *mappingFile {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f, ok := s.files[mapping]
+	if !ok {
+		f = &mappingFile{mapping: mapping, path: s.path(mapping), legacyPath: s.legacyPath(mapping), write: s.write}
+		s.files[mapping] = f
+	}
+	return f
 }
 
 // fileBase is the readable part of a mapping's file name.
@@ -193,31 +264,30 @@ func (f checkpointFile) names(mapping string) bool {
 	return f.Mapping == mapping // written before keys were recorded
 }
 
-// load returns the mapping's checkpoints; s.mu is held.
-func (s *FileStore) load(mapping string) (map[string]Checkpoint, error) {
-	if m, ok := s.cache[mapping]; ok {
-		return m, nil
+// load reads the mapping's file once; f.mu is held. A failed read is tried
+// again by the next call.
+func (f *mappingFile) load() error {
+	if f.durable != nil {
+		return nil
 	}
-	path := s.path(mapping)
-	s.removeTemps(path)
-	f, err := readCheckpointFile(path)
+	removeTemps(f.path)
+	file, err := readCheckpointFile(f.path)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
-		legacy, lerr := readCheckpointFile(s.legacyPath(mapping))
-		if lerr == nil && legacy.names(mapping) {
-			f = legacy
+		legacy, lerr := readCheckpointFile(f.legacyPath)
+		if lerr == nil && legacy.names(f.mapping) {
+			file = legacy // the first write copies it to the new name
 		}
 	case err != nil:
-		return nil, storeError("reading checkpoints", err)
-	case !f.names(mapping):
-		return nil, fmt.Errorf("%w: checkpoint file %s belongs to mapping %q, not %q", ErrStoreUnusable, path, f.Mapping, mapping)
+		return storeError("reading checkpoints", err)
+	case !file.names(f.mapping):
+		return fmt.Errorf("%w: checkpoint file %s belongs to mapping %q, not %q", ErrStoreUnusable, f.path, file.Mapping, f.mapping)
 	}
-	m := f.Shards
-	if m == nil {
-		m = map[string]Checkpoint{}
+	f.durable = file.Shards
+	if f.durable == nil {
+		f.durable = map[string]Checkpoint{}
 	}
-	s.cache[mapping] = m
-	return m, nil
+	return nil
 }
 
 func readCheckpointFile(path string) (checkpointFile, error) {
@@ -234,7 +304,7 @@ func readCheckpointFile(path string) (checkpointFile, error) {
 
 // removeTemps deletes the temporary files of path that a process killed
 // while writing left behind.
-func (s *FileStore) removeTemps(path string) {
+func removeTemps(path string) {
 	olds, _ := filepath.Glob(path + ".tmp-*")
 	for _, o := range olds {
 		os.Remove(o)
@@ -253,42 +323,104 @@ func storeError(doing string, err error) error {
 	return fmt.Errorf("shard: %s: %w", doing, err)
 }
 
-// Load implements [Store].
+// Load implements [Store]. It returns the checkpoint the file holds.
 func (s *FileStore) Load(_ context.Context, mapping, shardID string) (Checkpoint, bool, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	m, err := s.load(mapping)
-	if err != nil {
+	f := s.file(mapping)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.load(); err != nil {
 		return Checkpoint{}, false, err
 	}
-	cp, ok := m[shardID]
+	cp, ok := f.durable[shardID]
 	return cp, ok, nil
 }
 
-// Save implements [Store].
-func (s *FileStore) Save(_ context.Context, mapping, shardID string, cp Checkpoint) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	m, err := s.load(mapping)
-	if err != nil {
+// Save implements [Store]. It returns once a write holding cp, or a later
+// checkpoint of the shard, is durable, or with the error of the write that
+// carried cp, or when ctx ends.
+func (s *FileStore) Save(ctx context.Context, mapping, shardID string, cp Checkpoint) error {
+	f := s.file(mapping)
+	f.mu.Lock()
+	if err := f.load(); err != nil {
+		f.mu.Unlock()
 		return err
 	}
-	prev, had := m[shardID]
-	if had && (prev.same(cp) || !advances(prev, cp)) {
+	c := f.add(shardID, cp)
+	f.mu.Unlock()
+	if c == nil {
 		return nil
 	}
-	m[shardID] = cp
-	b, err := json.MarshalIndent(checkpointFile{Mapping: mapping, Key: mappingKey(mapping), Shards: m}, "", "  ")
+	return c.wait(ctx)
+}
+
+// covers tells whether m holds a checkpoint of shardID that cp would not
+// move: the same, or one cp may not replace.
+func covers(m map[string]Checkpoint, shardID string, cp Checkpoint) bool {
+	prev, ok := m[shardID]
+	return ok && (prev.same(cp) || !advances(prev, cp))
+}
+
+// add accepts cp and returns the write to wait for, or nil when the file
+// already holds cp or a later checkpoint; f.mu is held.
+func (f *mappingFile) add(shardID string, cp Checkpoint) *commit {
+	if covers(f.durable, shardID, cp) {
+		return nil
+	}
+	// The newest checkpoint of the shard not yet durable: a pending one is
+	// newer than the one being written.
+	if _, ok := f.pending[shardID]; ok {
+		if covers(f.pending, shardID, cp) {
+			return f.next
+		}
+	} else if covers(f.writing, shardID, cp) {
+		return f.cur
+	}
+	if f.next == nil {
+		f.pending = map[string]Checkpoint{}
+		f.next = &commit{done: make(chan struct{})}
+		if f.cur == nil {
+			go f.flush()
+		}
+	}
+	f.pending[shardID] = cp
+	return f.next
+}
+
+// flush writes the pending checkpoints, and again while Saves added more
+// during the write, then ends. Only one flush runs per mapping: add starts
+// one when no write is under way (f.cur is nil), and flush clears f.cur only
+// when it finds nothing more to write.
+func (f *mappingFile) flush() {
+
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for f.next != nil {
+		f.writing, f.cur = f.pending, f.next
+		f.pending, f.next = nil, nil
+		shards := make(map[string]Checkpoint, len(f.durable)+len(f.writing))
+		maps.Copy(shards, f.durable)
+		maps.Copy(shards, f.writing)
+		f.mu.Unlock()
+		err := f.writeFile(shards)
+		f.mu.Lock()
+		if err == nil {
+			f.durable = shards
+		}
+		// On failure the checkpoints written are dropped: the file keeps
+		// what it held, and the Saves that carried them report the error.
+		f.cur.err = err
+		close(f.cur.done)
+		f.writing, f.cur = nil, nil
+	}
+}
+
+// writeFile replaces the mapping's file with shards.
+func (f *mappingFile) writeFile(shards map[string]Checkpoint) error {
+	b, err := json.MarshalIndent(checkpointFile{Mapping: f.mapping, Key: mappingKey(f.mapping), Shards: shards}, "", "  ")
 	if err == nil {
-		err = writeFileAtomic(s.path(mapping), b)
+		err = f.write(f.path, b)
 	}
 	if err != nil {
-		// Not saved: keep what the file holds, so a retry writes again.
-		if had {
-			m[shardID] = prev
-		} else {
-			delete(m, shardID)
-		}
 		return storeError("writing checkpoints", err)
 	}
 	return nil
