@@ -53,6 +53,10 @@ var (
 // cfg.EventSourceArn through client and calls h, as Lambda would. It checks
 // the configuration (every violated rule at once) and starts nothing: call
 // Run.
+//
+// When cfg.EventSourceArn names a stream consumer, the mapping reads with
+// enhanced fan-out (SubscribeToShard), and client must also implement
+// shard.KinesisFanOutAPI (*kinesis.Client and esmtest.Kinesis do).
 func NewKinesisMapping(cfg Config, client shard.KinesisAPI, h Handler[events.KinesisEvent, events.KinesisEventResponse], opts ...StreamOption) (*KinesisMapping, error) {
 	cfg, set, o, err := streamSettings(cfg, Kinesis, client, h, streamOpts(opts))
 	if err != nil {
@@ -63,7 +67,7 @@ func NewKinesisMapping(cfg Config, client shard.KinesisAPI, h Handler[events.Kin
 		return failureIDs(r.BatchItemFailures, func(f events.KinesisBatchItemFailure) string { return f.ItemIdentifier })
 	})
 	onDiscard := newOnDiscard(cfg, set, o, destination.Kinesis, event)
-	eng, err := streamengine.NewKinesis(client, cfg.EventSourceArn, o.invokeIdentity, set, streamengine.Callbacks[events.KinesisEventRecord]{
+	eng, err := newKinesisEngine(cfg, client, o, set, streamengine.Callbacks[events.KinesisEventRecord]{
 		Invoke: inv, OnDiscard: onDiscard, Filter: recordFilter(o.filter, (*filter.Filter).MatchKinesisRecord),
 	})
 	if err != nil {
@@ -242,7 +246,7 @@ func newOnDiscard[Rec, E any](cfg Config, set streamengine.Settings, o options, 
 		rec := destination.NewStreamFailure(destination.StreamFailureInput{
 			Kind: kind, FunctionARN: functionARN, Condition: d.Condition,
 			ApproximateInvokeCount: count, FunctionError: d.FunctionError,
-			ShardID: d.ShardID, StreamARN: cfg.EventSourceArn,
+			ShardID: d.ShardID, StreamARN: streamARNOf(cfg),
 			StartSequenceNumber: d.StartSequenceNumber, EndSequenceNumber: d.EndSequenceNumber,
 			FirstArrival: d.FirstArrival, LastArrival: d.LastArrival,
 			BatchSize: len(d.Records),
