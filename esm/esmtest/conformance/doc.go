@@ -3,7 +3,8 @@
 // against: the in-memory fakes of package esmtest, the local emulators
 // (kinesis-local, DynamoDB Local, fauxqs), real AWS, or a user's own fake.
 //
-// Each suite ([RunKinesis], [RunDynamoDBStreams], [RunSQS]) is written once
+// Each suite ([RunKinesis], [RunKinesisFanOut], [RunDynamoDBStreams],
+// [RunSQS]) is written once
 // against a harness: an SDK-shaped client (a method set that both the fake
 // and the SDK client, *kinesis.Client, *dynamodbstreams.Client or
 // *sqs.Client, satisfy) plus the few operations that differ between targets,
