@@ -437,3 +437,58 @@ func TestKinesisFanOutCheckpointsUnderTheConsumer(t *testing.T) {
 		require.False(t, ok)
 	})
 }
+
+// WithStreamConsumer registers the consumer when Run starts (or reuses the
+// one of that name), waits until it is ACTIVE, and reads with
+// SubscribeToShard; checkpoints stay under the stream's ARN.
+func TestKinesisWithStreamConsumerRegisters(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFixture(t, 2)
+		k := esmtest.NewKinesis(esmtest.WithKinesisTransitionDelay(2 * time.Second))
+		arn := k.MustCreateStream(t, "s", 2)
+		time.Sleep(2 * time.Second)
+		p := &producer{k: k, arn: arn, next: map[string]int{}}
+		p.put(t, 10, 50)
+		store := shard.NewMemoryStore()
+		cfg := kinesisConfig(arn)
+		run := func() func() {
+			m, err := esm.NewKinesisMapping(cfg, k, esm.HandleKinesis(f.c.handle), esm.WithStore(store), esm.WithName("x"), esm.WithStreamConsumer("app"))
+			require.NoError(t, err)
+			return start(t, m)
+		}
+		begin := time.Now()
+		stop := run()
+		waitFor(t, "the records", func() bool { return f.c.count() == 50 })
+		require.GreaterOrEqual(t, time.Since(begin), 2*time.Second, "read once the consumer was ACTIVE")
+		stop()
+		list, err := k.ListStreamConsumers(t.Context(), &kinesis.ListStreamConsumersInput{StreamARN: &arn})
+		require.NoError(t, err)
+		require.Len(t, list.Consumers, 1)
+		require.Equal(t, "app", *list.Consumers[0].ConsumerName)
+		require.Zero(t, k.Faults.Calls("GetRecords"))
+		require.Equal(t, 1, k.Faults.Calls("RegisterStreamConsumer"))
+
+		p.put(t, 10, 50)
+		stop = run() // the consumer exists: it is used
+		waitFor(t, "the next records", func() bool { return f.c.count() == 100 })
+		stop()
+		require.Equal(t, 2, k.Faults.Calls("RegisterStreamConsumer"), "registered again: ResourceInUse, then found by name")
+		require.Empty(t, f.c.errs)
+		require.Zero(t, f.c.dups)
+		_, ok, _ := store.Load(t.Context(), "x|"+arn, "shardId-000000000000")
+		require.True(t, ok, "checkpoints under the stream's ARN")
+
+		h := esm.HandleKinesis(f.c.handle)
+		_, err = esm.NewKinesisMapping(cfg, pollingOnly{k}, h, esm.WithStreamConsumer("app"))
+		require.ErrorContains(t, err, "shard.KinesisConsumerAPI")
+		_, err = esm.NewKinesisMapping(cfg, k, h, esm.WithStreamConsumer("a b"))
+		require.ErrorContains(t, err, "WithStreamConsumer: the consumer name")
+		consumerCfg := cfg
+		consumerCfg.EventSourceArn = *list.Consumers[0].ConsumerARN
+		_, err = esm.NewKinesisMapping(consumerCfg, k, h, esm.WithStreamConsumer("app"))
+		require.ErrorContains(t, err, "names a stream consumer already")
+		_, err = esm.NewDynamoDBMapping(esm.Config{EventSourceArn: "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/2024", StartingPosition: esm.TrimHorizon},
+			esmtest.NewDynamoDBStreams(), esm.HandleDynamoDB(func(context.Context, events.DynamoDBEvent) error { return nil }), esm.WithStreamConsumer("app"))
+		require.ErrorContains(t, err, "WithStreamConsumer applies to Kinesis mappings only")
+	})
+}

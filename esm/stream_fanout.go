@@ -1,6 +1,7 @@
 package esm
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -15,6 +16,17 @@ import (
 func newKinesisEngine(cfg Config, client shard.KinesisAPI, o options, set streamengine.Settings,
 	cb streamengine.Callbacks[events.KinesisEventRecord]) (*streamengine.Engine[events.KinesisEventRecord], error) {
 	src, _ := cfg.EventSource() // valid: prepare checked it
+	if o.consumerName != "" {
+		if src.Consumer != "" {
+			return nil, fmt.Errorf("esm: WithStreamConsumer(%q): EventSourceArn %s names a stream consumer already; give the stream's ARN", o.consumerName, cfg.EventSourceArn)
+		}
+		cc, ok := client.(shard.KinesisConsumerAPI)
+		if !ok {
+			return nil, fmt.Errorf("esm: WithStreamConsumer(%q) registers a stream consumer and reads with SubscribeToShard: "+
+				"the client, a %T, lacks RegisterStreamConsumer, DescribeStreamConsumer or SubscribeToShard (shard.KinesisConsumerAPI; *kinesis.Client has them)", o.consumerName, client)
+		}
+		return streamengine.NewKinesisConsumer(cc, cfg.EventSourceArn, o.consumerName, o.invokeIdentity, set, cb)
+	}
 	if src.Consumer == "" {
 		return streamengine.NewKinesis(client, cfg.EventSourceArn, o.invokeIdentity, set, cb)
 	}
@@ -33,4 +45,29 @@ func streamARNOf(cfg Config) string {
 		return src.StreamARN
 	}
 	return cfg.EventSourceArn
+}
+
+// WithStreamConsumer makes a Kinesis mapping of a stream ARN read with
+// enhanced fan-out (SubscribeToShard) through the stream consumer called
+// name, as a mapping of that consumer's ARN does: when Run starts, it
+// registers the consumer (RegisterStreamConsumer), or uses the one of that
+// name already registered (by an earlier run or another replica), and
+// waits until it is ACTIVE, retrying with backoff. The client must also
+// implement shard.KinesisConsumerAPI (*kinesis.Client does). Lambda has no
+// such setting: there the consumer is registered beforehand and its ARN is
+// the EventSourceArn.
+//
+// The consumer stays registered when the mapping stops: Kinesis bills each
+// registered consumer by the shard-hour, so deregister it
+// (DeregisterStreamConsumer) when no mapping uses it any more. Checkpoints
+// are kept under the stream's ARN, as those of a polling mapping of the same
+// name, so switching a mapping between polling and this option resumes where
+// it was. The name is 1 to 128 letters, digits, '_', '-' or '.'. Kinesis
+// mappings of a stream ARN only.
+func WithStreamConsumer(name string) StreamOption {
+	o := option{name: "WithStreamConsumer", to: kinesisMappings, set: func(o *options) { o.consumerName = name }}
+	if !validName(name, 1, 128, ".") {
+		o.errs = []error{errors.New("esm: WithStreamConsumer: the consumer name must be 1 to 128 letters, digits, '_', '-' or '.'")}
+	}
+	return streamOnly(o)
 }

@@ -56,7 +56,11 @@ type subEvent[R any] struct {
 type kinesisFanOut struct {
 	*kinesisSource
 	fc       shard.KinesisFanOutAPI
-	consumer string // the consumer's ARN
+	consumer string // the consumer's ARN; set by check when registering
+	// With a consumer to register (NewKinesisConsumer): its name and the
+	// client that registers it.
+	register  string
+	registrar shard.KinesisConsumerAPI
 }
 
 var _ subscriber[events.KinesisEventRecord] = (*kinesisFanOut)(nil)
@@ -92,10 +96,18 @@ func newKinesisFanOut(c shard.KinesisFanOutAPI, consumerARN, invokeIdentityARN s
 }
 
 // check verifies that the stream can be read and that the consumer exists
-// and is ACTIVE (a consumer still CREATING is retried as a transient error).
+// (registering it first if asked to) and is ACTIVE: a consumer still
+// CREATING is a transient error, which Run retries with backoff.
 func (s *kinesisFanOut) check(ctx context.Context) error {
 	if err := s.kinesisSource.check(ctx); err != nil {
 		return err
+	}
+	if s.consumer == "" {
+		arn, err := s.registerConsumer(ctx)
+		if err != nil {
+			return err
+		}
+		s.consumer = arn
 	}
 	out, err := s.fc.DescribeStreamConsumer(ctx, &kinesis.DescribeStreamConsumerInput{ConsumerARN: &s.consumer})
 	if err != nil {
@@ -108,6 +120,27 @@ func (s *kinesisFanOut) check(ctx context.Context) error {
 		return fmt.Errorf("stream consumer %s is %s, not ACTIVE", s.consumer, d.ConsumerStatus)
 	}
 	return nil
+}
+
+// registerConsumer registers the consumer called s.register, or finds the
+// one of that name already registered, and returns its ARN.
+func (s *kinesisFanOut) registerConsumer(ctx context.Context) (string, error) {
+	out, err := s.registrar.RegisterStreamConsumer(ctx, &kinesis.RegisterStreamConsumerInput{StreamARN: &s.arn, ConsumerName: &s.register})
+	if err == nil && out.Consumer != nil && out.Consumer.ConsumerARN != nil {
+		return *out.Consumer.ConsumerARN, nil
+	}
+	if err != nil && errorCode(err) != "ResourceInUseException" {
+		return "", serviceError("kinesis:RegisterStreamConsumer", "stream consumer "+s.register+" of "+s.arn, err)
+	}
+	// Registered already (by an earlier run, or another replica): use it.
+	d, err := s.registrar.DescribeStreamConsumer(ctx, &kinesis.DescribeStreamConsumerInput{StreamARN: &s.arn, ConsumerName: &s.register})
+	if err != nil {
+		return "", serviceError("kinesis:DescribeStreamConsumer", "stream consumer "+s.register+" of "+s.arn, err)
+	}
+	if d.ConsumerDescription == nil || d.ConsumerDescription.ConsumerARN == nil {
+		return "", fmt.Errorf("kinesis:DescribeStreamConsumer on stream consumer %s of %s returned no ARN", s.register, s.arn)
+	}
+	return *d.ConsumerDescription.ConsumerARN, nil
 }
 
 // ownProtocol gives one SubscribeToShard call its own copy of the SDK's
@@ -214,6 +247,25 @@ func NewKinesisFanOut(c shard.KinesisFanOutAPI, consumerARN, invokeIdentityARN s
 		set.PollInterval = time.Second
 	}
 	return newEngine[events.KinesisEventRecord](src, consumerARN, set, cb)
+}
+
+// NewKinesisConsumer is [NewKinesisFanOut] for a consumer known by its name:
+// at Run's start-up check it registers the consumer consumerName of the
+// stream streamARN (RegisterStreamConsumer), or uses the one of that name
+// already registered, and waits, retrying with backoff, until it is ACTIVE.
+// Hooks, logs and events name the stream.
+func NewKinesisConsumer(c shard.KinesisConsumerAPI, streamARN, consumerName, invokeIdentityARN string, set Settings, cb Callbacks[events.KinesisEventRecord]) (*Engine[events.KinesisEventRecord], error) {
+	src, err := newKinesisSource(c, streamARN, invokeIdentityARN)
+	if err != nil {
+		return nil, err
+	}
+	if consumerName == "" {
+		return nil, errors.New("shard: the stream consumer's name is empty")
+	}
+	if set.PollInterval <= 0 {
+		set.PollInterval = time.Second
+	}
+	return newEngine[events.KinesisEventRecord](&kinesisFanOut{kinesisSource: src, fc: c, register: consumerName, registrar: c}, streamARN, set, cb)
 }
 
 // errorCode returns the API error code of err, or "".
