@@ -492,3 +492,25 @@ func TestKinesisWithStreamConsumerRegisters(t *testing.T) {
 		require.ErrorContains(t, err, "WithStreamConsumer applies to Kinesis mappings only")
 	})
 }
+
+// A Registry maps a stream consumer ARN as Lambda's API does: the mapping
+// reads with SubscribeToShard through the registry's Kinesis client.
+func TestRegistryMapsAStreamConsumer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newRegFixture(t)
+		stream := f.k.MustCreateStream(t, "orders", 1)
+		consumer := f.k.MustRegisterStreamConsumer(t, stream, "app")
+		c := newCollector()
+		f.define("fn", esm.Function{Kinesis: esm.HandleKinesis(c.handle)})
+		reg := f.open(t)
+		runRegistry(t, reg)
+		info, err := reg.Create(t.Context(), esm.Config{FunctionName: "fn", EventSourceArn: consumer, StartingPosition: esm.TrimHorizon})
+		require.NoError(t, err)
+		waitState(t, reg, info.UUID, esm.StateEnabled)
+		p := &producer{k: f.k, arn: stream, next: map[string]int{}}
+		p.put(t, 5, 20)
+		waitFor(t, "the records", func() bool { return c.count() == 20 })
+		require.Zero(t, f.k.Faults.Calls("GetRecords"))
+		require.Equal(t, []string{"shardId-000000000000"}, f.k.Subscriptions(consumer))
+	})
+}
