@@ -514,3 +514,35 @@ func TestRegistryMapsAStreamConsumer(t *testing.T) {
 		require.Equal(t, []string{"shardId-000000000000"}, f.k.Subscriptions(consumer))
 	})
 }
+
+// nilOutputs is a client whose fan-out calls answer nothing, without error.
+type nilOutputs struct {
+	*esmtest.Kinesis
+	describe bool // DescribeStreamConsumer answers nil too
+}
+
+func (c nilOutputs) SubscribeToShard(context.Context, *kinesis.SubscribeToShardInput, ...func(*kinesis.Options)) (*kinesis.SubscribeToShardOutput, error) {
+	return nil, nil
+}
+
+func (c nilOutputs) DescribeStreamConsumer(ctx context.Context, in *kinesis.DescribeStreamConsumerInput, o ...func(*kinesis.Options)) (*kinesis.DescribeStreamConsumerOutput, error) {
+	if c.describe {
+		return nil, nil
+	}
+	return c.Kinesis.DescribeStreamConsumer(ctx, in, o...)
+}
+
+// A client that answers nil without an error is retried, not a panic.
+func TestKinesisFanOutNilAnswers(t *testing.T) {
+	for _, describe := range []bool{false, true} {
+		synctest.Test(t, func(t *testing.T) {
+			f := newFanOutFixture(t, 1)
+			m, err := esm.NewKinesisMapping(f.config(), nilOutputs{f.k, describe}, esm.HandleKinesis(f.c.handle), esm.WithStore(shard.NewMemoryStore()))
+			require.NoError(t, err)
+			stop := start(t, m)
+			time.Sleep(10 * time.Second)
+			require.ErrorContains(t, m.Health().LastError, map[bool]string{false: "no event stream", true: "no description"}[describe])
+			stop()
+		})
+	}
+}

@@ -116,7 +116,10 @@ func (s *kinesisFanOut) check(ctx context.Context) error {
 		}
 		return serviceError("kinesis:DescribeStreamConsumer", "stream consumer "+s.consumer, err)
 	}
-	if d := out.ConsumerDescription; d != nil && d.ConsumerStatus != ktypes.ConsumerStatusActive {
+	if out == nil || out.ConsumerDescription == nil {
+		return fmt.Errorf("kinesis:DescribeStreamConsumer on stream consumer %s returned no description", s.consumer)
+	}
+	if d := out.ConsumerDescription; d.ConsumerStatus != ktypes.ConsumerStatusActive {
 		return fmt.Errorf("stream consumer %s is %s, not ACTIVE", s.consumer, d.ConsumerStatus)
 	}
 	return nil
@@ -126,7 +129,7 @@ func (s *kinesisFanOut) check(ctx context.Context) error {
 // one of that name already registered, and returns its ARN.
 func (s *kinesisFanOut) registerConsumer(ctx context.Context) (string, error) {
 	out, err := s.registrar.RegisterStreamConsumer(ctx, &kinesis.RegisterStreamConsumerInput{StreamARN: &s.arn, ConsumerName: &s.register})
-	if err == nil && out.Consumer != nil && out.Consumer.ConsumerARN != nil {
+	if err == nil && out != nil && out.Consumer != nil && out.Consumer.ConsumerARN != nil {
 		return *out.Consumer.ConsumerARN, nil
 	}
 	if err != nil && errorCode(err) != "ResourceInUseException" {
@@ -137,7 +140,7 @@ func (s *kinesisFanOut) registerConsumer(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", serviceError("kinesis:DescribeStreamConsumer", "stream consumer "+s.register+" of "+s.arn, err)
 	}
-	if d.ConsumerDescription == nil || d.ConsumerDescription.ConsumerARN == nil {
+	if d == nil || d.ConsumerDescription == nil || d.ConsumerDescription.ConsumerARN == nil {
 		return "", fmt.Errorf("kinesis:DescribeStreamConsumer on stream consumer %s of %s returned no ARN", s.register, s.arn)
 	}
 	return *d.ConsumerDescription.ConsumerARN, nil
@@ -169,7 +172,10 @@ func (s *kinesisFanOut) subscribe(ctx context.Context, shardID string, pos posit
 		cancel()
 		return nil, serviceError("kinesis:SubscribeToShard", "shard "+shardID+" of "+s.consumer, err)
 	}
-	st := out.GetStream()
+	var st *kinesis.SubscribeToShardEventStream
+	if out != nil {
+		st = out.GetStream()
+	}
 	if st == nil || st.Reader == nil {
 		cancel()
 		return nil, fmt.Errorf("kinesis:SubscribeToShard on shard %s of %s: the client returned no event stream", shardID, s.consumer)
