@@ -50,7 +50,6 @@ func (p *proc[R]) subscribe(ctx context.Context, src subscriber[R]) bool {
 	defer cancel()
 	defer context.AfterFunc(p.halt, cancel)()
 	pos := p.pos
-	p.notBefore = pos.NotBefore
 	failures := 0
 	var last time.Time // the last subscribe call
 	for {
@@ -58,6 +57,7 @@ func (p *proc[R]) subscribe(ctx context.Context, src subscriber[R]) bool {
 			return false
 		}
 		last = time.Now()
+		p.notBefore = pos.NotBefore
 		sub, err := src.subscribe(rctx, p.id, pos)
 		if err == nil {
 			from := pos
