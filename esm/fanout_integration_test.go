@@ -64,11 +64,12 @@ func (p *emulatorProducer) put(t *testing.T, keys, n int) {
 }
 
 // On kinesis-local: a consumer mapping with ParallelizationFactor 10 gets
-// every record, each key in order, and no subscription renewal (every 3
-// seconds here, through the transport) loses or repeats one.
+// every record, each key in order, and no subscription renewal (after every
+// 3 events here, through the transport, instead of every 5 minutes) loses or
+// repeats one.
 func TestIntegrationKinesisFanOutOnEmulator(t *testing.T) {
 	awstest.Integration(t)
-	c := awstest.Kinesis(t, awstest.WithSubscriptionsEndingAfter(3*time.Second))
+	c := awstest.Kinesis(t, awstest.WithSubscriptionsEndingAfter(3))
 	_, arn := awstest.NewStream(t, c, 2)
 	consumer := emulatorConsumer(t, c, arn, "app")
 	p := &emulatorProducer{c: c, arn: arn, next: map[string]int{}}
@@ -80,13 +81,13 @@ func TestIntegrationKinesisFanOutOnEmulator(t *testing.T) {
 		counted, esm.HandleKinesis(col.handle), esm.WithStore(shard.NewMemoryStore()))
 	require.NoError(t, err)
 	stop := start(t, m)
-	waitReal(t, "the first 200 records", 60*time.Second, func() bool { return col.count() == 200 })
+	waitReal(t, "the first 200 records", 3*time.Minute, func() bool { return col.count() == 200 })
 	// Records put across several renewals.
 	for range 10 {
 		p.put(t, 40, 20)
 		time.Sleep(time.Second)
 	}
-	waitReal(t, "400 records", 90*time.Second, func() bool { return col.count() == 400 })
+	waitReal(t, "400 records", 3*time.Minute, func() bool { return col.count() == 400 })
 	stop()
 	require.Empty(t, col.errs, "each key's records in order")
 	require.Zero(t, col.dups, "no record repeated at a renewal")
@@ -142,14 +143,14 @@ func TestIntegrationKinesisFanOutReplicaKillOnEmulator(t *testing.T) {
 		return n["a"] == 1 && n["b"] == 1
 	})
 	p.put(t, 20, 100)
-	waitReal(t, "100 records", 60*time.Second, func() bool { return col.count() == 100 })
+	waitReal(t, "100 records", 3*time.Minute, func() bool { return col.count() == 100 })
 
 	a.dead.Store(true)
 	killA()
 	<-aDone
 	p.put(t, 20, 100)
 	waitReal(t, "b holds both shards", 30*time.Second, func() bool { return countOwners(table.Owners(mapping))["b"] == 2 })
-	waitReal(t, "200 records", 90*time.Second, func() bool { return col.count() == 200 })
+	waitReal(t, "200 records", 3*time.Minute, func() bool { return col.count() == 200 })
 	require.NoError(t, b.Shutdown(t.Context()))
 	require.NoError(t, <-bDone)
 	require.Empty(t, col.errs, "each key's first deliveries in order")
@@ -189,7 +190,7 @@ func TestIntegrationKinesisFanOutLatency(t *testing.T) {
 			require.NoError(t, err)
 			time.Sleep(137 * time.Millisecond) // not in step with either cadence
 		}
-		waitReal(t, name+": every record", 60*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return len(lat) == n })
+		waitReal(t, name+": every record", 3*time.Minute, func() bool { mu.Lock(); defer mu.Unlock(); return len(lat) == n })
 		stop()
 		return lat
 	}

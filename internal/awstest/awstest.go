@@ -111,7 +111,7 @@ type Option func(*options)
 type options struct {
 	faults      *Faults
 	maxAttempts int
-	endAfter    time.Duration // SubscribeToShard streams end after this long
+	endAfter    int // SubscribeToShard streams end after this many events
 }
 
 // WithFaults routes the client's requests through f, which injects the faults
