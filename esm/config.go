@@ -73,14 +73,16 @@ const (
 // everything else is AWS's. [Config.Validate] reports every violated rule.
 type Config struct {
 	// EventSourceArn is the ARN of the source: a Kinesis data stream
-	// (arn:aws:kinesis:<region>:<account>:stream/<name>), a DynamoDB stream
+	// (arn:aws:kinesis:<region>:<account>:stream/<name>), a Kinesis stream
+	// consumer (…:stream/<name>/consumer/<consumer>:<timestamp>, as
+	// RegisterStreamConsumer returns it: the mapping then reads with
+	// enhanced fan-out, SubscribeToShard), a DynamoDB stream
 	// (arn:aws:dynamodb:<region>:<account>:table/<table>/stream/<label>) or an
 	// SQS queue (arn:aws:sqs:<region>:<account>:<queue>). Partitions aws,
 	// aws-cn, aws-us-gov and the isolated ones are accepted; the region is not
-	// checked against a list (DynamoDB Local uses "ddblocal"). Kinesis stream
-	// consumer ARNs (enhanced fan-out) and ARNs of other services are not
-	// supported. Required, unless QueueURL names an SQS queue.
-	// AWS: EventSourceArn.
+	// checked against a list (DynamoDB Local uses "ddblocal"). ARNs of other
+	// services are not supported. Required, unless QueueURL names an SQS
+	// queue. AWS: EventSourceArn.
 	EventSourceArn string
 
 	// QueueURL names an SQS queue by URL instead of ARN

@@ -61,6 +61,13 @@ type EventSource struct {
 	// Name is the stream name (Kinesis), the table name (DynamoDB Streams) or
 	// the queue name (SQS).
 	Name string
+	// StreamARN is the ARN of the stream (Kinesis, DynamoDB Streams): ARN
+	// itself, or the consumer's stream when ARN names a Kinesis stream
+	// consumer.
+	StreamARN string
+	// Consumer is the name of the Kinesis stream consumer when ARN names
+	// one (enhanced fan-out: the mapping reads with SubscribeToShard).
+	Consumer string
 	// StreamLabel is the DynamoDB stream label (the last part of its ARN).
 	StreamLabel string
 	// FIFO reports an SQS FIFO queue (its name ends in ".fifo").
@@ -73,8 +80,8 @@ var partitions = map[string]bool{
 	"aws-iso": true, "aws-iso-b": true, "aws-iso-e": true, "aws-iso-f": true, "aws-eusc": true,
 }
 
-// ParseEventSourceARN parses the ARN of a Kinesis data stream, a DynamoDB
-// stream or an SQS queue. The region is not checked against a list of real
+// ParseEventSourceARN parses the ARN of a Kinesis data stream or stream
+// consumer, a DynamoDB stream or an SQS queue. The region is not checked against a list of real
 // regions (DynamoDB Local uses "ddblocal"); the account must be 12 digits.
 // The error says what is wrong with s.
 func ParseEventSourceARN(s string) (EventSource, error) {
@@ -103,13 +110,21 @@ func parseEventSourceARN(s string) (EventSource, error) {
 		if !ok {
 			return EventSource{}, errors.New("a Kinesis ARN must name a stream: arn:aws:kinesis:<region>:<account>:stream/<name>")
 		}
-		if strings.Contains(name, "/consumer/") {
-			return EventSource{}, errors.New("stream consumer ARNs (Kinesis enhanced fan-out) are not supported; use the stream's ARN")
+		if stream, consumer, isConsumer := strings.Cut(name, "/consumer/"); isConsumer {
+			cname, created, ok := strings.Cut(consumer, ":")
+			if !ok || created == "" || strings.Trim(created, "0123456789") != "" {
+				return EventSource{}, errors.New("a Kinesis stream consumer ARN ends in /consumer/<name>:<creation timestamp>, as RegisterStreamConsumer returns it: arn:aws:kinesis:<region>:<account>:stream/<stream>/consumer/<name>:<timestamp>")
+			}
+			if !validName(cname, 1, 128, ".") {
+				return EventSource{}, errors.New("the Kinesis stream consumer name must be 1 to 128 letters, digits, '_', '-' or '.'")
+			}
+			name, src.Consumer = stream, cname
 		}
 		if !validName(name, 1, 128, ".") {
 			return EventSource{}, errors.New("the Kinesis stream name must be 1 to 128 letters, digits, '_', '-' or '.'")
 		}
 		src.Name = name
+		src.StreamARN = arn.ARN{Partition: a.Partition, Service: a.Service, Region: a.Region, AccountID: a.AccountID, Resource: "stream/" + name}.String()
 	case "dynamodb":
 		src.Kind = DynamoDBStreams
 		parts := strings.Split(a.Resource, "/")
@@ -122,7 +137,7 @@ func parseEventSourceARN(s string) (EventSource, error) {
 		if !validName(parts[1], 3, 255, ".") {
 			return EventSource{}, errors.New("the DynamoDB table name must be 3 to 255 letters, digits, '_', '-' or '.'")
 		}
-		src.Name, src.StreamLabel = parts[1], parts[3]
+		src.Name, src.StreamLabel, src.StreamARN = parts[1], parts[3], s
 	case "sqs":
 		src.Kind = SQS
 		if err := checkQueueName(a.Resource); err != nil {

@@ -71,9 +71,12 @@ func TestValidateRejects(t *testing.T) {
 		{"DynamoDB table ARN", with(ddbCfg(), func(c *esm.Config) {
 			c.EventSourceArn = "arn:aws:dynamodb:us-east-1:123456789012:table/Orders"
 		}), []string{"EventSourceArn"}, "table ARN"},
-		{"Kinesis consumer ARN", with(kinesisCfg(), func(c *esm.Config) {
-			c.EventSourceArn = kinesisARN + "/consumer/app:1700000000"
-		}), []string{"EventSourceArn"}, "enhanced fan-out"},
+		{"Kinesis consumer ARN without its timestamp", with(kinesisCfg(), func(c *esm.Config) {
+			c.EventSourceArn = kinesisARN + "/consumer/app"
+		}), []string{"EventSourceArn"}, "creation timestamp"},
+		{"Kinesis consumer ARN with a bad name", with(kinesisCfg(), func(c *esm.Config) {
+			c.EventSourceArn = kinesisARN + "/consumer/a b:1700000000"
+		}), []string{"EventSourceArn"}, "consumer name"},
 		{"Kinesis ARN without stream", with(kinesisCfg(), func(c *esm.Config) {
 			c.EventSourceArn = "arn:aws:kinesis:us-east-1:123456789012:orders"
 		}), []string{"EventSourceArn"}, ""},
@@ -419,11 +422,16 @@ func TestEventSource(t *testing.T) {
 		want esm.EventSource
 	}{
 		{"Kinesis", esm.Config{EventSourceArn: kinesisARN}, esm.EventSource{
-			Kind: esm.Kinesis, ARN: kinesisARN, Partition: "aws", Region: "us-east-1", AccountID: "123456789012", Name: "orders",
+			Kind: esm.Kinesis, ARN: kinesisARN, Partition: "aws", Region: "us-east-1", AccountID: "123456789012", Name: "orders", StreamARN: kinesisARN,
+		}},
+		{"Kinesis stream consumer", esm.Config{EventSourceArn: kinesisARN + "/consumer/app.v2:1700000000"}, esm.EventSource{
+			Kind: esm.Kinesis, ARN: kinesisARN + "/consumer/app.v2:1700000000", Partition: "aws", Region: "us-east-1", AccountID: "123456789012",
+			Name: "orders", StreamARN: kinesisARN, Consumer: "app.v2",
 		}},
 		{"DynamoDB Local", esm.Config{EventSourceArn: "arn:aws:dynamodb:ddblocal:000000000000:table/Music/stream/2024-06-01T10:11:12.123"}, esm.EventSource{
 			Kind: esm.DynamoDBStreams, ARN: "arn:aws:dynamodb:ddblocal:000000000000:table/Music/stream/2024-06-01T10:11:12.123",
 			Partition: "aws", Region: "ddblocal", AccountID: "000000000000", Name: "Music", StreamLabel: "2024-06-01T10:11:12.123",
+			StreamARN: "arn:aws:dynamodb:ddblocal:000000000000:table/Music/stream/2024-06-01T10:11:12.123",
 		}},
 		{"SQS FIFO in China", esm.Config{EventSourceArn: "arn:aws-cn:sqs:cn-north-1:123456789012:jobs.fifo"}, esm.EventSource{
 			Kind: esm.SQS, ARN: "arn:aws-cn:sqs:cn-north-1:123456789012:jobs.fifo", Partition: "aws-cn", Region: "cn-north-1",

@@ -190,7 +190,7 @@ func TestOptionsBySource(t *testing.T) {
 	sqsOnly := []any{esm.WithLongPoll(time.Second), esm.WithVisibilityHeartbeat(0), esm.WithFailureBackoff(retry.Backoff{}), esm.WithScaling(esm.Scaling{})}
 	streamOnly := []any{esm.WithStore(shard.NewMemoryStore()), esm.WithPolling(esm.FastestPolling), esm.WithLeaseInterval(0),
 		esm.WithCheckpointInterval(0), esm.WithRetryBackoff(retry.Backoff{}), esm.WithOnFailure(&destination.Memory{}),
-		esm.WithDestinationClients(destination.Clients{}), esm.WithInvokeIdentityARN("arn:aws:iam::123456789012:role/r")}
+		esm.WithDestinationClients(destination.Clients{}), esm.WithInvokeIdentityARN("arn:aws:iam::123456789012:role/r"), esm.WithStreamConsumer("app")}
 	anyKind := []any{esm.WithName("n"), esm.WithLogger(nil), esm.WithHooks(), esm.WithFilterQuota(5)}
 	for _, o := range sqsOnly {
 		_, stream := o.(esm.StreamOption)

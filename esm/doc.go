@@ -1,7 +1,9 @@
 // Package esm runs AWS Lambda event source mappings inside any Go process.
 //
-// A mapping reads an Amazon Kinesis data stream, a DynamoDB stream or an SQS
-// queue and calls a handler with batches of records exactly as Lambda would:
+// A mapping reads an Amazon Kinesis data stream (with GetRecords, or with
+// enhanced fan-out when EventSourceArn is a stream consumer's ARN), a
+// DynamoDB stream or an SQS queue and calls a handler with batches of
+// records exactly as Lambda would:
 // same settings (the fields of CreateEventSourceMapping), same defaults and
 // ranges, same event types (github.com/aws/aws-lambda-go/events), same retry,
 // bisect, partial-batch and failure-destination behaviour. An existing Lambda

@@ -108,6 +108,7 @@ type options struct {
 	queue          queueengine.Settings // only the SQS tuning fields are read
 	filterQuota    int                  // patterns allowed in FilterCriteria
 	filter         *filter.Filter       // compiled FilterCriteria (set by prepare)
+	consumerName   string               // a stream consumer to register (WithStreamConsumer)
 }
 
 // buildOptions applies opts for a mapping of kind and reports every

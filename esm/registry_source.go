@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/smithy-go"
+	"github.com/lambdaesm/lambdaesm/shard"
 )
 
 // Lambda's messages for a source that does not exist, as AWS recorded them
@@ -20,8 +21,9 @@ import (
 // Lambda reports the error of its ReceiveMessage; the SQS message is the one
 // SQS answers for a missing queue, and the same words as a mapping's Run.
 const (
-	msgStreamNotFound = "Stream not found: %s"
-	msgQueueNotFound  = "Error occurred while ReceiveMessage. SQS Error Code: AWS.SimpleQueueService.NonExistentQueue. SQS Error Message: The specified queue does not exist."
+	msgStreamNotFound   = "Stream not found: %s"
+	msgConsumerNotFound = "Stream consumer not found: %s"
+	msgQueueNotFound    = "Error occurred while ReceiveMessage. SQS Error Code: AWS.SimpleQueueService.NonExistentQueue. SQS Error Message: The specified queue does not exist."
 )
 
 // checkSource asks the source's service whether it exists, as Lambda does
@@ -36,8 +38,16 @@ func (r *Registry) checkSource(ctx context.Context, full Config, src EventSource
 	c := r.cfg.Clients
 	switch src.Kind {
 	case Kinesis:
-		_, err := c.Kinesis.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamARN: aws.String(src.ARN)})
-		return sourceError(err, "kinesis:DescribeStreamSummary", src.ARN, streamMissing(src.ARN))
+		_, err := c.Kinesis.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamARN: aws.String(src.StreamARN)})
+		if err != nil || src.Consumer == "" {
+			return sourceError(err, "kinesis:DescribeStreamSummary", src.StreamARN, streamMissing(src.StreamARN))
+		}
+		fo, ok := c.Kinesis.(shard.KinesisFanOutAPI)
+		if !ok {
+			return errInvalid("EventSourceArn %s names a stream consumer, but the Kinesis client cannot read with enhanced fan-out (it lacks SubscribeToShard or DescribeStreamConsumer).", src.ARN)
+		}
+		_, err = fo.DescribeStreamConsumer(ctx, &kinesis.DescribeStreamConsumerInput{ConsumerARN: aws.String(src.ARN)})
+		return sourceError(err, "kinesis:DescribeStreamConsumer", src.ARN, apiError(ErrorInvalidParameterValue, http.StatusBadRequest, nil, msgConsumerNotFound, src.ARN))
 	case DynamoDBStreams:
 		_, err := c.DynamoDBStreams.DescribeStream(ctx, &dynamodbstreams.DescribeStreamInput{StreamArn: aws.String(src.ARN), Limit: aws.Int32(1)})
 		return sourceError(err, "dynamodb:DescribeStream", src.ARN, streamMissing(src.ARN))

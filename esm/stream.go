@@ -56,6 +56,10 @@ var (
 //
 // A Config with a TumblingWindow needs [NewKinesisWindowMapping] instead: its
 // handler receives the time-window event and returns the window's state.
+//
+// When cfg.EventSourceArn names a stream consumer, the mapping reads with
+// enhanced fan-out (SubscribeToShard), and client must also implement
+// shard.KinesisFanOutAPI (*kinesis.Client and esmtest.Kinesis do).
 func NewKinesisMapping(cfg Config, client shard.KinesisAPI, h Handler[events.KinesisEvent, events.KinesisEventResponse], opts ...StreamOption) (*KinesisMapping, error) {
 	cfg, set, o, err := streamSettings(cfg, Kinesis, client, h, streamOpts(opts))
 	if err != nil {
@@ -66,7 +70,7 @@ func NewKinesisMapping(cfg Config, client shard.KinesisAPI, h Handler[events.Kin
 		return failureIDs(r.BatchItemFailures, func(f events.KinesisBatchItemFailure) string { return f.ItemIdentifier })
 	})
 	onDiscard := newOnDiscard(cfg, set, o, event)
-	eng, err := streamengine.NewKinesis(client, cfg.EventSourceArn, o.invokeIdentity, set, streamengine.Callbacks[events.KinesisEventRecord]{
+	eng, err := newKinesisEngine(cfg, client, o, set, streamengine.Callbacks[events.KinesisEventRecord]{
 		Invoke: inv, OnDiscard: onDiscard, Filter: recordFilter(o.filter, (*filter.Filter).MatchKinesisRecord),
 	})
 	if err != nil {
@@ -116,7 +120,7 @@ func NewKinesisWindowMapping(cfg Config, client shard.KinesisAPI, h Handler[even
 	if err != nil {
 		return nil, err
 	}
-	arn := cfg.EventSourceArn
+	arn := streamARNOf(cfg) // the stream's, also for a consumer (enhanced fan-out)
 	inv := newWindowInvoker(h, functionARNOf(cfg, o), func(w streamengine.WindowCall, recs []events.KinesisEventRecord) events.KinesisTimeWindowEvent {
 		if recs == nil {
 			recs = []events.KinesisEventRecord{} // "Records": [], as in any event
@@ -127,7 +131,7 @@ func NewKinesisWindowMapping(cfg Config, client shard.KinesisAPI, h Handler[even
 	})
 	event := func(recs []events.KinesisEventRecord) events.KinesisEvent { return events.KinesisEvent{Records: recs} }
 	onDiscard := newOnDiscard(cfg, set, o, event)
-	eng, err := streamengine.NewKinesis(client, arn, o.invokeIdentity, set, streamengine.Callbacks[events.KinesisEventRecord]{
+	eng, err := newKinesisEngine(cfg, client, o, set, streamengine.Callbacks[events.KinesisEventRecord]{
 		InvokeWindow: inv, OnDiscard: onDiscard, Filter: recordFilter(o.filter, (*filter.Filter).MatchKinesisRecord),
 	})
 	if err != nil {
@@ -363,7 +367,7 @@ func newOnDiscard[Rec, E any](cfg Config, set streamengine.Settings, o options, 
 		rec := destination.NewStreamFailure(destination.StreamFailureInput{
 			FunctionARN: functionARN, Condition: d.Condition,
 			ApproximateInvokeCount: count, FunctionError: d.FunctionError,
-			ShardID: d.ShardID, StreamARN: cfg.EventSourceArn,
+			ShardID: d.ShardID, StreamARN: streamARNOf(cfg),
 			StartSequenceNumber: d.StartSequenceNumber, EndSequenceNumber: d.EndSequenceNumber,
 			FirstArrival: d.FirstArrival, LastArrival: d.LastArrival,
 			BatchSize: len(d.Records),

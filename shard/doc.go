@@ -41,6 +41,55 @@
 // first record is read resumes the same way. The marker is kept by every
 // store (memory, file, lease table, DynamoDB) and fenced like a checkpoint.
 //
+// # Enhanced fan-out
+//
+// A Kinesis mapping whose EventSourceArn is a stream consumer's ARN
+// (arn:aws:kinesis:<region>:<account>:stream/<name>/consumer/<consumer>:<timestamp>),
+// or that names a consumer with esm.WithStreamConsumer, reads every shard
+// with SubscribeToShard instead of GetRecords, as Lambda does: records are
+// pushed to it as they arrive. The client must also implement
+// [KinesisFanOutAPI] ([KinesisConsumerAPI] to register a consumer);
+// *kinesis.Client does. Discovery, lanes, batching, retries, checkpoints,
+// leases, resharding and hooks are those of the polling reader; only the
+// reading differs:
+//
+//   - At start-up the consumer is described (DescribeStreamConsumer): a
+//     missing one stops Run ("Stream consumer not found: <arn>"), one still
+//     CREATING is waited for with backoff.
+//   - A shard's subscription starts where its reader would: after the
+//     checkpoint (AFTER_SEQUENCE_NUMBER), or at the starting position with
+//     its start marker (above). Each event's records go to the lanes as a
+//     GetRecords response does; RecordsPolled hears of every event.
+//   - Kinesis ends every subscription after 5 minutes. The reader then
+//     subscribes again AFTER_SEQUENCE_NUMBER of the ContinuationSequenceNumber
+//     of the last event it handed to the lanes, so the seam skips and repeats
+//     nothing; the same when a subscription fails. Until one event was handed
+//     on, a LATEST position is resumed from its start marker (AT_TIMESTAMP).
+//   - A shard is subscribed at most once a second (Kinesis's limit per
+//     consumer and shard). LimitExceededException is throttling (the
+//     Throttled hook, backoff); ResourceInUseException, which Kinesis
+//     answers while another subscription of the consumer holds the shard
+//     (that of a replica that just lost the lease: Kinesis lets a new one
+//     take over after 5 seconds), is retried with backoff. Other failures
+//     are retried with backoff and reach Health's LastError.
+//   - While the lanes hold BatchSize × ParallelizationFactor unfinished
+//     records the reader takes no event: the subscription stays open and
+//     unread, the backlog waits in the stream (besides the events already
+//     on their way: two in the SDK's reader, and what the connection
+//     buffers), and reading resumes when the lanes drain. If Kinesis ends
+//     the subscription meanwhile, the next one starts from the same place.
+//   - The shard ends with the event that has no ContinuationSequenceNumber
+//     (Kinesis sends its ChildShards then): after its records are finished,
+//     the shard-end checkpoint is written and the children start, exactly as
+//     after GetRecords' last page.
+//
+// Events carry the stream's ARN as eventSourceARN, and failure records the
+// stream's ARN as streamArn; hooks, logs and checkpoints name the mapping's
+// EventSourceArn (the consumer's ARN), so a consumer mapping keeps its
+// checkpoints apart from a polling mapping of the stream (with
+// esm.WithStreamConsumer, EventSourceArn is the stream's, and so are the
+// checkpoints). esm.WithPolling's Idle and Busy do not apply.
+//
 // # Checkpoint writes and their failures
 //
 // A shard's checkpoint is written at most once per CheckpointInterval
@@ -72,7 +121,8 @@
 // file, which the next start removes. Files of earlier versions, named
 // without the hash, are read and carried over by the first write.
 //
-// Each shard has one reader. It polls again at once (but at most every
+// Each shard has one reader (with enhanced fan-out, a subscription: see
+// above). It polls again at once (but at most every
 // MinPollInterval, 200ms: Kinesis allows 5 GetRecords per second per shard)
 // while reads return records, and every PollInterval when idle (1s for
 // Kinesis, 250ms for DynamoDB, as Lambda). Throttling backs off with jitter
@@ -187,6 +237,7 @@
 //	BisectBatchOnFunctionError, FunctionResponseTypes,
 //	esm.WithRetryBackoff                                 retry until the records expire
 //	esm.WithPolling(esm.Polling{Idle, Busy, Discovery})  1s Kinesis / 250ms DynamoDB, 200ms, 30s
+//	esm.WithStreamConsumer (Kinesis)                     none: EventSourceArn decides
 //	esm.WithStore                                        files under esm.DefaultCheckpointDir
 //	esm.WithCheckpointInterval                           1s
 //	esm.WithLeaseInterval                                1s
@@ -203,8 +254,7 @@
 //     as timed out ("Task timed out after N seconds").
 //   - On its first start with LATEST, closed shards without a checkpoint are
 //     skipped, as they hold no record newer than LATEST.
-//   - Enhanced fan-out (SubscribeToShard) and KPL de-aggregation are not
-//     implemented.
+//   - KPL de-aggregation is not implemented.
 //   - Tumbling windows: when a window closes on an idle shard is not
 //     documented; here its final invocation comes after an empty read that
 //     started 5s after the window's end (so a few seconds after the end). A
@@ -224,14 +274,27 @@
 //     A Kinesis GetRecords that comes back empty while the reader is behind
 //     (it can, on a sparse shard) would close a window early; its late
 //     records then continue it as above.
+//   - Enhanced fan-out: which eventSourceARN Lambda's events carry for a
+//     consumer mapping is not documented; these carry the stream's ARN. How
+//     Lambda holds back a subscription while the function is behind is not
+//     documented either: this reader stops reading the event stream (above).
+//     esm.WithStreamConsumer, which registers the consumer, is this
+//     library's (with Lambda the consumer is registered beforehand), and the
+//     consumer it registers is never deregistered.
 //   - The DynamoDB payload size is measured by marshalling each record; the
 //     Kinesis one is computed from field lengths.
 //
 // # Testing
 //
-// esm/esmtest's Kinesis and DynamoDBStreams fakes satisfy [KinesisAPI] and
-// [DynamoDBStreamsAPI], with fault injection and resharding; under
-// testing/synctest, polling, backoff and record age run in fake time.
+// esm/esmtest's Kinesis and DynamoDBStreams fakes satisfy [KinesisAPI]
+// (and [KinesisFanOutAPI], [KinesisConsumerAPI]) and [DynamoDBStreamsAPI],
+// with fault injection and resharding; under testing/synctest, polling,
+// backoff, record age and the 5-minute end of subscriptions run in fake
+// time. Against kinesis-local, enhanced fan-out needs the initial-response
+// shim of internal/awstest, pushes about one event a second (so its latency
+// is worse than polling there), and never ends a closed shard's
+// subscription (no ChildShards), so a consumer mapping does not follow a
+// split there.
 // [MemoryStore] keeps checkpoints in a test, and [LeaseTable] shares a stream
 // among several mappings in one process.
 package shard

@@ -14,6 +14,11 @@
 // (destination.Memory, or a [Capture] standing in for the SQS and SNS
 // clients, which keeps message attributes too).
 //
+// The Kinesis fake also does enhanced fan-out: [Kinesis.MustRegisterStreamConsumer]
+// gives a consumer ARN to map, and SubscribeToShard streams are decoded by
+// the SDK itself, so a mapping of the consumer reads them as it reads
+// Kinesis's, 5-minute end and resharding included.
+//
 // The fakes return what the AWS SDK would, typed errors included; the
 // conformance suite in esm/esmtest/conformance runs the same behavioural tests
 // against them and against the local emulators, and lists where each

@@ -35,19 +35,25 @@ const (
 )
 
 // Kinesis is an in-memory Amazon Kinesis Data Streams that satisfies the
-// library's Kinesis client interface with the SDK's own signatures, input,
-// output and error types. It is safe for concurrent use and starts no
-// goroutines.
+// library's Kinesis client interfaces (shard.KinesisAPI,
+// shard.KinesisFanOutAPI, shard.KinesisConsumerAPI) with the SDK's own
+// signatures, input, output and error types. It is safe for concurrent use
+// and starts no goroutines, but one per SubscribeToShard stream while the
+// stream lasts.
 //
 // It implements CreateStream, DescribeStream, DescribeStreamSummary,
 // ListShards, PutRecord, PutRecords, SplitShard, MergeShards,
-// GetShardIterator and GetRecords as Kinesis does: partition keys are routed
-// by the MD5 of the key over 128-bit hash ranges (or by ExplicitHashKey),
-// shard IDs read shardId-000000000000, sequence numbers are 56-digit decimal
-// strings that increase within a shard (and across the lineage: a child's
-// numbers are greater than its parents'), iterators expire 5 minutes after
-// they are issued, and the end of a closed shard is reported by a nil
-// NextShardIterator with the ChildShards. Errors are the SDK's typed errors
+// GetShardIterator and GetRecords, and enhanced fan-out
+// (RegisterStreamConsumer, DescribeStreamConsumer, ListStreamConsumers,
+// DeregisterStreamConsumer, SubscribeToShard: see [Kinesis.SubscribeToShard])
+// as Kinesis does: partition keys are routed by the MD5 of the key over
+// 128-bit hash ranges (or by ExplicitHashKey), shard IDs read
+// shardId-000000000000, sequence numbers are 56-digit decimal strings that
+// increase within a shard (and across the lineage: a child's numbers are
+// greater than its parents'), iterators expire 5 minutes after they are
+// issued, and the end of a closed shard is reported by a nil
+// NextShardIterator with the ChildShards (by SubscribeToShard, by a last
+// event with the ChildShards). Errors are the SDK's typed errors
 // (such as *types.ResourceNotFoundException), wrapped as the SDK client wraps
 // them, so errors.As finds them.
 //
@@ -57,11 +63,12 @@ const (
 // bypass the faults.
 //
 // Deviations: records are never trimmed (retention is reported as 24 hours
-// but not applied), there are no write limits, enhanced fan-out, encryption,
-// tags or stream deletion, and an AT_TIMESTAMP iterator with a future
-// timestamp is refused (as kinesis-local refuses it). Streams are
-// unencrypted: records carry no EncryptionType, as real Kinesis returns them
-// (kinesis-local says NONE).
+// but not applied), there are no write limits, encryption, tags or stream
+// deletion, and an AT_TIMESTAMP iterator with a future timestamp is refused
+// (as kinesis-local refuses it). Streams are unencrypted: records carry no
+// EncryptionType, as real Kinesis returns them (kinesis-local says NONE).
+// SubscribeToShard sends no event while a shard is idle (Kinesis may send
+// empty ones).
 type Kinesis struct {
 	// Faults scripts failures and delays of the operations, by SDK operation
 	// name. PutRecords entries are failed by partition key with
@@ -77,6 +84,10 @@ type Kinesis struct {
 	mu      sync.Mutex
 	streams map[string]*kStream // by name
 	ordered []*kStream          // by ordinal, for iterators and tokens
+
+	// sdkClient decodes SubscribeToShard streams (see Kinesis.sdk).
+	sdkOnce   sync.Once
+	sdkClient *kinesis.Client
 }
 
 // KinesisOption configures [NewKinesis].
@@ -140,6 +151,9 @@ type kStream struct {
 	tag      string    // 14 digits that make the stream's sequence numbers its own
 	next     uint64    // sequence counter, shared by the shards of the stream
 	shards   []*kShard // by index
+	// consumers are the registered stream consumers (enhanced fan-out),
+	// in registration order.
+	consumers []*kConsumer
 }
 
 type kShard struct {
@@ -162,6 +176,27 @@ type kShard struct {
 	calls   [kinesisReadCallsPerSecond]time.Time // ring of the last successful GetRecords
 	nCalls  int
 	readyAt time.Time // when the 2 MB/s read budget is paid back
+
+	// changed is closed (and cleared) when a record is added or the shard
+	// closes; SubscribeToShard streams wait on it (see kShard.watch).
+	changed chan struct{}
+}
+
+// watch returns a channel closed at the shard's next change. Callers hold
+// k.mu.
+func (sh *kShard) watch() <-chan struct{} {
+	if sh.changed == nil {
+		sh.changed = make(chan struct{})
+	}
+	return sh.changed
+}
+
+// notify wakes the watchers of the shard. Callers hold k.mu.
+func (sh *kShard) notify() {
+	if sh.changed != nil {
+		close(sh.changed)
+		sh.changed = nil
+	}
 }
 
 func (sh *kShard) open() bool { return sh.endSeq == nil }
@@ -337,6 +372,7 @@ func (s *kStream) addShard(r hashRange, parent, adjacent *kShard, now time.Time)
 func (s *kStream) closeShard(sh *kShard, now time.Time) {
 	sh.closed = now
 	sh.endSeq = new(s.seq(sh.index, s.nextSeq()))
+	sh.notify()
 }
 
 func (s *kStream) status(now time.Time) types.StreamStatus {
@@ -432,7 +468,7 @@ func (s *kStream) summary(now time.Time) *types.StreamDescriptionSummary {
 		EnhancedMonitoring:      []types.EnhancedMetrics{{ShardLevelMetrics: []types.MetricsName{}}},
 		EncryptionType:          types.EncryptionTypeNone,
 		OpenShardCount:          new(int32(open)),
-		ConsumerCount:           new(int32(0)),
+		ConsumerCount:           new(int32(len(s.consumers))),
 		MaxRecordSizeInKiB:      new(int32(kinesisMaxRecordBytes >> 10)),
 	}
 }
@@ -497,6 +533,7 @@ func (s *kStream) append(h hash128, pk string, data []byte, now time.Time) (*kSh
 		// unencrypted stream (kinesis-local says NONE).
 	})
 	sh.ctrs = append(sh.ctrs, c)
+	sh.notify()
 	return sh, seq
 }
 

@@ -53,3 +53,37 @@ func ExampleKinesis() {
 	// behind: 1000 ms
 	// order-3 behind: 0 ms
 }
+
+// Enhanced fan-out on the fake: a registered consumer subscribes to a shard,
+// and the records come as SubscribeToShard events, each with the sequence
+// number to subscribe again after (ContinuationSequenceNumber).
+func ExampleKinesis_SubscribeToShard() {
+	ctx := context.Background()
+	clock := esmtest.NewManualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	k := esmtest.NewKinesis(esmtest.WithKinesisClock(clock))
+	_, _ = k.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String("orders"), ShardCount: aws.Int32(1)})
+	stream := k.StreamARN("orders")
+	reg, _ := k.RegisterStreamConsumer(ctx, &kinesis.RegisterStreamConsumerInput{StreamARN: &stream, ConsumerName: aws.String("billing")})
+	fmt.Println(*reg.Consumer.ConsumerARN)
+	for i := 1; i <= 2; i++ {
+		_, _ = k.PutRecord(ctx, &kinesis.PutRecordInput{StreamARN: &stream, PartitionKey: aws.String("o"), Data: fmt.Appendf(nil, "order %d", i)})
+	}
+
+	out, _ := k.SubscribeToShard(ctx, &kinesis.SubscribeToShardInput{
+		ConsumerARN:      reg.Consumer.ConsumerARN,
+		ShardId:          aws.String("shardId-000000000000"),
+		StartingPosition: &types.StartingPosition{Type: types.ShardIteratorTypeTrimHorizon},
+	})
+	events := out.GetStream()
+	defer events.Close()
+	ev := (<-events.Events()).(*types.SubscribeToShardEventStreamMemberSubscribeToShardEvent).Value
+	for _, r := range ev.Records {
+		fmt.Println(string(r.Data))
+	}
+	fmt.Println("continue after the last record:", *ev.ContinuationSequenceNumber == *ev.Records[1].SequenceNumber)
+	// Output:
+	// arn:aws:kinesis:us-east-1:000000000000:stream/orders/consumer/billing:1767225600
+	// order 1
+	// order 2
+	// continue after the last record: true
+}

@@ -34,35 +34,48 @@ func (k *Kinesis) getShardIterator(in *kinesis.GetShardIteratorInput) (*kinesis.
 	if sh == nil {
 		return nil, k.shardNotFound(s, *in.ShardId)
 	}
+	pos, err := k.startIndex(s, sh, in.ShardIteratorType, in.StartingSequenceNumber, in.Timestamp, "GetShardIterator", now)
+	if err != nil {
+		return nil, err
+	}
+	it := iterToken{stream: s.ordinal, shard: sh.index, pos: pos, issued: now.UnixMilli()}
+	return &kinesis.GetShardIteratorOutput{ShardIterator: new(it.encode('K'))}, nil
+}
+
+// startIndex returns the index in sh.recs where a read of type t starts:
+// TRIM_HORIZON, LATEST, AT_SEQUENCE_NUMBER and AFTER_SEQUENCE_NUMBER (seq),
+// or AT_TIMESTAMP (ts). op names the operation in error messages. Callers
+// hold k.mu.
+func (k *Kinesis) startIndex(s *kStream, sh *kShard, t types.ShardIteratorType, seqIn *string, tsIn *time.Time, op string, now time.Time) (int, error) {
 	var pos int
-	switch t := in.ShardIteratorType; t {
+	switch t {
 	case types.ShardIteratorTypeTrimHorizon:
 	case types.ShardIteratorTypeLatest:
 		pos = len(sh.recs)
 	case types.ShardIteratorTypeAtSequenceNumber, types.ShardIteratorTypeAfterSequenceNumber:
-		if in.StartingSequenceNumber == nil {
-			return nil, invalidArg("StartingSequenceNumber is required for ShardIteratorType %s.", t)
+		if seqIn == nil {
+			return 0, invalidArg("StartingSequenceNumber is required for ShardIteratorType %s.", t)
 		}
-		seq := *in.StartingSequenceNumber
+		seq := *seqIn
 		idx, c, ok := s.parseSeq(seq)
 		if !ok || c >= s.next {
 			why := ""
 			if len(seq) == 56 && strings.HasPrefix(seq, "49") && seq[2:16] != s.tag {
 				why = " because it did not come from this stream"
 			}
-			return nil, invalidArg("StartingSequenceNumber %s used in GetShardIterator on shard %s in stream %s under account %s is invalid%s.", seq, sh.id, s.name, k.account, why)
+			return 0, invalidArg("StartingSequenceNumber %s used in %s on shard %s in stream %s under account %s is invalid%s.", seq, op, sh.id, s.name, k.account, why)
 		}
 		if idx != sh.index {
-			return nil, invalidArg("Invalid StartingSequenceNumber. It encodes shardId-%012d, while it was used in a call to a shard with %s.", idx, sh.id)
+			return 0, invalidArg("Invalid StartingSequenceNumber. It encodes shardId-%012d, while it was used in a call to a shard with %s.", idx, sh.id)
 		}
 		pos = sh.ctrs.at(c, t == types.ShardIteratorTypeAfterSequenceNumber)
 	case types.ShardIteratorTypeAtTimestamp:
-		if in.Timestamp == nil {
-			return nil, invalidArg("Timestamp is required for ShardIteratorType AT_TIMESTAMP.")
+		if tsIn == nil {
+			return 0, invalidArg("Timestamp is required for ShardIteratorType AT_TIMESTAMP.")
 		}
-		ts := sdkTime(*in.Timestamp)
+		ts := sdkTime(*tsIn)
 		if ts.After(now) {
-			return nil, invalidArg("The timestamp %s is in the future.", ts.Format(time.RFC3339Nano))
+			return 0, invalidArg("The timestamp %s is in the future.", ts.Format(time.RFC3339Nano))
 		}
 		pos = len(sh.recs)
 		for i, r := range sh.recs {
@@ -72,10 +85,9 @@ func (k *Kinesis) getShardIterator(in *kinesis.GetShardIteratorInput) (*kinesis.
 			}
 		}
 	default:
-		return nil, invalidArg("Invalid ShardIteratorType %s.", t)
+		return 0, invalidArg("Invalid ShardIteratorType %s.", t)
 	}
-	it := iterToken{stream: s.ordinal, shard: sh.index, pos: pos, issued: now.UnixMilli()}
-	return &kinesis.GetShardIteratorOutput{ShardIterator: new(it.encode('K'))}, nil
+	return pos, nil
 }
 
 // GetRecords returns up to Limit (default and at most 10000) records from an

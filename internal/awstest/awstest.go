@@ -111,6 +111,7 @@ type Option func(*options)
 type options struct {
 	faults      *Faults
 	maxAttempts int
+	endAfter    int // SubscribeToShard streams end after this many events
 }
 
 // WithFaults routes the client's requests through f, which injects the faults
@@ -146,6 +147,9 @@ func setup(t testing.TB, endpointEnv string, rt http.RoundTripper, opts []Option
 	}
 	if o.faults != nil {
 		rt = o.faults.Transport(rt)
+	}
+	if o.endAfter > 0 {
+		rt = subscriptionsEnding{base: rt, after: o.endAfter}
 	}
 	return cfg, &http.Client{Transport: rt}, o.maxAttempts
 }

@@ -83,7 +83,7 @@ func (p *proc[R]) run(ctx context.Context) {
 			l.run(ctx)
 		}()
 	}
-	ended := p.read(ctx)
+	ended := p.readShard(ctx)
 	if ended {
 		// Read to the end: wait until every record is finished, then
 		// record the shard end before children may start.

@@ -79,6 +79,32 @@ func (l *kinesisLocal) NewStream(t *testing.T, shards int) string {
 	return name
 }
 
+// ---------------------------------------------------------------- Kinesis enhanced fan-out
+
+func TestKinesisFanOut(t *testing.T) {
+	targets(t, func(t *testing.T) {
+		conformance.RunKinesisFanOut(t, &fakeKinesisFanOut{fakeKinesis{k: esmtest.NewKinesis()}})
+	}, func(t *testing.T) {
+		conformance.RunKinesisFanOut(t, &kinesisLocalFanOut{kinesisLocal{c: awstest.Kinesis(t)}})
+	})
+}
+
+type fakeKinesisFanOut struct{ fakeKinesis }
+
+func (*fakeKinesisFanOut) Lacks() map[conformance.Capability]string { return nil }
+func (f *fakeKinesisFanOut) FanOut() conformance.KinesisFanOutAPI   { return f.k }
+
+type kinesisLocalFanOut struct{ kinesisLocal }
+
+func (*kinesisLocalFanOut) Lacks() map[conformance.Capability]string {
+	return map[conformance.Capability]string{
+		conformance.KinesisFanOutChildShards: "the stream of a closed shard sends no event with ChildShards and never ends",
+		conformance.KinesisFanOutPush:        "events come about once a second, not as records arrive",
+		conformance.KinesisFanOutTakeOver:    "a second subscription is refused (ResourceInUseException in its stream) however long the first has lasted",
+	}
+}
+func (l *kinesisLocalFanOut) FanOut() conformance.KinesisFanOutAPI { return l.c }
+
 // ---------------------------------------------------------------- DynamoDB Streams
 
 func TestDynamoDBStreams(t *testing.T) {

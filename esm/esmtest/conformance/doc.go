@@ -3,13 +3,13 @@
 // against: the in-memory fakes of package esmtest, the local emulators
 // (kinesis-local, DynamoDB Local, fauxqs), real AWS, or a user's own fake.
 //
-// Each suite ([RunKinesis], [RunDynamoDBStreams], [RunSQS]) is written once
-// against a harness: an SDK-shaped client (a method set that both the fake
-// and the SDK client, *kinesis.Client, *dynamodbstreams.Client or
-// *sqs.Client, satisfy) plus the few operations that differ between targets,
-// such as creating a stream and waiting until it is ACTIVE, or closing a
-// DynamoDB stream's shards (the fake's DisableStream; DynamoDB's UpdateTable
-// StreamEnabled=false). Every harness is a [Target]: it names itself and
+// Each suite ([RunKinesis], [RunKinesisFanOut], [RunDynamoDBStreams],
+// [RunSQS]) is written once against a harness: an SDK-shaped client (a
+// method set that both the fake and the SDK client, *kinesis.Client,
+// *dynamodbstreams.Client or *sqs.Client, satisfy) plus the few operations
+// that differ between targets, such as creating a stream and waiting until
+// it is ACTIVE, or closing a DynamoDB stream's shards (the fake's
+// DisableStream; DynamoDB's UpdateTable StreamEnabled=false). Every harness is a [Target]: it names itself and
 // declares the [Capability] values it lacks, each with the reason. A test
 // that needs a missing capability is skipped with
 //

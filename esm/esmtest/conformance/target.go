@@ -66,12 +66,14 @@ const (
 
 var capabilities = map[string][]Capability{
 	"Kinesis":          {KinesisAtTrimHorizonFilter, KinesisInvalidIteratorError},
+	"Kinesis fan-out":  {KinesisFanOutChildShards, KinesisFanOutPush, KinesisFanOutTakeOver},
 	"DynamoDB Streams": {DynamoDBShardLineage, DynamoDBLatestOnEmptyShard, DynamoDBCreationTimeSeconds, DynamoDBAtTimestampIterator},
 	"SQS":              {SQSFIFOBatchPerGroup, SQSDeleteBatchFailures, SQSReceiveAttemptID, SQSRequestedAttributesOnly},
 }
 
 // Capabilities returns the capabilities a suite of service ("Kinesis",
-// "DynamoDB Streams" or "SQS") checks, in the order of their declaration.
+// "Kinesis fan-out", "DynamoDB Streams" or "SQS") checks, in the order of
+// their declaration.
 func Capabilities(service string) []Capability {
 	return slices.Clone(capabilities[service])
 }
