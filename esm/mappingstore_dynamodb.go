@@ -32,13 +32,6 @@ type MappingTableAPI interface {
 
 var _ MappingTableAPI = (*dynamodb.Client)(nil)
 
-// DynamoDBMappingStoreOptions configure a [DynamoDBMappingStore].
-type DynamoDBMappingStoreOptions struct {
-	// Table names the table, created on first use (on-demand billing) if
-	// missing. Default [DefaultMappingTable].
-	Table string
-}
-
 // DynamoDBMappingStore is a [SharedMappingStore] on a DynamoDB table: the
 // definitions of the registries of several processes (replicas), which
 // each run every mapping. Give the stream mappings a lease store that the
@@ -67,16 +60,17 @@ type DynamoDBMappingStore struct {
 	ready   bool
 }
 
-// NewDynamoDBMappingStore returns a store on the table in opts. It makes no
-// call: the table is checked (and created if missing) on first use.
-func NewDynamoDBMappingStore(client MappingTableAPI, opts DynamoDBMappingStoreOptions) (*DynamoDBMappingStore, error) {
+// NewDynamoDBMappingStore returns a store on the named table, created on
+// first use (on-demand billing) if missing; an empty name means
+// [DefaultMappingTable]. It makes no call.
+func NewDynamoDBMappingStore(client MappingTableAPI, table string) (*DynamoDBMappingStore, error) {
 	if isNil(client) {
 		return nil, errors.New("esm: NewDynamoDBMappingStore: the client is nil")
 	}
-	if opts.Table == "" {
-		opts.Table = DefaultMappingTable
+	if table == "" {
+		table = DefaultMappingTable
 	}
-	return &DynamoDBMappingStore{c: client, table: opts.Table}, nil
+	return &DynamoDBMappingStore{c: client, table: table}, nil
 }
 
 // Table returns the table's name.

@@ -38,7 +38,7 @@ func newMappingTable(t *testing.T) (*esm.DynamoDBMappingStore, *dynamodb.Client)
 		defer cancel()
 		_, _ = c.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: &name})
 	})
-	store, err := esm.NewDynamoDBMappingStore(c, esm.DynamoDBMappingStoreOptions{Table: name})
+	store, err := esm.NewDynamoDBMappingStore(c, name)
 	require.NoError(t, err)
 	require.Equal(t, name, store.Table())
 	return store, c
@@ -59,17 +59,17 @@ func TestDynamoDBMappingStoreRefusesALeaseTable(t *testing.T) {
 	require.NoError(t, err)
 	_, err = leases.Leases(t.Context(), "m", nil) // creates the lease table
 	require.NoError(t, err)
-	store, err := esm.NewDynamoDBMappingStore(c, esm.DynamoDBMappingStoreOptions{Table: name})
+	store, err := esm.NewDynamoDBMappingStore(c, name)
 	require.NoError(t, err)
 	_, err = store.LoadMappings(t.Context())
 	require.ErrorContains(t, err, "exists but is not a mapping table")
 }
 
 func TestNewDynamoDBMappingStoreNeedsAClient(t *testing.T) {
-	_, err := esm.NewDynamoDBMappingStore(nil, esm.DynamoDBMappingStoreOptions{})
+	_, err := esm.NewDynamoDBMappingStore(nil, "")
 	require.ErrorContains(t, err, "the client is nil")
 	var c *dynamodb.Client
-	_, err = esm.NewDynamoDBMappingStore(c, esm.DynamoDBMappingStoreOptions{})
+	_, err = esm.NewDynamoDBMappingStore(c, "")
 	require.ErrorContains(t, err, "the client is nil")
 }
 

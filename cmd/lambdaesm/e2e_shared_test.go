@@ -210,7 +210,7 @@ func TestCommandProcessesShareTables(t *testing.T) {
 		var nf *lambdatypes.ResourceNotFoundException
 		return errors.As(err, &nf)
 	})
-	store, err := esm.NewDynamoDBMappingStore(ddb, esm.DynamoDBMappingStoreOptions{Table: mappingTable})
+	store, err := esm.NewDynamoDBMappingStore(ddb, mappingTable)
 	require.NoError(t, err)
 	recs, err := store.LoadMappings(t.Context())
 	require.NoError(t, err)

@@ -359,7 +359,7 @@ func stores(o options, awsCfg aws.Config, log *slog.Logger) (esm.MappingStore, s
 	}
 	ddb := dynamodb.NewFromConfig(awsCfg)
 	if o.mappingTable != "" {
-		s, err := esm.NewDynamoDBMappingStore(ddb, esm.DynamoDBMappingStoreOptions{Table: o.mappingTable})
+		s, err := esm.NewDynamoDBMappingStore(ddb, o.mappingTable)
 		if err != nil {
 			return nil, nil, err
 		}
