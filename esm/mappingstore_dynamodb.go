@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -13,7 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/aws/smithy-go"
+	"github.com/lambdaesm/lambdaesm/internal/ddbtable"
 )
 
 // DefaultMappingTable is the table of a [DynamoDBMappingStore] unless its
@@ -99,28 +98,7 @@ const (
 const mtWriteAttempts = 8
 
 func mtKey(kind, id string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{mtKind: mtS(kind), mtID: mtS(id)}
-}
-
-func mtS(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
-
-func mtN(v int64) types.AttributeValue {
-	return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
-}
-
-func mtGetS(it map[string]types.AttributeValue, name string) string {
-	if v, ok := it[name].(*types.AttributeValueMemberS); ok {
-		return v.Value
-	}
-	return ""
-}
-
-func mtGetN(it map[string]types.AttributeValue, name string) int64 {
-	if v, ok := it[name].(*types.AttributeValueMemberN); ok {
-		n, _ := strconv.ParseInt(v.Value, 10, 64)
-		return n
-	}
-	return 0
+	return map[string]types.AttributeValue{mtKind: ddbtable.S(kind), mtID: ddbtable.S(id)}
 }
 
 // LoadMappings implements [MappingStore].
@@ -135,7 +113,7 @@ func (s *DynamoDBMappingStore) LoadMappings(ctx context.Context) ([]MappingRecor
 			TableName: &s.table, ConsistentRead: aws.Bool(true), ExclusiveStartKey: start,
 			KeyConditionExpression:    aws.String("#k = :k"),
 			ExpressionAttributeNames:  map[string]string{"#k": mtKind},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":k": mtS(mtKindMapping)},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":k": ddbtable.S(mtKindMapping)},
 		})
 		if err != nil {
 			return nil, s.apiError("Query", err)
@@ -157,18 +135,18 @@ func (s *DynamoDBMappingStore) LoadMappings(ctx context.Context) ([]MappingRecor
 }
 
 func (s *DynamoDBMappingStore) decode(it map[string]types.AttributeValue) (MappingRecord, error) {
-	rec := MappingRecord{UUID: mtGetS(it, mtID), Revision: mtGetN(it, mtRevision)}
+	rec := MappingRecord{UUID: ddbtable.GetS(it, mtID), Revision: ddbtable.GetN(it, mtRevision)}
 	bad := func(err error) (MappingRecord, error) {
 		return MappingRecord{}, fmt.Errorf("esm: mapping store table %s: mapping %s: %w", s.table, rec.UUID, err)
 	}
-	if err := rec.Config.UnmarshalJSON([]byte(mtGetS(it, mtConfig))); err != nil {
+	if err := rec.Config.UnmarshalJSON([]byte(ddbtable.GetS(it, mtConfig))); err != nil {
 		return bad(err)
 	}
 	var err error
-	if rec.Created, err = time.Parse(time.RFC3339Nano, mtGetS(it, mtCreated)); err != nil {
+	if rec.Created, err = time.Parse(time.RFC3339Nano, ddbtable.GetS(it, mtCreated)); err != nil {
 		return bad(fmt.Errorf("created: %w", err))
 	}
-	if rec.LastModified, err = time.Parse(time.RFC3339Nano, mtGetS(it, mtModified)); err != nil {
+	if rec.LastModified, err = time.Parse(time.RFC3339Nano, ddbtable.GetS(it, mtModified)); err != nil {
 		return bad(fmt.Errorf("lastModified: %w", err))
 	}
 	return rec, nil
@@ -196,7 +174,7 @@ func (s *DynamoDBMappingStore) PutMapping(ctx context.Context, rec MappingRecord
 		}
 		var prev *mtPrev
 		if it != nil {
-			prev = &mtPrev{revision: mtGetN(it, mtRevision), claim: mtGetS(it, mtClaim)}
+			prev = &mtPrev{revision: ddbtable.GetN(it, mtRevision), claim: ddbtable.GetS(it, mtClaim)}
 		}
 		_, err = s.write(ctx, prev, rec)
 		var ce *MappingConflictError
@@ -248,9 +226,9 @@ func (s *DynamoDBMappingStore) write(ctx context.Context, prev *mtPrev, rec Mapp
 	put := &types.Put{
 		TableName: &s.table,
 		Item: map[string]types.AttributeValue{
-			mtKind: mtS(mtKindMapping), mtID: mtS(rec.UUID), mtConfig: mtS(string(cfg)),
-			mtCreated: mtS(rec.Created.UTC().Format(time.RFC3339Nano)), mtModified: mtS(rec.LastModified.UTC().Format(time.RFC3339Nano)),
-			mtClaim: mtS(key),
+			mtKind: ddbtable.S(mtKindMapping), mtID: ddbtable.S(rec.UUID), mtConfig: ddbtable.S(string(cfg)),
+			mtCreated: ddbtable.S(rec.Created.UTC().Format(time.RFC3339Nano)), mtModified: ddbtable.S(rec.LastModified.UTC().Format(time.RFC3339Nano)),
+			mtClaim: ddbtable.S(key),
 		},
 		ExpressionAttributeNames: map[string]string{"#id": mtID},
 		ConditionExpression:      aws.String("attribute_not_exists(#id)"),
@@ -258,20 +236,20 @@ func (s *DynamoDBMappingStore) write(ctx context.Context, prev *mtPrev, rec Mapp
 	if prev != nil {
 		rec.Revision = prev.revision + 1
 		put.ExpressionAttributeNames["#r"] = mtRevision
-		put.ExpressionAttributeValues = map[string]types.AttributeValue{":r": mtN(prev.revision)}
+		put.ExpressionAttributeValues = map[string]types.AttributeValue{":r": ddbtable.N(prev.revision)}
 		put.ConditionExpression = aws.String("attribute_exists(#id) AND #r = :r")
 	}
-	put.Item[mtRevision] = mtN(rec.Revision)
+	put.Item[mtRevision] = ddbtable.N(rec.Revision)
 	items := []types.TransactWriteItem{{Put: put}}
 	claimAt := -1
 	freeClaim := "attribute_not_exists(#id) OR #u = :u"
 	claimNames := map[string]string{"#id": mtID, "#u": mtUUID}
-	claimValues := map[string]types.AttributeValue{":u": mtS(rec.UUID)}
+	claimValues := map[string]types.AttributeValue{":u": ddbtable.S(rec.UUID)}
 	if prev == nil || prev.claim != key {
 		claimAt = len(items)
 		items = append(items, types.TransactWriteItem{Put: &types.Put{
 			TableName:           &s.table,
-			Item:                map[string]types.AttributeValue{mtKind: mtS(mtKindClaim), mtID: mtS(key), mtUUID: mtS(rec.UUID)},
+			Item:                map[string]types.AttributeValue{mtKind: ddbtable.S(mtKindClaim), mtID: ddbtable.S(key), mtUUID: ddbtable.S(rec.UUID)},
 			ConditionExpression: aws.String(freeClaim), ExpressionAttributeNames: claimNames, ExpressionAttributeValues: claimValues,
 		}})
 	}
@@ -305,7 +283,7 @@ func (s *DynamoDBMappingStore) write(ctx context.Context, prev *mtPrev, rec Mapp
 		if err != nil {
 			return MappingRecord{}, s.apiError("GetItem", err)
 		}
-		holder := mtGetS(out.Item, mtUUID)
+		holder := ddbtable.GetS(out.Item, mtUUID)
 		if holder == "" { // given up meanwhile: the caller may try again
 			return MappingRecord{}, ErrMappingChanged
 		}
@@ -320,7 +298,7 @@ func (s *DynamoDBMappingStore) bump() types.TransactWriteItem {
 		TableName: &s.table, Key: mtKey(mtKindMeta, mtChangesID),
 		UpdateExpression:          aws.String("ADD #c :one"),
 		ExpressionAttributeNames:  map[string]string{"#c": mtChanges},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":one": mtN(1)},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":one": ddbtable.N(1)},
 	}}
 }
 
@@ -396,14 +374,14 @@ func (s *DynamoDBMappingStore) DeleteMapping(ctx context.Context, uuid string) e
 			TableName: &s.table, Key: mtKey(mtKindMapping, uuid),
 			ConditionExpression:       aws.String("#r = :r"),
 			ExpressionAttributeNames:  map[string]string{"#r": mtRevision},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":r": mtN(mtGetN(it, mtRevision))},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":r": ddbtable.N(ddbtable.GetN(it, mtRevision))},
 		}}}
-		if claim := mtGetS(it, mtClaim); claim != "" {
+		if claim := ddbtable.GetS(it, mtClaim); claim != "" {
 			items = append(items, types.TransactWriteItem{Delete: &types.Delete{
 				TableName: &s.table, Key: mtKey(mtKindClaim, claim),
 				ConditionExpression:       aws.String("attribute_not_exists(#id) OR #u = :u"),
 				ExpressionAttributeNames:  map[string]string{"#id": mtID, "#u": mtUUID},
-				ExpressionAttributeValues: map[string]types.AttributeValue{":u": mtS(uuid)},
+				ExpressionAttributeValues: map[string]types.AttributeValue{":u": ddbtable.S(uuid)},
 			}})
 		}
 		items = append(items, s.bump())
@@ -427,21 +405,18 @@ func (s *DynamoDBMappingStore) Changes(ctx context.Context) (int64, error) {
 	if err != nil {
 		return 0, s.apiError("GetItem", err)
 	}
-	return mtGetN(out.Item, mtChanges), nil
+	return ddbtable.GetN(out.Item, mtChanges), nil
 }
 
 // apiError names the table and, for access denied, the refused action.
 func (s *DynamoDBMappingStore) apiError(action string, err error) error {
-	var ae smithy.APIError
-	if errors.As(err, &ae) {
-		switch ae.ErrorCode() {
-		case "AccessDeniedException", "AccessDenied", "UnrecognizedClientException":
-			return fmt.Errorf("esm: mapping store: access denied: dynamodb:%s on table %s was refused (grant it to this process's IAM role): %w", action, s.table, err)
-		case "ResourceNotFoundException":
-			return fmt.Errorf("esm: mapping store: dynamodb:%s: table %s not found: %w", action, s.table, err)
-		}
-	}
-	return fmt.Errorf("esm: mapping store: dynamodb:%s on table %s: %w", action, s.table, err)
+	return s.tableSpec().Err(action, s.table, err)
+}
+
+// tableSpec describes the mapping table for package ddbtable.
+func (s *DynamoDBMappingStore) tableSpec() ddbtable.Table {
+	return ddbtable.Table{Name: s.table, Hash: mtKind, Range: mtID,
+		Prefix: "esm: mapping store", Kind: "mapping table", Grantee: "this process's IAM role"}
 }
 
 // ensureTable checks once that the table exists with the expected key, and
@@ -452,80 +427,10 @@ func (s *DynamoDBMappingStore) ensureTable(ctx context.Context) error {
 	if s.ready {
 		return nil
 	}
-	out, err := s.c.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: &s.table})
-	var nf *types.ResourceNotFoundException
-	switch {
-	case errors.As(err, &nf):
-		_, err := s.c.CreateTable(ctx, &dynamodb.CreateTableInput{
-			TableName:   &s.table,
-			BillingMode: types.BillingModePayPerRequest,
-			AttributeDefinitions: []types.AttributeDefinition{
-				{AttributeName: aws.String(mtKind), AttributeType: types.ScalarAttributeTypeS},
-				{AttributeName: aws.String(mtID), AttributeType: types.ScalarAttributeTypeS},
-			},
-			KeySchema: []types.KeySchemaElement{
-				{AttributeName: aws.String(mtKind), KeyType: types.KeyTypeHash},
-				{AttributeName: aws.String(mtID), KeyType: types.KeyTypeRange},
-			},
-		})
-		var inUse *types.ResourceInUseException
-		if err != nil && !errors.As(err, &inUse) { // in use: another process creates it
-			return s.apiError("CreateTable", err)
-		}
-		if out, err = s.waitActive(ctx); err != nil {
-			return err
-		}
-	case err != nil:
-		return s.apiError("DescribeTable", err)
-	case out.Table.TableStatus != types.TableStatusActive:
-		if out, err = s.waitActive(ctx); err != nil {
-			return err
-		}
-	}
-	if err := s.checkSchema(out.Table); err != nil {
+	if _, err := ddbtable.Ensure(ctx, s.c, s.tableSpec()); err != nil {
 		return err
 	}
 	s.ready = true
-	return nil
-}
-
-// waitActive polls DescribeTable until the table is ACTIVE.
-func (s *DynamoDBMappingStore) waitActive(ctx context.Context) (*dynamodb.DescribeTableOutput, error) {
-	for {
-		out, err := s.c.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: &s.table})
-		var nf *types.ResourceNotFoundException
-		switch {
-		case err == nil && out.Table.TableStatus == types.TableStatusActive:
-			return out, nil
-		case err != nil && !errors.As(err, &nf):
-			return nil, s.apiError("DescribeTable", err)
-		}
-		t := time.NewTimer(500 * time.Millisecond)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, fmt.Errorf("esm: mapping store: waiting for table %s to become ACTIVE: %w", s.table, ctx.Err())
-		case <-t.C:
-		}
-	}
-}
-
-// checkSchema refuses a table whose key is not (kind S HASH, id S RANGE): a
-// lease table given by mistake, say.
-func (s *DynamoDBMappingStore) checkSchema(t *types.TableDescription) error {
-	want := map[string]types.KeyType{mtKind: types.KeyTypeHash, mtID: types.KeyTypeRange}
-	ok := len(t.KeySchema) == 2
-	for _, k := range t.KeySchema {
-		ok = ok && want[aws.ToString(k.AttributeName)] == k.KeyType
-	}
-	for _, a := range t.AttributeDefinitions {
-		if _, isKey := want[aws.ToString(a.AttributeName)]; isKey {
-			ok = ok && a.AttributeType == types.ScalarAttributeTypeS
-		}
-	}
-	if !ok {
-		return fmt.Errorf("esm: mapping store: table %s exists but is not a mapping table: its key must be %q (string, hash) and %q (string, range)", s.table, mtKind, mtID)
-	}
 	return nil
 }
 

@@ -3,11 +3,9 @@ package dynamolease
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/aws/smithy-go"
 )
 
 // DynamoDBAPI is the part of the DynamoDB API that a [Store] calls.
@@ -38,16 +36,7 @@ var ErrOwnerInUse = errors.New("dynamolease: owner name taken over by a newer pr
 // apiError names the table and, for access denied, the IAM action that was
 // refused: "access denied: dynamodb:UpdateItem on table T was refused".
 func (s *Store) apiError(action string, err error) error {
-	var ae smithy.APIError
-	if errors.As(err, &ae) {
-		switch ae.ErrorCode() {
-		case "AccessDeniedException", "AccessDenied", "UnrecognizedClientException":
-			return fmt.Errorf("dynamolease: access denied: dynamodb:%s on table %s was refused (grant it to the caller's IAM role): %w", action, s.tableName(), err)
-		case "ResourceNotFoundException":
-			return fmt.Errorf("dynamolease: dynamodb:%s: table %s not found: %w", action, s.tableName(), err)
-		}
-	}
-	return fmt.Errorf("dynamolease: dynamodb:%s on table %s: %w", action, s.tableName(), err)
+	return s.tableSpec().Err(action, s.tableName(), err)
 }
 
 // conditionFailed reports whether err is a failed condition, and returns the

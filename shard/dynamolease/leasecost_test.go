@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lambdaesm/lambdaesm/internal/awstest"
+	"github.com/lambdaesm/lambdaesm/internal/ddbtable"
 	"github.com/lambdaesm/lambdaesm/shard"
 )
 
@@ -52,7 +53,7 @@ func (m *meter) Query(ctx context.Context, in *dynamodb.QueryInput, o ...func(*d
 	if err == nil {
 		m.reads.Add(int64(len(out.Items)))
 		for _, it := range out.Items {
-			if strings.HasPrefix(getS(it, attrID), shardPrefix) {
+			if strings.HasPrefix(ddbtable.GetS(it, attrID), shardPrefix) {
 				m.leaseReads.Add(1)
 			}
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/lambdaesm/lambdaesm/internal/ddbtable"
 	"github.com/lambdaesm/lambdaesm/internal/leaseplan"
 	"github.com/lambdaesm/lambdaesm/shard"
 )
@@ -90,7 +91,7 @@ func (s *Store) heartbeat(ctx context.Context, mapping string) error {
 		return s.replaced(mapping)
 	}
 	start := s.now()
-	until := num(ms(start.Add(s.dur)))
+	until := ddbtable.N(ms(start.Add(s.dur)))
 	in := &dynamodb.UpdateItemInput{
 		TableName:        &s.table,
 		Key:              key(mapping, workerPrefix+s.owner),
@@ -99,7 +100,7 @@ func (s *Store) heartbeat(ctx context.Context, mapping string) error {
 			"#w": attrWorker, "#s": attrSession, "#u": attrBeatUntil, "#a": attrAnnounces, "#b": attrBeats,
 		},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":w": str(s.owner), ":s": str(s.session), ":u": until, ":one": num(1),
+			":w": ddbtable.S(s.owner), ":s": ddbtable.S(s.session), ":u": until, ":one": ddbtable.N(1),
 		},
 		ReturnValues: types.ReturnValueUpdatedOld,
 	}
@@ -113,7 +114,7 @@ func (s *Store) heartbeat(ctx context.Context, mapping string) error {
 	if err != nil {
 		return s.apiError("UpdateItem", err)
 	}
-	lapsed := out == nil || getN(out.Attributes, attrBeatUntil) <= ms(start)
+	lapsed := out == nil || ddbtable.GetN(out.Attributes, attrBeatUntil) <= ms(start)
 	s.mu.Lock()
 	m = s.state(mapping)
 	m.beating = true
@@ -155,7 +156,7 @@ func (s *Store) announce(ctx context.Context, mapping string) error {
 		Key:                       key(mapping, changesID),
 		UpdateExpression:          aws.String("ADD #n :one"),
 		ExpressionAttributeNames:  map[string]string{"#n": attrChanges},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":one": num(1)},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":one": ddbtable.N(1)},
 	})
 	if err != nil {
 		return s.apiError("UpdateItem", err)
@@ -289,7 +290,7 @@ func (s *Store) changeCount(ctx context.Context, mapping string) (int64, error) 
 	if err != nil {
 		return 0, s.apiError("GetItem", err)
 	}
-	return getN(out.Item, attrChanges), nil
+	return ddbtable.GetN(out.Item, attrChanges), nil
 }
 
 // queryWorkers reads the mapping's heartbeats.
@@ -301,7 +302,7 @@ func (s *Store) queryWorkers(ctx context.Context, mapping string) (map[string]*w
 		KeyConditionExpression:   aws.String("#m = :m AND begins_with(#id, :w)"),
 		ExpressionAttributeNames: map[string]string{"#m": attrMapping, "#id": attrID},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":m": str(mapping), ":w": str(workerPrefix),
+			":m": ddbtable.S(mapping), ":w": ddbtable.S(workerPrefix),
 		},
 	}
 	for {
@@ -310,7 +311,7 @@ func (s *Store) queryWorkers(ctx context.Context, mapping string) (map[string]*w
 			return nil, s.apiError("Query", err)
 		}
 		for _, it := range out.Items {
-			workers[getS(it, attrID)[len(workerPrefix):]] = decodeWorker(it)
+			workers[ddbtable.GetS(it, attrID)[len(workerPrefix):]] = decodeWorker(it)
 		}
 		if len(out.LastEvaluatedKey) == 0 {
 			return workers, nil
@@ -328,7 +329,7 @@ func (s *Store) query(ctx context.Context, mapping string) (map[string]*leaseIte
 		ConsistentRead:            aws.Bool(true),
 		KeyConditionExpression:    aws.String("#m = :m"),
 		ExpressionAttributeNames:  map[string]string{"#m": attrMapping},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":m": str(mapping)},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":m": ddbtable.S(mapping)},
 	}
 	for {
 		out, err := s.c.Query(ctx, in)
@@ -336,7 +337,7 @@ func (s *Store) query(ctx context.Context, mapping string) (map[string]*leaseIte
 			return nil, nil, s.apiError("Query", err)
 		}
 		for _, it := range out.Items {
-			id := getS(it, attrID)
+			id := ddbtable.GetS(it, attrID)
 			switch {
 			case strings.HasPrefix(id, shardPrefix):
 				items[id[len(shardPrefix):]] = decodeLease(it)
@@ -586,7 +587,7 @@ func (r *round) take(ctx context.Context, id string, fromOther bool) error {
 	upd := "SET #o = :me, #c = :next, #e = :exp, #sh = :sh REMOVE #h"
 	names := map[string]string{"#o": attrOwner, "#c": attrCounter, "#e": attrExpires, "#sh": attrShard, "#h": attrHandoff}
 	vals := map[string]types.AttributeValue{
-		":me": str(s.owner), ":exp": num(ms(start.Add(s.dur))), ":sh": str(id),
+		":me": ddbtable.S(s.owner), ":exp": ddbtable.N(ms(start.Add(s.dur))), ":sh": ddbtable.S(id),
 	}
 	var counter int64
 	cond := "attribute_not_exists(#id)"
@@ -595,13 +596,13 @@ func (r *round) take(ctx context.Context, id string, fromOther bool) error {
 		counter = it.counter
 		cond = "#c = :c"
 		delete(names, "#id")
-		vals[":c"] = num(counter)
+		vals[":c"] = ddbtable.N(counter)
 	}
-	vals[":next"] = num(counter + 1)
+	vals[":next"] = ddbtable.N(counter + 1)
 	if fromOther && (it == nil || it.owner != s.owner) {
 		upd = "SET #o = :me, #c = :next, #e = :exp, #sh = :sh ADD #sw :one REMOVE #h"
 		names["#sw"] = attrSwitches
-		vals[":one"] = num(1)
+		vals[":one"] = ddbtable.N(1)
 	}
 	parents := r.listed[id].Parents
 	if len(parents) > 0 {
@@ -650,7 +651,7 @@ func (r *round) askHandoff(ctx context.Context, id string) error {
 			"#h": attrHandoff, "#o": attrOwner, "#c": attrCounter,
 		},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":me": str(s.owner), ":o": str(it.owner), ":c": num(it.counter),
+			":me": ddbtable.S(s.owner), ":o": ddbtable.S(it.owner), ":c": ddbtable.N(it.counter),
 		},
 	})
 	r.changed = s.changed(r.mapping, err) || r.changed
@@ -697,7 +698,7 @@ func (r *round) cleanup(ctx context.Context) error {
 			Key:                       key(r.mapping, shardPrefix+sh.ID),
 			ConditionExpression:       aws.String("#c = :c"),
 			ExpressionAttributeNames:  map[string]string{"#c": attrCounter},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":c": num(it.counter)},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":c": ddbtable.N(it.counter)},
 		})
 		r.changed = s.changed(r.mapping, err) || r.changed
 		if failed, _ := conditionFailed(err); !failed && err != nil {

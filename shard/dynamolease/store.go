@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/lambdaesm/lambdaesm/internal/ddbtable"
 	"github.com/lambdaesm/lambdaesm/shard"
 )
 
@@ -295,7 +296,7 @@ func (s *Store) Save(ctx context.Context, mapping, shardID string, cp shard.Chec
 			"#cp": attrCP, "#o": attrOwner, "#c": attrCounter,
 		},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":cp": str(value), ":me": str(s.owner), ":c": num(counter),
+			":cp": ddbtable.S(value), ":me": ddbtable.S(s.owner), ":c": ddbtable.N(counter),
 		},
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	}
@@ -313,8 +314,8 @@ func (s *Store) Save(ctx context.Context, mapping, shardID string, cp shard.Chec
 			"(attribute_not_exists(#ord) OR #ord <= :ord)")
 		in.ExpressionAttributeNames["#ord"] = attrCPOrder
 		in.ExpressionAttributeNames["#sw"] = attrSwitches
-		in.ExpressionAttributeValues[":ord"] = str(order(cp))
-		in.ExpressionAttributeValues[":zero"] = num(0)
+		in.ExpressionAttributeValues[":ord"] = ddbtable.S(order(cp))
+		in.ExpressionAttributeValues[":zero"] = ddbtable.N(0)
 		// The tumbling window goes with the sequence number, in the
 		// same write; a checkpoint without one removes it.
 		in.ExpressionAttributeNames["#ws"] = attrWinStart
@@ -325,8 +326,8 @@ func (s *Store) Save(ctx context.Context, mapping, shardID string, cp shard.Chec
 				return err
 			}
 			*in.UpdateExpression += ", #ws = :ws, #wst = :wst"
-			in.ExpressionAttributeValues[":ws"] = str(start)
-			in.ExpressionAttributeValues[":wst"] = str(state)
+			in.ExpressionAttributeValues[":ws"] = ddbtable.S(start)
+			in.ExpressionAttributeValues[":wst"] = ddbtable.S(state)
 		} else {
 			*in.UpdateExpression += " REMOVE #ws, #wst"
 		}
@@ -430,7 +431,7 @@ func (s *Store) release(ctx context.Context, mapping, shardID string, counter in
 			"#o": attrOwner, "#c": attrCounter, "#e": attrExpires, "#h": attrHandoff,
 		},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":me": str(s.owner), ":c": num(counter), ":next": num(counter + 1),
+			":me": ddbtable.S(s.owner), ":c": ddbtable.N(counter), ":next": ddbtable.N(counter + 1),
 		},
 	}
 	if to == "" {
@@ -438,9 +439,9 @@ func (s *Store) release(ctx context.Context, mapping, shardID string, counter in
 	} else {
 		in.UpdateExpression = aws.String("SET #o = :to, #c = :next, #e = :exp ADD #sw :one REMOVE #h")
 		in.ExpressionAttributeNames["#sw"] = attrSwitches
-		in.ExpressionAttributeValues[":to"] = str(to)
-		in.ExpressionAttributeValues[":exp"] = num(ms(s.now().Add(s.dur)))
-		in.ExpressionAttributeValues[":one"] = num(1)
+		in.ExpressionAttributeValues[":to"] = ddbtable.S(to)
+		in.ExpressionAttributeValues[":exp"] = ddbtable.N(ms(s.now().Add(s.dur)))
+		in.ExpressionAttributeValues[":one"] = ddbtable.N(1)
 	}
 	_, err = s.c.UpdateItem(ctx, in)
 	announce = s.changed(mapping, err)
@@ -475,7 +476,7 @@ func (s *Store) Retire(ctx context.Context, mapping string) error {
 		Key:                       key(mapping, workerPrefix+s.owner),
 		ConditionExpression:       aws.String("#s = :s"),
 		ExpressionAttributeNames:  map[string]string{"#s": attrSession},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":s": str(s.session)},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":s": ddbtable.S(s.session)},
 	})
 	failed, _ := conditionFailed(err)
 	if !failed && err != nil {

@@ -5,15 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/aws/smithy-go"
 
+	"github.com/lambdaesm/lambdaesm/internal/ddbtable"
 	"github.com/lambdaesm/lambdaesm/shard"
 )
 
@@ -145,41 +143,20 @@ type workerItem struct {
 }
 
 func decodeWorker(it map[string]types.AttributeValue) *workerItem {
-	return &workerItem{session: getS(it, attrSession), expires: getN(it, attrBeatUntil), announcing: getN(it, attrAnnounces)}
-}
-
-func str(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
-
-func num(v int64) types.AttributeValue {
-	return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
-}
-
-func getS(it map[string]types.AttributeValue, name string) string {
-	if v, ok := it[name].(*types.AttributeValueMemberS); ok {
-		return v.Value
-	}
-	return ""
-}
-
-func getN(it map[string]types.AttributeValue, name string) int64 {
-	if v, ok := it[name].(*types.AttributeValueMemberN); ok {
-		n, _ := strconv.ParseInt(v.Value, 10, 64)
-		return n
-	}
-	return 0
+	return &workerItem{session: ddbtable.GetS(it, attrSession), expires: ddbtable.GetN(it, attrBeatUntil), announcing: ddbtable.GetN(it, attrAnnounces)}
 }
 
 func decodeLease(it map[string]types.AttributeValue) *leaseItem {
 	return &leaseItem{
-		owner:   getS(it, attrOwner),
-		counter: getN(it, attrCounter),
-		expires: getN(it, attrExpires),
-		cp:      getS(it, attrCP),
-		handoff: getS(it, attrHandoff),
+		owner:   ddbtable.GetS(it, attrOwner),
+		counter: ddbtable.GetN(it, attrCounter),
+		expires: ddbtable.GetN(it, attrExpires),
+		cp:      ddbtable.GetS(it, attrCP),
+		handoff: ddbtable.GetS(it, attrHandoff),
 		parents: getSS(it, attrParents),
 
-		winStart: getS(it, attrWinStart),
-		winState: getS(it, attrWinState),
+		winStart: ddbtable.GetS(it, attrWinStart),
+		winState: ddbtable.GetS(it, attrWinState),
 	}
 }
 
@@ -212,7 +189,7 @@ func (l *leaseItem) checkpoint() (shard.Checkpoint, bool, error) {
 }
 
 func key(mapping, id string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{attrMapping: str(mapping), attrID: str(id)}
+	return map[string]types.AttributeValue{attrMapping: ddbtable.S(mapping), attrID: ddbtable.S(id)}
 }
 
 func ms(t time.Time) int64 { return t.UnixMilli() }
@@ -228,86 +205,17 @@ func (s *Store) ensureTable(ctx context.Context) error {
 	if s.ready.Load() {
 		return nil
 	}
-	out, err := s.c.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: &s.table})
-	var nf *types.ResourceNotFoundException
-	switch {
-	case errors.As(err, &nf):
-		if err := s.createTable(ctx); err != nil {
-			return err
-		}
-		if out, err = s.waitActive(ctx); err != nil {
-			return err
-		}
-	case err != nil:
-		return s.apiError("DescribeTable", err)
-	case out.Table.TableStatus != types.TableStatusActive:
-		if out, err = s.waitActive(ctx); err != nil {
-			return err
-		}
-	}
-	if err := checkSchema(s.table, out.Table); err != nil {
+	t, err := ddbtable.Ensure(ctx, s.c, s.tableSpec())
+	if err != nil {
 		return err
 	}
-	s.tableARN.Store(new(aws.ToString(out.Table.TableArn)))
+	s.tableARN.Store(new(aws.ToString(t.TableArn)))
 	s.ready.Store(true)
 	return nil
 }
 
-func (s *Store) createTable(ctx context.Context) error {
-	_, err := s.c.CreateTable(ctx, &dynamodb.CreateTableInput{
-		TableName:   &s.table,
-		BillingMode: types.BillingModePayPerRequest,
-		AttributeDefinitions: []types.AttributeDefinition{
-			{AttributeName: aws.String(attrMapping), AttributeType: types.ScalarAttributeTypeS},
-			{AttributeName: aws.String(attrID), AttributeType: types.ScalarAttributeTypeS},
-		},
-		KeySchema: []types.KeySchemaElement{
-			{AttributeName: aws.String(attrMapping), KeyType: types.KeyTypeHash},
-			{AttributeName: aws.String(attrID), KeyType: types.KeyTypeRange},
-		},
-	})
-	var inUse *types.ResourceInUseException
-	if err != nil && !errors.As(err, &inUse) { // in use: another process creates it
-		return s.apiError("CreateTable", err)
-	}
-	return nil
-}
-
-// waitActive polls DescribeTable until the table is ACTIVE.
-func (s *Store) waitActive(ctx context.Context) (*dynamodb.DescribeTableOutput, error) {
-	for {
-		out, err := s.c.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: &s.table})
-		var ae smithy.APIError
-		switch {
-		case err == nil && out.Table.TableStatus == types.TableStatusActive:
-			return out, nil
-		case err != nil && !(errors.As(err, &ae) && ae.ErrorCode() == "ResourceNotFoundException"):
-			return nil, s.apiError("DescribeTable", err)
-		}
-		t := time.NewTimer(500 * time.Millisecond)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, fmt.Errorf("dynamolease: waiting for table %s to become ACTIVE: %w", s.table, ctx.Err())
-		case <-t.C:
-		}
-	}
-}
-
-// checkSchema refuses a table whose key is not (mapping S HASH, id S RANGE).
-func checkSchema(name string, t *types.TableDescription) error {
-	want := map[string]types.KeyType{attrMapping: types.KeyTypeHash, attrID: types.KeyTypeRange}
-	ok := len(t.KeySchema) == 2
-	for _, k := range t.KeySchema {
-		ok = ok && want[aws.ToString(k.AttributeName)] == k.KeyType
-	}
-	for _, a := range t.AttributeDefinitions {
-		if _, isKey := want[aws.ToString(a.AttributeName)]; isKey {
-			ok = ok && a.AttributeType == types.ScalarAttributeTypeS
-		}
-	}
-	if !ok {
-		return fmt.Errorf("dynamolease: table %s exists but is not a lease table: its key must be %q (string, hash) and %q (string, range)", name, attrMapping, attrID)
-	}
-	return nil
+// tableSpec describes the lease table for package ddbtable.
+func (s *Store) tableSpec() ddbtable.Table {
+	return ddbtable.Table{Name: s.table, Hash: attrMapping, Range: attrID,
+		Prefix: "dynamolease", Kind: "lease table", Grantee: "the caller's IAM role"}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lambdaesm/lambdaesm/internal/awstest"
+	"github.com/lambdaesm/lambdaesm/internal/ddbtable"
 	"github.com/lambdaesm/lambdaesm/shard"
 )
 
@@ -131,13 +132,13 @@ func tableItems(t *testing.T, c *dynamodb.Client, table, mapping string) map[str
 		KeyConditionExpression:   aws.String("#m = :m AND begins_with(#id, :p)"),
 		ExpressionAttributeNames: map[string]string{"#m": attrMapping, "#id": attrID},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":m": str(mapping), ":p": str(shardPrefix),
+			":m": ddbtable.S(mapping), ":p": ddbtable.S(shardPrefix),
 		},
 	})
 	require.NoError(t, err)
 	items := map[string]*leaseItem{}
 	for _, it := range out.Items {
-		items[getS(it, attrID)[len(shardPrefix):]] = decodeLease(it)
+		items[ddbtable.GetS(it, attrID)[len(shardPrefix):]] = decodeLease(it)
 	}
 	return items
 }
@@ -203,7 +204,7 @@ func TestIntegrationEarlierVersionMakesRoundsReadEverything(t *testing.T) {
 			TableName: &table, Key: key(mapping, workerPrefix+"old"),
 			UpdateExpression:          aws.String("SET #w = :w, #s = :s, #u = :u ADD #b :one"),
 			ExpressionAttributeNames:  map[string]string{"#w": attrWorker, "#s": attrSession, "#u": attrBeatUntil, "#b": attrBeats},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":w": str("old"), ":s": str("x"), ":u": num(ms(s.clock.now().Add(DefaultLeaseDuration))), ":one": num(1)},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":w": ddbtable.S("old"), ":s": ddbtable.S("x"), ":u": ddbtable.N(ms(s.clock.now().Add(DefaultLeaseDuration))), ":one": ddbtable.N(1)},
 		})
 		require.NoError(t, err)
 	}
