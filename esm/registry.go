@@ -114,9 +114,11 @@ type RegistryConfig struct {
 	// updated or restarted mapping resumes from it.
 	Checkpoints shard.Store
 	// StreamOptions and SQSOptions are given to every mapping of those kinds
-	// (hooks, polling, destination clients, …). The registry adds its own,
-	// which win: WithName (the mapping's UUID), WithStore (Checkpoints),
-	// WithLogger and a hook that keeps LastProcessingResult.
+	// (hooks, polling, destination clients, …); options for Kinesis
+	// mappings only (WithInvokeIdentityARN, WithStreamConsumer) skip
+	// DynamoDB mappings. The registry adds its own, which win: WithName (the
+	// mapping's UUID), WithStore (Checkpoints), WithLogger and a hook that
+	// keeps LastProcessingResult.
 	StreamOptions []StreamOption
 	SQSOptions    []SQSOption
 	// Logger receives the registry's logs and, with the mapping's UUID and

@@ -216,6 +216,7 @@ func (r *Registry) start(e *entry, def Config, gen uint64) (*instance, error) {
 			m, err = NewKinesisMapping(cfg, r.cfg.Clients.Kinesis, fn.Kinesis, stream...)
 		}
 	case DynamoDBStreams:
+		stream = kinesisOnlyDropped(stream)
 		if window {
 			m, err = NewDynamoDBWindowMapping(cfg, r.cfg.Clients.DynamoDBStreams, fn.DynamoDBWindow, stream...)
 		} else {
@@ -300,4 +301,13 @@ func (h resultHook) OnBatchInvoked(inv lambdaesm.Invocation) {
 		return
 	}
 	h.e.result.Store(&resultOK)
+}
+
+// kinesisOnlyDropped returns opts without the options that apply to Kinesis
+// mappings only (WithInvokeIdentityARN, WithStreamConsumer): the registry's
+// StreamOptions serve DynamoDB mappings too.
+func kinesisOnlyDropped(opts []StreamOption) []StreamOption {
+	return slices.DeleteFunc(slices.Clone(opts), func(o StreamOption) bool {
+		return o != nil && !isNil(o) && o.streamOption().to == kinesisMappings
+	})
 }

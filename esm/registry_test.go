@@ -568,3 +568,26 @@ func TestRegistryCreateWithUUID(t *testing.T) {
 	_, err = reg.CreateWithUUID(t.Context(), "a/b", esm.Config{FunctionName: "other", EventSourceArn: queue})
 	require.Equal(t, `UUID "a/b": must be 1 to 64 letters, digits and '-'.`, apiErr(t, err).Message)
 }
+
+// Kinesis-only stream options in RegistryConfig.StreamOptions do not stop a
+// DynamoDB mapping: the registry gives them to Kinesis mappings only.
+func TestRegistryKinesisOnlyOptionsSkipDynamoDB(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newRegFixture(t)
+		f.define("fn", allKinds)
+		stream := f.k.MustCreateStream(t, "orders", 1)
+		table := f.d.MustCreateStream(t, "items", dstypes.StreamViewTypeNewImage, "pk")
+		reg := f.open(t, esm.WithInvokeIdentityARN("arn:aws:iam::000000000000:role/reader"))
+		runRegistry(t, reg)
+		for _, src := range []string{stream, table} {
+			info, err := reg.Create(t.Context(), esm.Config{FunctionName: "fn", EventSourceArn: src, StartingPosition: esm.TrimHorizon})
+			require.NoError(t, err)
+			got := waitState(t, reg, info.UUID, esm.StateEnabled)
+			synctest.Wait()
+			got, err = reg.Get(got.UUID)
+			require.NoError(t, err)
+			require.True(t, got.Health.Running, src)
+			require.NotContains(t, got.LastProcessingResult, "PROBLEM", src)
+		}
+	})
+}
