@@ -107,6 +107,7 @@ func (s *DynamoDBMappingStore) LoadMappings(ctx context.Context) ([]MappingRecor
 		return nil, err
 	}
 	var out []MappingRecord
+	var skipped []error
 	var start map[string]types.AttributeValue
 	for {
 		page, err := s.c.Query(ctx, &dynamodb.QueryInput{
@@ -121,7 +122,8 @@ func (s *DynamoDBMappingStore) LoadMappings(ctx context.Context) ([]MappingRecor
 		for _, it := range page.Items {
 			rec, err := s.decode(it)
 			if err != nil {
-				return nil, err
+				skipped = append(skipped, err) // the others still run
+				continue
 			}
 			out = append(out, rec)
 		}
@@ -131,6 +133,9 @@ func (s *DynamoDBMappingStore) LoadMappings(ctx context.Context) ([]MappingRecor
 		start = page.LastEvaluatedKey
 	}
 	sortRecords(out)
+	if len(skipped) > 0 {
+		return out, &skippedMappingsError{errs: skipped}
+	}
 	return out, nil
 }
 

@@ -9,11 +9,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/stretchr/testify/require"
 
 	"github.com/lambdaesm/lambdaesm/esm"
+	"github.com/lambdaesm/lambdaesm/esm/esmtest"
 	"github.com/lambdaesm/lambdaesm/internal/awstest"
+	"github.com/lambdaesm/lambdaesm/shard"
 	"github.com/lambdaesm/lambdaesm/shard/dynamolease"
 )
 
@@ -210,4 +214,38 @@ func testSharedMappingStore(t *testing.T, s esm.SharedMappingStore) {
 	}
 	wg.Wait()
 	require.Equal(t, int32(1), wins.Load(), "one update of a revision wins")
+}
+
+// An item that cannot be decoded (written by hand, or by a newer version)
+// does not hide the others: LoadMappings returns the readable mappings and
+// says which it skipped, and a registry over the table runs the readable
+// ones and reports the rest in StoreHealth.
+func TestDynamoDBMappingStoreSkipsUnreadableItems(t *testing.T) {
+	awstest.Integration(t)
+	ctx := t.Context()
+	store, c := newMappingTable(t)
+	good := esm.MappingRecord{UUID: "good", Created: time.Now().UTC(), LastModified: time.Now().UTC(),
+		Config: esm.Config{FunctionName: "fn", EventSourceArn: "arn:aws:sqs:us-east-1:000000000000:jobs", Enabled: new(false)}}
+	_, err := store.CreateMapping(ctx, good)
+	require.NoError(t, err)
+	_, err = c.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(store.Table()), Item: map[string]types.AttributeValue{
+		"kind": &types.AttributeValueMemberS{Value: "mapping"}, "id": &types.AttributeValueMemberS{Value: "garbled"},
+		"config": &types.AttributeValueMemberS{Value: "{not json"},
+	}})
+	require.NoError(t, err)
+
+	recs, err := store.LoadMappings(ctx)
+	require.ErrorContains(t, err, "mappings that cannot be read are ignored")
+	require.ErrorContains(t, err, "mapping garbled")
+	require.Len(t, recs, 1)
+	require.Equal(t, "good", recs[0].UUID)
+
+	reg, err := esm.NewRegistry(ctx, esm.RegistryConfig{
+		Resolver: func(context.Context, string) (esm.Function, error) { return esm.Function{}, nil },
+		Clients:  esm.SourceClients{SQS: esmtest.NewSQS()}, Store: store, Checkpoints: shard.NewMemoryStore(),
+	})
+	require.NoError(t, err, "one unreadable item does not stop the registry")
+	_, err = reg.Get("good")
+	require.NoError(t, err)
+	require.ErrorContains(t, reg.StoreHealth().LastError, "mapping garbled")
 }

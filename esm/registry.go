@@ -307,7 +307,12 @@ func NewRegistry(ctx context.Context, cfg RegistryConfig) (*Registry, error) {
 		r.lastChanges = n
 	}
 	recs, err := r.store.LoadMappings(ctx)
-	if err != nil {
+	var skipped *skippedMappingsError
+	switch {
+	case errors.As(err, &skipped):
+		r.log.Error("the mapping store holds mappings that cannot be read; they are ignored", "err", err)
+		r.syncErr, r.syncErrAt = err, time.Now()
+	case err != nil:
 		return nil, err
 	}
 	r.lastSync = time.Now()

@@ -55,6 +55,19 @@ func (r MappingRecord) ConflictKey() string {
 	return sourceKey(src) + "|" + full.FunctionArn
 }
 
+// skippedMappingsError is what a store returns beside the definitions it
+// could read when others could not be decoded (an item written by hand, or
+// by a newer version): the registry runs the readable ones and reports the
+// rest (the log, StoreHealth) at every read until they are fixed or
+// deleted, instead of stopping every replica's sync.
+type skippedMappingsError struct{ errs []error }
+
+func (e *skippedMappingsError) Error() string {
+	return "esm: mapping store: mappings that cannot be read are ignored: " + errors.Join(e.errs...).Error()
+}
+
+func (e *skippedMappingsError) Unwrap() []error { return e.errs }
+
 // MappingStore keeps mapping definitions, so that a restarted process runs
 // the same mappings. Implementations must be safe for concurrent use.
 // Checkpoints are not its business (see [WithStore]).

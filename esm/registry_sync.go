@@ -88,7 +88,17 @@ func (r *Registry) syncLocked(ctx context.Context, force bool) error {
 	n, err := r.shared.Changes(ctx)
 	if err == nil && (force || n != r.lastChanges) {
 		var recs []MappingRecord
-		if recs, err = r.store.LoadMappings(ctx); err == nil && r.reconcile(recs) {
+		recs, err = r.store.LoadMappings(ctx)
+		var skipped *skippedMappingsError
+		switch {
+		case errors.As(err, &skipped):
+			// The readable mappings run; the counter is not taken, so the
+			// definitions are read (and the rest reported) again.
+			r.reconcile(recs)
+			r.log.Error("the mapping store holds mappings that cannot be read; they are ignored", "err", err)
+			r.syncFailed(err)
+			return err
+		case err == nil && r.reconcile(recs):
 			r.lastChanges = n
 		}
 	}

@@ -12,11 +12,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
-	"github.com/aws/aws-sdk-go-v2/service/kinesis/schemas"
 	ktypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
-	"github.com/aws/smithy-go/transport/http/protocol/awsjson"
 
 	"github.com/lambdaesm/lambdaesm/internal/event"
+	"github.com/lambdaesm/lambdaesm/internal/sdkfix"
 	"github.com/lambdaesm/lambdaesm/shard"
 )
 
@@ -146,15 +145,6 @@ func (s *kinesisFanOut) registerConsumer(ctx context.Context) (string, error) {
 	return *d.ConsumerDescription.ConsumerARN, nil
 }
 
-// ownProtocol gives one SubscribeToShard call its own copy of the SDK's
-// protocol: the protocol keeps the event-stream decoder, and streams of one
-// client decoding concurrently through a shared one race.
-func ownProtocol(o *kinesis.Options) {
-	if _, ok := o.Protocol.(*awsjson.Protocol); ok {
-		o.Protocol = awsjson.New11(schemas.Kinesis_20131202)
-	}
-}
-
 func (s *kinesisFanOut) subscribe(ctx context.Context, shardID string, pos position) (subscription[events.KinesisEventRecord], error) {
 	sp := &ktypes.StartingPosition{Type: ktypes.ShardIteratorType(pos.Type)}
 	switch pos.Type {
@@ -167,7 +157,7 @@ func (s *kinesisFanOut) subscribe(ctx context.Context, shardID string, pos posit
 	// SDK's reader goroutines end even if closing the body does not wake
 	// them.
 	sctx, cancel := context.WithCancel(ctx)
-	out, err := s.fc.SubscribeToShard(sctx, &kinesis.SubscribeToShardInput{ConsumerARN: &s.consumer, ShardId: &shardID, StartingPosition: sp}, ownProtocol)
+	out, err := s.fc.SubscribeToShard(sctx, &kinesis.SubscribeToShardInput{ConsumerARN: &s.consumer, ShardId: &shardID, StartingPosition: sp}, sdkfix.OwnKinesisProtocol)
 	if err != nil {
 		cancel()
 		return nil, serviceError("kinesis:SubscribeToShard", "shard "+shardID+" of "+s.consumer, err)

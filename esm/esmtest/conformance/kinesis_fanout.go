@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	ktypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+	"github.com/lambdaesm/lambdaesm/internal/sdkfix"
 	"github.com/stretchr/testify/require"
 )
 
@@ -109,7 +110,7 @@ type fanOutSubscription struct {
 // fanOutTry calls SubscribeToShard once; the stream is closed when t ends.
 func fanOutTry(ctx context.Context, t *testing.T, c KinesisFanOutAPI, consumer, shardID string, pos ktypes.StartingPosition) *fanOutSubscription {
 	t.Helper()
-	out, err := c.SubscribeToShard(ctx, &kinesis.SubscribeToShardInput{ConsumerARN: &consumer, ShardId: &shardID, StartingPosition: &pos})
+	out, err := c.SubscribeToShard(ctx, &kinesis.SubscribeToShardInput{ConsumerARN: &consumer, ShardId: &shardID, StartingPosition: &pos}, sdkfix.OwnKinesisProtocol)
 	if err != nil {
 		return &fanOutSubscription{err: err}
 	}
