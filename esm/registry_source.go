@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
@@ -64,9 +66,12 @@ func (r *Registry) checkSource(ctx context.Context, full Config, src EventSource
 			}
 			url = *out.QueueUrl
 		}
-		_, err := c.SQS.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(url),
-			AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
-		return sourceError(err, "sqs:GetQueueAttributes", name, queueMissing())
+		out, err := c.SQS.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(url),
+			AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn, sqstypes.QueueAttributeNameVisibilityTimeout}})
+		if err != nil {
+			return sourceError(err, "sqs:GetQueueAttributes", name, queueMissing())
+		}
+		return r.checkVisibility(out.Attributes, full)
 	}
 	return nil
 }
@@ -113,3 +118,23 @@ var (
 		"InvalidClientTokenId": true, "KMSAccessDeniedException": true,
 	}
 )
+
+// checkVisibility applies Lambda's create-time rule to a queue: its
+// visibility timeout may not be shorter than the function timeout (in AWS's
+// words). With the registry's SQS options turning the visibility heartbeat
+// on, the rule does not apply (the heartbeat extends the visibility), as at
+// Run.
+func (r *Registry) checkVisibility(attrs map[string]string, full Config) error {
+	o, err := buildOptions(SQS, sqsOpts(r.cfg.SQSOptions))
+	if err != nil || o.queue.VisibilityHeartbeat {
+		return nil // a bad option is reported when the mapping starts
+	}
+	vt, err := strconv.Atoi(attrs[string(sqstypes.QueueAttributeNameVisibilityTimeout)])
+	if err != nil {
+		return nil // not reported: Run checks it again
+	}
+	if timeout := full.FunctionTimeout; time.Duration(vt)*time.Second < timeout {
+		return errInvalid("Queue visibility timeout: %d seconds is less than Function timeout: %d seconds", vt, int(timeout.Seconds()))
+	}
+	return nil
+}

@@ -591,3 +591,19 @@ func TestRegistryKinesisOnlyOptionsSkipDynamoDB(t *testing.T) {
 		}
 	})
 }
+
+// Create applies Lambda's create-time rule to a queue: a visibility timeout
+// shorter than the function timeout is refused, in AWS's words.
+func TestRegistryCreateChecksQueueVisibility(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newRegFixture(t)
+		f.define("fn", allKinds)
+		_, short := f.q.MustCreateQueue(t, "short", map[string]string{"VisibilityTimeout": "2"})
+		reg := f.open(t)
+		runRegistry(t, reg)
+		_, err := reg.Create(t.Context(), esm.Config{FunctionName: "fn", EventSourceArn: short, FunctionTimeout: 5 * time.Second})
+		require.EqualError(t, err, "InvalidParameterValueException: Queue visibility timeout: 2 seconds is less than Function timeout: 5 seconds")
+		_, err = reg.Create(t.Context(), esm.Config{FunctionName: "fn", EventSourceArn: short, FunctionTimeout: 2 * time.Second})
+		require.NoError(t, err)
+	})
+}
