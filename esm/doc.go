@@ -70,8 +70,10 @@
 // naming it, reported together with every other problem (errors.Join).
 // [Mapping.Run] polls until its context ends or [Mapping.Shutdown] is
 // called, and returns nil after such a stop.
-// Shutdown stops polling, lets in-flight batches finish, writes final
-// checkpoints and is bounded by its context. No goroutine outlives Run.
+// Shutdown stops polling, lets in-flight batches finish (stream mappings
+// also hand on the records already read, so that a restart delivers none of
+// them again), writes final checkpoints and is bounded by its context. No
+// goroutine outlives Run.
 //
 // Stream checkpoints go to files under [DefaultCheckpointDir] unless
 // [WithStore] names another store (shard.NewMemoryStore for tests, a lease

@@ -114,8 +114,10 @@ func TestRegistryKinesisChangesWhileRecordsFlow(t *testing.T) {
 		defer c.mu.Unlock()
 		require.Empty(t, c.errs, "per-key order")
 		require.Equal(t, 240, c.handled, "no record lost")
-		t.Logf("records delivered again after the restarts: %d of 240", c.dups)
-		require.LessOrEqual(t, c.dups, 2*20*4, "at most the records of a restart's unfinished lanes come again")
+		// Each restart drains the lanes first (what was read is handed on
+		// once), so even with ParallelizationFactor 2 and 4 no record a lane
+		// finished ahead of the checkpoint comes again (3 did before).
+		require.Zero(t, c.dups, "no record delivered again after the restarts")
 		require.Positive(t, calls.get("fn2"))
 	})
 }

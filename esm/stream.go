@@ -26,8 +26,9 @@ type Mapping interface {
 	// error when the source cannot be read at start-up, and ErrClosed when
 	// called twice or after Shutdown.
 	Run(ctx context.Context) error
-	// Shutdown stops polling, lets in-flight batches finish, writes final
-	// checkpoints and waits for Run to return, or returns ctx's error when
+	// Shutdown stops polling, lets in-flight batches finish (a stream
+	// mapping also hands on, once each, the records it already read: see
+	// package shard), writes final checkpoints and waits for Run to return, or returns ctx's error when
 	// ctx ends first (in-flight handlers then see their context
 	// cancelled). It is idempotent and safe to call concurrently; called
 	// before Run, it makes Run return ErrClosed.

@@ -218,13 +218,15 @@ func TestKinesisShutdownMidBatchThenRestartLosesNothing(t *testing.T) {
 		stop := f.run(t, kinesisConfig(f.arn), esm.WithStore(store))
 		waitFor(t, "some records", func() bool { return c.count() >= 40 })
 		time.Sleep(500 * time.Millisecond) // mid-batch
+		// The lanes hand on what was read; then the checkpoint is final.
 		stop()
-		first := c.count()
-		require.Less(t, first, 400)
+		require.LessOrEqual(t, c.count(), 400)
 
 		stop = f.run(t, kinesisConfig(f.arn), esm.WithStore(store))
-		waitFor(t, "all records", func() bool { return c.count() == 400 })
+		waitFor(t, "all records", func() bool { return c.count() >= 400 })
+		time.Sleep(10 * time.Second)
 		stop()
+		require.Equal(t, 400, c.count(), "every record once: none lost, none delivered again")
 		require.Empty(t, c.errs)
 	})
 }

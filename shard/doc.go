@@ -216,9 +216,19 @@
 // # Shutdown
 //
 // A mapping's Shutdown stops reading, lets each lane finish the invocation in
-// flight (without starting retries or new batches), writes final
-// checkpoints and waits for Run. Records read but not invoked stay behind the
-// checkpoint and are read again on the next start: at-least-once delivery.
+// flight and hand on, once each, the records it already read (no retry,
+// split or backoff starts: a batch that fails then stays behind the
+// checkpoint), writes final checkpoints and waits for Run. Draining the
+// lanes matters with ParallelizationFactor above 1: a record one lane
+// finished is ahead of the checkpoint while an earlier record waits in
+// another, and would be delivered again after a restart; drained, the final
+// checkpoint passes every record read, so a restart (a deploy, a registry
+// update) delivers none of them again. The drain takes at most the records
+// the shard reads ahead (BatchSize × ParallelizationFactor); when
+// Shutdown's context ends first, the invocations are cancelled and what is
+// unfinished is read again on the next start: at-least-once delivery.
+// Tumbling-window lanes (ParallelizationFactor 1) stop after the
+// invocation in flight.
 //
 // # Configuration
 //

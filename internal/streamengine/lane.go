@@ -82,11 +82,19 @@ func (l *lane[R]) run(ctx context.Context) {
 	}
 	windowStart := time.Now()
 	for {
-		if l.p.halted() || ctx.Err() != nil {
-			return // stopping: no new batch
+		// Stopping gracefully, a lane hands on what was already read (one
+		// attempt each: no retry, split or backoff starts) before it
+		// returns. With several lanes a record finished in one lane can be
+		// ahead of the checkpoint only while an earlier record waits in
+		// another; draining them all lets the final checkpoint pass every
+		// record read, so a restart (a registry update, a deploy) delivers
+		// none of them again.
+		draining := l.p.halted()
+		if ctx.Err() != nil || draining && !l.queued() {
+			return
 		}
 		deadline := windowStart.Add(e.set.BatchingWindow)
-		batch := l.take(!time.Now().Before(deadline))
+		batch := l.take(draining || !time.Now().Before(deadline))
 		if batch == nil {
 			l.idle()
 			if !l.sleep(ctx, deadline) {
