@@ -63,6 +63,13 @@ func (d *discovery[R]) loop() error {
 		case <-e.lc.Stopping():
 			return nil
 		}
+		select {
+		case <-e.lc.Stopping():
+			// A timer that fired with the stop: no lease is taken
+			// while stopping.
+			return nil
+		default:
+		}
 		err := d.discover(list)
 		switch {
 		case err == nil:

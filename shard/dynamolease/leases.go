@@ -433,10 +433,17 @@ func (r *round) blocked(id string) bool {
 }
 
 // expires is when a lease lapses: its item's leaseExpires or its owner's
-// heartbeat, whichever is later.
+// heartbeat, whichever is later. A lease of another process that has no
+// heartbeat item has lapsed: that process retired (Retire deletes the item),
+// possibly while a process that still counted it live handed it the lease
+// (see [Store.Release]), and it will never read the shard.
 func (r *round) expires(it *leaseItem) time.Time {
+	w := r.workers[it.owner]
+	if w == nil && it.owner != r.s.owner {
+		return time.Time{}
+	}
 	e := it.expires
-	if w := r.workers[it.owner]; w != nil && w.expires > e {
+	if w != nil && w.expires > e {
 		e = w.expires
 	}
 	return time.UnixMilli(e)

@@ -549,6 +549,29 @@ func TestIntegrationBalancingRounds(t *testing.T) {
 	require.Len(t, cc.reading, 6)
 }
 
+// Two processes stop at once: each hands its leases to the other, which it
+// still counts live, and that one retires too. A lease held under the name
+// of a process that retired (its heartbeat item deleted) is free at once: a
+// process that joins takes every lease in its first round instead of
+// waiting for them to expire.
+func TestIntegrationLeasesHandedToARetiredProcessAreFree(t *testing.T) {
+	awstest.Integration(t)
+	table, c := newTable(t)
+	shards := shardList(4)
+	a := newEngine(t, newStore(t, c, table, "a", time.Minute), "m")
+	b := newEngine(t, newStore(t, c, table, "b", time.Minute), "m")
+	for range 3 {
+		a.round(shards)
+		b.round(shards)
+	}
+	require.Equal(t, map[string]int{"a": 2, "b": 2}, count(owners(t, c, table, "m")))
+	a.stop() // hands a's leases to b
+	b.stop() // hands b's leases to a, which it still counts live
+	cc := newEngine(t, newStore(t, c, table, "c", time.Minute), "m")
+	cc.round(shards)
+	require.Len(t, cc.reading, 4, "leases of retired processes are taken at once: %v", owners(t, c, table, "m"))
+}
+
 // A parent is read before its children by whoever holds them; its lease is
 // kept until both children have a checkpoint, then removed, and a restart
 // does not read it again.
