@@ -93,8 +93,13 @@
 // # Checkpoint writes and their failures
 //
 // A shard's checkpoint is written at most once per CheckpointInterval
-// (default 1s): what finishes meanwhile is coalesced into the next write. The
-// final checkpoint is written at once when the shard stops (shutdown, lease
+// (default 1s): what finishes meanwhile is coalesced into the next write.
+// Writes fall on ticks every interval since the Unix epoch, which every
+// shard (and every mapping) shares, so a busy mapping's shards save
+// together: a store that writes together what is saved together (the file
+// store) pays one write per interval for all of them. A shard that was idle
+// writes at the next tick after its first finished batch. The final
+// checkpoint is written at once when the shard stops (shutdown, lease
 // hand-off, shard end). After a crash, the records finished within the last
 // interval are delivered again (at-least-once). A failed write is retried
 // with backoff, reported through the CheckpointFailed hook and the engine's
@@ -110,13 +115,14 @@
 // hash of the exact name: <name>-<hash>.checkpoints.json) holding the
 // checkpoints of all the mapping's shards. Each write replaces the file
 // atomically: a temporary file, fsync, rename, fsync of the directory. The
-// shards' saves are group commits: those made while the file is being
-// written are written together by the next write, so a mapping's shards
-// cost a few writes per CheckpointInterval, not one each (shards written
-// together fall due together again). A save returns once a write holding
-// it is durable, at most two writes after it was made, so after a crash a
-// shard delivers again at most the records finished within its last
-// CheckpointInterval and two file writes (milliseconds on a local disk). A
+// shards' saves are group commits: the first save waits a millisecond for
+// the others of its tick, and those made while the file is being written
+// are written together by the next write, so a mapping's shards cost one
+// write per CheckpointInterval, not one each ([FileStore.Writes] counts
+// them). A save returns once a write holding it is durable, at most two
+// writes after it was made, so after a crash a shard delivers again at
+// most the records finished within its last CheckpointInterval and two
+// file writes (milliseconds on a local disk). A
 // kill during a write leaves the previous file intact beside a temporary
 // file, which the next start removes. Files of earlier versions, named
 // without the hash, are read and carried over by the first write.

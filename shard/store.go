@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -127,9 +128,11 @@ var ErrStoreUnusable = errors.New("shard: checkpoint store unusable")
 // (write, fsync, rename, fsync the directory), so a single process resumes
 // where it stopped after a restart or a crash, with no AWS resources.
 //
-// Writes are group commits: the checkpoints of a mapping's shards saved
+// Writes are group commits: a save that finds no write under way waits a
+// millisecond for the saves of the mapping's other shards (the stream
+// engine saves every shard on the same ticks), and the checkpoints saved
 // while the mapping's file is being written are written together by the
-// next write, so the shards of a mapping share a few writes per round of
+// next write, so the shards of a mapping share one write per round of
 // saves instead of making one each, and different mappings write in
 // parallel. Save
 // returns only once a write holding its checkpoint (or a later one of the
@@ -152,9 +155,15 @@ type FileStore struct {
 	// counting or failing stand-in.
 	write func(path string, b []byte) error
 
-	mu    sync.Mutex
-	files map[string]*mappingFile
+	mu     sync.Mutex
+	files  map[string]*mappingFile
+	writes atomic.Int64
 }
+
+// Writes counts the file writes so far (each a write, an fsync, a rename
+// and an fsync of the directory): what checkpoints cost the disk, since
+// saves of several shards share a write.
+func (s *FileStore) Writes() int64 { return s.writes.Load() }
 
 // NewFileStore returns a store writing into dir, which is created if needed
 // on the first save.
@@ -169,6 +178,7 @@ func NewFileStore(dir string) *FileStore {
 type mappingFile struct {
 	mapping, path, legacyPath string
 	write                     func(path string, b []byte) error
+	writes                    *atomic.Int64 // the store's count of file writes
 
 	mu sync.Mutex
 	// durable is what the file holds: nil until it was read.
@@ -211,7 +221,7 @@ func (s *FileStore) file(mapping string) *mappingFile {
 	defer s.mu.Unlock()
 	f, ok := s.files[mapping]
 	if !ok {
-		f = &mappingFile{mapping: mapping, path: s.path(mapping), legacyPath: s.legacyPath(mapping), write: s.write}
+		f = &mappingFile{mapping: mapping, path: s.path(mapping), legacyPath: s.legacyPath(mapping), write: s.write, writes: &s.writes}
 		s.files[mapping] = f
 	}
 	return f
@@ -386,11 +396,20 @@ func (f *mappingFile) add(shardID string, cp Checkpoint) *commit {
 	return f.next
 }
 
+// gatherDelay is how long the first save of a round waits for the saves of
+// the mapping's other shards before its write begins: short beside the
+// write itself (two fsyncs).
+const gatherDelay = time.Millisecond
+
 // flush writes the pending checkpoints, and again while Saves added more
 // during the write, then ends. Only one flush runs per mapping: add starts
 // one when no write is under way (f.cur is nil), and flush clears f.cur only
 // when it finds nothing more to write.
 func (f *mappingFile) flush() {
+	// The saves of a mapping's shards come together (the engine's
+	// checkpointers share their ticks): the first waits a moment for the
+	// others, so that one write takes them all.
+	time.Sleep(gatherDelay)
 
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -418,6 +437,7 @@ func (f *mappingFile) flush() {
 func (f *mappingFile) writeFile(shards map[string]Checkpoint) error {
 	b, err := json.MarshalIndent(checkpointFile{Mapping: f.mapping, Key: mappingKey(f.mapping), Shards: shards}, "", "  ")
 	if err == nil {
+		f.writes.Add(1)
 		err = f.write(f.path, b)
 	}
 	if err != nil {

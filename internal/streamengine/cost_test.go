@@ -32,56 +32,74 @@ func (s *countingStore) Save(ctx context.Context, m, id string, cp shard.Checkpo
 	return s.LeaseStore.Save(ctx, m, id, cp)
 }
 
+// load runs a stream of shards at rate records/s for a minute of fake time
+// (after 5s in which leases are taken and readers start) with checkpoints
+// in store, and returns how much count grew over that minute.
+func load(t *testing.T, shards, rate int, store shard.Store, interval time.Duration, count func() int) int {
+	t.Helper()
+	k := esmtest.NewKinesis()
+	arn := k.MustCreateStream(t, "orders", shards)
+	eng, err := streamengine.NewKinesis(k, arn, "", streamengine.Settings{
+		Mapping: "m", StartingPosition: "TRIM_HORIZON", Store: store, CheckpointInterval: interval,
+		PollInterval: time.Second, MinPollInterval: 200 * time.Millisecond,
+	}, streamengine.Callbacks[events.KinesisEventRecord]{
+		Invoke: func(_ context.Context, recs []events.KinesisEventRecord) streamengine.Result {
+			// A millisecond per record: shards whose batches differ
+			// finish them, and would checkpoint, at different times.
+			time.Sleep(time.Duration(len(recs)) * time.Millisecond)
+			return streamengine.Result{}
+		},
+	})
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() { done <- eng.Run(t.Context()) }()
+	time.Sleep(5 * time.Second)
+	before := count()
+	// Puts every 100ms, spread over the shards by key.
+	const tick = 100 * time.Millisecond
+	per := rate / 10
+	for i := range int(time.Minute / tick) {
+		entries := make([]ktypes.PutRecordsRequestEntry, per)
+		for j := range entries {
+			pk := strconv.Itoa(i*per + j)
+			entries[j] = ktypes.PutRecordsRequestEntry{PartitionKey: &pk, Data: []byte("x")}
+		}
+		for len(entries) > 0 {
+			n := min(len(entries), 500)
+			_, err := k.PutRecords(t.Context(), &kinesis.PutRecordsInput{StreamARN: &arn, Records: entries[:n]})
+			require.NoError(t, err)
+			entries = entries[n:]
+		}
+		time.Sleep(tick)
+	}
+	grown := count() - before
+	require.NoError(t, eng.Shutdown(t.Context()))
+	require.NoError(t, <-done)
+	return grown
+}
+
 // writeRate runs a 4-shard stream at rate records/s for a minute of fake time
 // on the in-memory lease table and returns the checkpoint writes per shard
 // per minute and the table's writes per minute (checkpoints plus renewals).
 func writeRate(t *testing.T, rate int, interval time.Duration) (perShard float64, table int) {
-	var cpWrites int
 	synctest.Test(t, func(t *testing.T) {
-		k := esmtest.NewKinesis()
 		const shards = 4
-		arn := k.MustCreateStream(t, "orders", shards)
 		lt := shard.NewLeaseTable()
 		store := &countingStore{LeaseStore: lt.Worker("a"), saves: map[string]int{}}
-		eng, err := streamengine.NewKinesis(k, arn, "", streamengine.Settings{
-			Mapping: "m", StartingPosition: "TRIM_HORIZON", Store: store, CheckpointInterval: interval,
-			PollInterval: time.Second, MinPollInterval: 200 * time.Millisecond,
-		}, streamengine.Callbacks[events.KinesisEventRecord]{
-			Invoke: func(context.Context, []events.KinesisEventRecord) streamengine.Result { return streamengine.Result{} },
+		saves := func() int {
+			store.mu.Lock()
+			defer store.mu.Unlock()
+			n := 0
+			for _, c := range store.saves {
+				n += c
+			}
+			return n
+		}
+		var cpWrites int
+		table = load(t, shards, rate, store, interval, func() int {
+			cpWrites = saves() - cpWrites // the second call leaves the minute's saves
+			return lt.Writes()
 		})
-		require.NoError(t, err)
-		done := make(chan error, 1)
-		go func() { done <- eng.Run(t.Context()) }()
-		time.Sleep(5 * time.Second) // leases taken, readers started
-		writes0 := lt.Writes()
-		store.mu.Lock()
-		clear(store.saves)
-		store.mu.Unlock()
-		// Puts every 100ms, spread over the shards by key.
-		const tick = 100 * time.Millisecond
-		per := rate / 10
-		for i := range int(time.Minute / tick) {
-			entries := make([]ktypes.PutRecordsRequestEntry, per)
-			for j := range entries {
-				pk := strconv.Itoa(i*per + j)
-				entries[j] = ktypes.PutRecordsRequestEntry{PartitionKey: &pk, Data: []byte("x")}
-			}
-			for len(entries) > 0 {
-				n := min(len(entries), 500)
-				_, err := k.PutRecords(t.Context(), &kinesis.PutRecordsInput{StreamARN: &arn, Records: entries[:n]})
-				require.NoError(t, err)
-				entries = entries[n:]
-			}
-			time.Sleep(tick)
-		}
-		store.mu.Lock()
-		for _, n := range store.saves {
-			cpWrites += n
-		}
-		store.mu.Unlock()
-		table = lt.Writes() - writes0
-		require.NoError(t, eng.Shutdown(t.Context()))
-		require.NoError(t, <-done)
 		perShard = float64(cpWrites) / shards
 	})
 	return perShard, table
@@ -99,4 +117,18 @@ func TestLeaseTableWriteRate(t *testing.T) {
 		require.LessOrEqual(t, coalesced, 61.0, "at most one checkpoint write per shard per second")
 		require.Less(t, coalesced, every)
 	}
+}
+
+// The file store's bill: the checkpoints of a mapping's shards share one
+// file write per checkpoint interval, since every shard writes on the same
+// grid of the interval and the store writes the saves that meet in one
+// write (the final checkpoints at shutdown aside).
+func TestFileStoreWriteRate(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const shards = 16
+		fs := shard.NewFileStore(t.TempDir())
+		writes := load(t, shards, 2500, fs, 0, func() int { return int(fs.Writes()) })
+		t.Logf("file store at 2,500 records/s on %d shards: %d file writes in a minute with the 1s interval (%d shards × 60 = %d without sharing)", shards, writes, shards, shards*60)
+		require.LessOrEqual(t, writes, 61, "one write per interval for all shards")
+	})
 }

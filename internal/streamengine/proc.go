@@ -371,6 +371,11 @@ func (p *proc[R]) checkpointer(ctx context.Context, lanesDone <-chan struct{}) {
 	for {
 		select {
 		case <-p.cpReq:
+			if !pending && due == nil && interval > 0 {
+				// Wait for the next tick, which the other shards
+				// share (see untilTick).
+				due = time.After(untilTick(time.Now(), interval))
+			}
 			pending = true
 		case <-due:
 			due = nil
@@ -392,9 +397,18 @@ func (p *proc[R]) checkpointer(ctx context.Context, lanesDone <-chan struct{}) {
 		}
 		failures = 0
 		if interval > 0 {
-			due = time.After(interval)
+			due = time.After(untilTick(time.Now(), interval))
 		}
 	}
+}
+
+// untilTick is the time from now to the next multiple of interval since
+// the Unix epoch. Every shard's checkpointer waits for the same ticks after
+// a write, so the shards of a busy mapping save together and a store that
+// groups writes (the file store) makes about one write per interval for
+// all of them, rather than one per shard at phases of their own.
+func untilTick(now time.Time, interval time.Duration) time.Duration {
+	return interval - time.Duration(now.UnixNano()%int64(interval))
 }
 
 // save writes the current checkpoint. It returns an error only for a write
