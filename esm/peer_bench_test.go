@@ -40,15 +40,16 @@ var peerRecords = sync.OnceValue(func() int {
 //	      TRIM_HORIZON, doing nothing with the records;
 //	esm   a Kinesis mapping (BatchSize 100, ParallelizationFactor 1,
 //	      memory store, reads 1ms apart) with a no-op handler;
-//	filter the same mapping with FilterCriteria that every record
+//	pf10  the same mapping with ParallelizationFactor 10;
+//	filter the PF 1 mapping with FilterCriteria that every record
 //	      matches (a pattern on data, so each 1 KB payload is parsed).
 //
 // Both use one SDK client; the emulator runs in its own process, so its
 // CPU is not counted. Each iteration reads every record with both, in
 // rotating order, and each measured part ends with a runtime.GC so that
-// it pays for its own garbage. Metrics: bare-cpu-ns/record,
-// esm-cpu-ns/record, filter-cpu-ns/record, and the ratios esm/bare (issue
-// 15: at most 1.1) and filter/esm (issue 14: filtering costs a mapping at
+// it pays for its own garbage. Metrics: bare-, esm-, pf10- and
+// filter-cpu-ns/record, and the ratios esm/bare and pf10/bare (issue 15: at
+// most 1.1) and filter/esm (issue 14: filtering costs a mapping at
 // most 20 % of its dispatch throughput when every record matches, so at
 // most 1.25 in CPU per record). BenchmarkKinesisFilter gives the same
 // comparison over the in-memory fake, where no wire decoding dilutes it.
@@ -63,11 +64,12 @@ func BenchmarkPeerKinesisCPU(b *testing.B) {
 	for _, shards := range []int{1, 4} {
 		b.Run(fmt.Sprintf("shards=%d", shards), func(b *testing.B) {
 			arn, perShard := peerLoad(b, c, shards)
-			var bare, mapped, filtered time.Duration
+			var bare, mapped, pf10, filtered time.Duration
 			runs := []func(){
 				func() { bare += peerCPU(b, func() { peerBare(b, c, arn, perShard) }) },
-				func() { mapped += peerCPU(b, func() { peerMapping(b, c, arn, "") }) },
-				func() { filtered += peerCPU(b, func() { peerMapping(b, c, arn, `{"data": {"kind": ["order"]}}`) }) },
+				func() { mapped += peerCPU(b, func() { peerMapping(b, c, arn, 1, "") }) },
+				func() { pf10 += peerCPU(b, func() { peerMapping(b, c, arn, 10, "") }) },
+				func() { filtered += peerCPU(b, func() { peerMapping(b, c, arn, 1, `{"data": {"kind": ["order"]}}`) }) },
 			}
 			for i := 0; b.Loop(); i++ {
 				for j := range runs {
@@ -77,9 +79,11 @@ func BenchmarkPeerKinesisCPU(b *testing.B) {
 			n := float64(b.N) * float64(peerRecords())
 			b.ReportMetric(float64(bare.Nanoseconds())/n, "bare-cpu-ns/record")
 			b.ReportMetric(float64(mapped.Nanoseconds())/n, "esm-cpu-ns/record")
+			b.ReportMetric(float64(pf10.Nanoseconds())/n, "pf10-cpu-ns/record")
 			b.ReportMetric(float64(filtered.Nanoseconds())/n, "filter-cpu-ns/record")
 			if bare > 0 && mapped > 0 {
 				b.ReportMetric(float64(mapped)/float64(bare), "esm/bare")
+				b.ReportMetric(float64(pf10)/float64(bare), "pf10/bare")
 				b.ReportMetric(float64(filtered)/float64(mapped), "filter/esm")
 			}
 		})
@@ -164,9 +168,10 @@ func peerBare(b *testing.B, c *kinesis.Client, arn string, perShard map[string]i
 }
 
 // peerMapping runs a Kinesis mapping with a no-op handler from
-// TRIM_HORIZON, filtering with pattern unless it is empty, until it has
-// handled peerRecords records, and shuts it down.
-func peerMapping(b *testing.B, c *kinesis.Client, arn, pattern string) {
+// TRIM_HORIZON, with ParallelizationFactor pf, filtering with pattern
+// unless it is empty, until it has handled peerRecords records, and shuts
+// it down.
+func peerMapping(b *testing.B, c *kinesis.Client, arn string, pf int, pattern string) {
 	b.Helper()
 	want := int64(peerRecords())
 	var seen atomic.Int64
@@ -178,7 +183,7 @@ func peerMapping(b *testing.B, c *kinesis.Client, arn, pattern string) {
 		}
 		return nil
 	})
-	cfg := esm.Config{EventSourceArn: arn, StartingPosition: esm.TrimHorizon, BatchSize: 100}
+	cfg := esm.Config{EventSourceArn: arn, StartingPosition: esm.TrimHorizon, BatchSize: 100, ParallelizationFactor: pf}
 	if pattern != "" {
 		cfg.FilterCriteria = &esm.FilterCriteria{Filters: []esm.Filter{{Pattern: pattern}}}
 	}

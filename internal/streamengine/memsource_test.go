@@ -26,7 +26,15 @@ type memShard struct {
 	info shard.Info
 	recs []ktypes.Record
 	open bool // more records may come: never ends
+	// busy: after recs, every read returns as many new records of busyData
+	// as it may, made for it and kept nowhere (a shard written to without
+	// end, in bounded memory).
+	busy bool
+	made int
 }
+
+// busyData is the payload of a busy shard's records: 1 KB.
+var busyData = make([]byte, 1024)
 
 func newMemSource(shards, perShard, keys int) *memSource {
 	s := &memSource{}
@@ -95,8 +103,23 @@ func (s *memSource) read(_ context.Context, shardID, iterator string, limit int,
 	sh := s.find(shardID)
 	i, _ := strconv.Atoi(iterator[len(shardID)+1:])
 	end := min(i+limit, len(sh.recs))
+	recs := sh.recs[i:end]
+	if sh.busy && i >= len(sh.recs) {
+		now := time.Now()
+		recs = make([]ktypes.Record, limit)
+		for j := range recs {
+			sh.made++
+			recs[j] = ktypes.Record{
+				PartitionKey:                aws.String("k" + strconv.Itoa(sh.made%10)),
+				SequenceNumber:              aws.String(strconv.Itoa(2_000_000_000 + sh.made)),
+				Data:                        busyData,
+				ApproximateArrivalTimestamp: &now,
+			}
+		}
+		end = i // the iterator stays past recs
+	}
 	// Convert as the Kinesis source does, so its cost is measured too.
-	into = event.KinesisRecords(into, sh.recs[i:end], shardID, "arn:aws:kinesis:us-east-1:000000000000:stream/mem", "us-east-1", "")
+	into = event.KinesisRecords(into, recs, shardID, "arn:aws:kinesis:us-east-1:000000000000:stream/mem", "us-east-1", "")
 	if end == len(sh.recs) && !sh.open {
 		return into, "", true, nil
 	}
