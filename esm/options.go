@@ -332,9 +332,9 @@ func WithRetryBackoff(b retry.Backoff) StreamOption {
 // WithCheckpointInterval sets the least time between two checkpoint writes
 // of one shard, 0 to 1h; 0 keeps the default, 1s. At most one checkpoint is
 // written per shard per interval (what finished meanwhile is coalesced into
-// it), which bounds the writes to a lease table or checkpoint file; the
-// shards write on shared ticks of the interval, so the default file store
-// writes once per interval for all of a mapping's shards. The
+// it), which bounds the writes to a lease table or checkpoint file; with
+// the default file store the shards write on shared ticks of the interval,
+// so it writes once per interval for all of a mapping's shards. The
 // final checkpoint is always written at once when a shard stops: at
 // shutdown, at a hand-off to another replica and at the end of a shard.
 // After a crash, the records finished within the last interval are

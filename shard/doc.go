@@ -94,11 +94,13 @@
 //
 // A shard's checkpoint is written at most once per CheckpointInterval
 // (default 1s): what finishes meanwhile is coalesced into the next write.
-// Writes fall on ticks every interval since the Unix epoch, which every
-// shard (and every mapping) shares, so a busy mapping's shards save
-// together: a store that writes together what is saved together (the file
-// store) pays one write per interval for all of them. A shard that was idle
-// writes at the next tick after its first finished batch. The final
+// With the [FileStore], writes fall on ticks every interval since the Unix
+// epoch, which every shard (and every mapping) shares, so a busy mapping's
+// shards save together and the store, which writes together what is saved
+// together, pays one write per interval for all of them; a shard that was
+// idle writes at the next tick after its first finished batch. With other
+// stores (an item per shard, as in a lease table) each shard keeps its own
+// phase, so the writes stay spread over the interval. The final
 // checkpoint is written at once when the shard stops (shutdown, lease
 // hand-off, shard end). After a crash, the records finished within the last
 // interval are delivered again (at-least-once). A failed write is retried

@@ -365,16 +365,22 @@ func (p *proc[R]) checkpointSoon() {
 // stopped.
 func (p *proc[R]) checkpointer(ctx context.Context, lanesDone <-chan struct{}) {
 	interval := p.e.set.CheckpointInterval
+	// next is the least wait before the following write.
+	next := func() time.Duration { return interval }
+	_, ticks := p.e.set.Store.(*shard.FileStore)
+	if ticks {
+		next = func() time.Duration { return untilTick(time.Now(), interval) }
+	}
 	var due <-chan time.Time // the next write may not happen before
 	pending := false
 	failures := 0
 	for {
 		select {
 		case <-p.cpReq:
-			if !pending && due == nil && interval > 0 {
+			if ticks && !pending && due == nil && interval > 0 {
 				// Wait for the next tick, which the other shards
 				// share (see untilTick).
-				due = time.After(untilTick(time.Now(), interval))
+				due = time.After(next())
 			}
 			pending = true
 		case <-due:
@@ -397,16 +403,19 @@ func (p *proc[R]) checkpointer(ctx context.Context, lanesDone <-chan struct{}) {
 		}
 		failures = 0
 		if interval > 0 {
-			due = time.After(untilTick(time.Now(), interval))
+			due = time.After(next())
 		}
 	}
 }
 
 // untilTick is the time from now to the next multiple of interval since
-// the Unix epoch. Every shard's checkpointer waits for the same ticks after
-// a write, so the shards of a busy mapping save together and a store that
-// groups writes (the file store) makes about one write per interval for
-// all of them, rather than one per shard at phases of their own.
+// the Unix epoch. With a [shard.FileStore], which writes together the
+// checkpoints saved together, every shard's checkpointer writes on these
+// shared ticks, so the shards of a busy mapping save together and cost one
+// file write per interval, rather than one per shard at phases of their
+// own. Other stores write an item per shard (a lease table): there the
+// shards keep their own phases, so their writes stay spread over the
+// interval instead of arriving at once.
 func untilTick(now time.Time, interval time.Duration) time.Duration {
 	return interval - time.Duration(now.UnixNano()%int64(interval))
 }
