@@ -284,3 +284,36 @@ func TestRegistryReplicasOnDynamoDB(t *testing.T) {
 	require.Empty(t, recs)
 	require.True(t, b.StoreHealth().Healthy(time.Now()))
 }
+
+// A mapping deleted and created again under its UUID (a mapping file that
+// names the UUID) before another replica polls is a new mapping there too,
+// although both definitions are at revision 1: the replica runs the new
+// one, not the old one.
+func TestReplicaSeesAMappingRecreatedUnderItsUUID(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newRegFixture(t)
+		f.define("fn1", allKinds)
+		f.define("fn2", allKinds)
+		stream := f.k.MustCreateStream(t, "orders", 1)
+		leases := shard.NewLeaseTable()
+		a, b := f.replica(t, leases, "a"), f.replica(t, leases, "b")
+		runRegistry(t, a)
+		runRegistry(t, b)
+		_, err := a.CreateWithUUID(t.Context(), "X", esm.Config{FunctionName: "fn1", EventSourceArn: stream, StartingPosition: esm.TrimHorizon})
+		require.NoError(t, err)
+		waitState(t, b, "X", esm.StateEnabled)
+
+		_, err = a.Delete(t.Context(), "X")
+		require.NoError(t, err)
+		waitGone(t, a, "X") // before b polls again
+		_, err = a.CreateWithUUID(t.Context(), "X", esm.Config{FunctionName: "fn2", EventSourceArn: stream, StartingPosition: esm.TrimHorizon, BatchSize: 7})
+		require.NoError(t, err)
+		time.Sleep(10 * time.Second) // many polls
+		ga, err := a.Get("X")
+		require.NoError(t, err)
+		gb, err := b.Get("X")
+		require.NoError(t, err)
+		require.Equal(t, ga.Config.FunctionArn, gb.Config.FunctionArn, "the replicas run the same mapping")
+		require.Equal(t, 7, int(gb.Config.BatchSize))
+	})
+}

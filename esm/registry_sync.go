@@ -129,7 +129,9 @@ func (r *Registry) reconcile(recs []MappingRecord) (complete bool) {
 			complete = false // the store has it again: adopt it once this one is gone
 			continue
 		}
-		if ok && e.rev == rec.Revision {
+		// A revision starts at 1 again when a mapping is created again
+		// under its UUID: the creation time tells the two apart.
+		if ok && e.rev == rec.Revision && e.created.Equal(rec.Created) {
 			continue
 		}
 		def := rec.Config.clone()
@@ -147,8 +149,9 @@ func (r *Registry) reconcile(recs []MappingRecord) (complete bool) {
 		switch {
 		case !ok:
 			r.adopt(rec, def, src)
-		case src.Kind != e.src.Kind || sourceKey(src) != sourceKey(e.src):
-			// Another mapping under the same UUID: this one goes first.
+		case !e.created.Equal(rec.Created), src.Kind != e.src.Kind || sourceKey(src) != sourceKey(e.src):
+			// Another mapping under the same UUID (created again, or
+			// of another source): this one goes first.
 			r.markDeleted(e)
 			complete = false
 		default:
