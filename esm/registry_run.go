@@ -100,6 +100,13 @@ func (r *Registry) supervise(e *entry) {
 				inst = nil
 				r.setInstance(e, nil)
 				retry, failures = nil, 0
+				// The stop drains in-flight batches: the registry
+				// may have begun to stop, or the mapping to be
+				// deleted, meanwhile. Neither starts a new run.
+				r.mu.Lock()
+				deleting = e.deleting
+				stopping = r.closed || r.runCtx.Err() != nil
+				r.mu.Unlock()
 			}
 		}
 		if inst == nil {

@@ -1,9 +1,17 @@
 package esm_test
 
 import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/stretchr/testify/require"
 
 	"github.com/lambdaesm/lambdaesm/esm"
@@ -80,4 +88,41 @@ func TestApplyUpdateJSON(t *testing.T) {
 			tc.check(t, got)
 		})
 	}
+}
+
+// Shutdown while an update drains the old run starts no new run: the
+// updated mapping neither starts nor invokes the function.
+func TestShutdownDuringAnUpdateStartsNoNewRun(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newRegFixture(t)
+		var calls atomic.Int32
+		f.define("fn", esm.Function{Kinesis: esm.HandleKinesis(func(ctx context.Context, ev events.KinesisEvent) error {
+			if calls.Add(1) == 1 {
+				time.Sleep(2 * time.Second) // in flight when the update comes
+			}
+			return nil
+		})})
+		stream := f.k.MustCreateStream(t, "orders", 1)
+		for i := range 10 {
+			f.k.Put(t, stream, "k", fmt.Appendf(nil, "r%d", i))
+		}
+		var logs bytes.Buffer
+		reg, err := esm.NewRegistry(t.Context(), esm.RegistryConfig{
+			Resolver: f.resolve, Clients: esm.SourceClients{Kinesis: f.k}, Store: f.store, Checkpoints: f.cps,
+			StreamOptions: []esm.StreamOption{esm.WithPolling(esm.FastestPolling)},
+			Logger:        slog.New(slog.NewTextHandler(&syncWriter{w: &logs}, nil)),
+		})
+		require.NoError(t, err)
+		errc := make(chan error, 1)
+		go func() { errc <- reg.Run(context.Background()) }()
+		m, err := reg.Create(t.Context(), esm.Config{FunctionName: "fn", EventSourceArn: stream, StartingPosition: esm.TrimHorizon, BatchSize: 1})
+		require.NoError(t, err)
+		time.Sleep(500 * time.Millisecond) // the first batch is in flight
+		_, err = reg.Update(t.Context(), m.UUID, func(c *esm.Config) error { c.BatchSize = 5; return nil })
+		require.NoError(t, err)
+		synctest.Wait() // the old run drains its batch
+		require.NoError(t, reg.Shutdown(context.Background()))
+		require.NoError(t, <-errc)
+		require.Equal(t, 1, strings.Count(logs.String(), `msg="mapping started"`), "only the first run started:\n%s", logs.String())
+	})
 }
