@@ -160,8 +160,8 @@ type MappingInfo struct {
 
 // ListFilter selects mappings in [Registry.List]; empty fields select all.
 type ListFilter struct {
-	// EventSourceArn selects the mappings of one source (or QueueURL, for
-	// a queue named by URL).
+	// EventSourceArn selects the mappings of one source; a queue may be
+	// named by ARN or by URL, whichever the mappings were created with.
 	EventSourceArn string
 	// FunctionName selects the mappings of one function: a name, a name
 	// with a version or alias, a partial ARN or an ARN. An unqualified name
@@ -668,10 +668,21 @@ func (r *Registry) List(f ListFilter) []MappingInfo {
 		}
 		return cmpString(a.uuid, b.uuid)
 	})
+	// A queue is the same source by ARN or by URL: a mapping created with
+	// a QueueURL is listed by the ARN Get shows.
+	filterKey := ""
+	if f.EventSourceArn != "" {
+		if src, err := (Config{EventSourceArn: f.EventSourceArn}).EventSource(); err == nil {
+			filterKey = sourceKey(src)
+		} else if src, err := (Config{QueueURL: f.EventSourceArn}).EventSource(); err == nil {
+			filterKey = sourceKey(src)
+		}
+	}
 	var out []MappingInfo
 	for _, e := range es {
 		info := r.info(e)
-		if f.EventSourceArn != "" && f.EventSourceArn != info.Config.EventSourceArn && f.EventSourceArn != info.Config.QueueURL {
+		if f.EventSourceArn != "" && f.EventSourceArn != info.Config.EventSourceArn && f.EventSourceArn != info.Config.QueueURL &&
+			(filterKey == "" || filterKey != sourceKey(e.src)) {
 			continue
 		}
 		if f.FunctionName != "" && !sameFunction(f.FunctionName, info) {

@@ -607,3 +607,18 @@ func TestRegistryCreateChecksQueueVisibility(t *testing.T) {
 		require.NoError(t, err)
 	})
 }
+
+// A mapping created with a QueueURL is listed by the queue's ARN, the
+// EventSourceArn that Get shows, as Lambda lists it.
+func TestListByTheARNOfAQueueNamedByURL(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newRegFixture(t)
+		f.define("fn", allKinds)
+		qurl, qarn := f.q.MustCreateQueue(t, "jobs", nil)
+		reg := f.open(t)
+		m, err := reg.Create(t.Context(), esm.Config{FunctionName: "fn", QueueURL: qurl})
+		require.NoError(t, err)
+		t.Logf("queue ARN %s URL %s; mapping EventSourceArn %q", qarn, qurl, m.Config.EventSourceArn)
+		require.Len(t, reg.List(esm.ListFilter{EventSourceArn: qarn}), 1, "ListEventSourceMappings --event-source-arn <the ARN GET shows>")
+	})
+}
