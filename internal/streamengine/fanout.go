@@ -47,6 +47,9 @@ type subEvent[R any] struct {
 	// ended tells that the shard ended with this event: it was closed and
 	// every record was pushed (Kinesis: ChildShards and no continuation).
 	ended bool
+	// caughtUp tells that the event holds everything the shard had
+	// (MillisBehindLatest 0): what arrives later is newer than now.
+	caughtUp bool
 }
 
 // kinesisFanOut reads a Kinesis stream through a registered stream consumer:
@@ -205,6 +208,7 @@ func (k *kinesisSubscription) next(ctx context.Context, into []events.KinesisEve
 			// The last event of a closed shard has no continuation (and
 			// names the ChildShards).
 			out.ended = e.Value.ContinuationSequenceNumber == nil
+			out.caughtUp = aws.ToInt64(e.Value.MillisBehindLatest) == 0
 			return out, nil
 		}
 	}

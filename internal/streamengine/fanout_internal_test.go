@@ -21,8 +21,10 @@ import (
 
 // scriptedEvent is one event of a scripted subscription.
 type scriptedEvent struct {
-	seqs []string
-	cont *string // nil: the shard's last event
+	seqs     []string
+	cont     *string       // nil: the shard's last event
+	caughtUp bool          // MillisBehindLatest 0
+	after    time.Duration // the event comes this long after the one before
 }
 
 // script is what one subscribe call gets: an error, or events and then the
@@ -73,15 +75,23 @@ func (s *scriptedSubscription) next(ctx context.Context, into []events.KinesisEv
 	}
 	ev := s.events[0]
 	s.events = s.events[1:]
+	if ev.after > 0 {
+		select {
+		case <-time.After(ev.after):
+		case <-ctx.Done():
+			return subEvent[events.KinesisEventRecord]{}, ctx.Err()
+		}
+	}
 	now := time.Now()
 	recs := make([]ktypes.Record, len(ev.seqs))
 	for i, seq := range ev.seqs {
 		recs[i] = ktypes.Record{SequenceNumber: aws.String(seq), PartitionKey: aws.String("k"), Data: []byte(seq), ApproximateArrivalTimestamp: &now}
 	}
 	return subEvent[events.KinesisEventRecord]{
-		recs:  event.KinesisRecords(into, recs, "shardId-0", "arn:aws:kinesis:us-east-1:000000000000:stream/mem", "us-east-1", ""),
-		cont:  aws.ToString(ev.cont),
-		ended: ev.cont == nil,
+		recs:     event.KinesisRecords(into, recs, "shardId-0", "arn:aws:kinesis:us-east-1:000000000000:stream/mem", "us-east-1", ""),
+		cont:     aws.ToString(ev.cont),
+		ended:    ev.cont == nil,
+		caughtUp: ev.caughtUp,
 	}, nil
 }
 
@@ -136,4 +146,68 @@ func TestSubscribeResumesFromTheLastEventHandedOn(t *testing.T) {
 		require.Equal(t, position{Type: "AFTER_SEQUENCE_NUMBER", Seq: "13"}, src.calls[2], "after the last continuation, of an event without records too")
 		require.Equal(t, position{Type: "AFTER_SEQUENCE_NUMBER", Seq: "14"}, src.calls[3], "after a failed subscription, from its last event")
 	})
+}
+
+// windowCount counts a window mapping's invocations: records and final ones.
+type windowCount struct {
+	mu     sync.Mutex
+	finals int
+	recs   int
+}
+
+func (w *windowCount) invoke(_ context.Context, c WindowCall, batch []events.KinesisEventRecord) WindowResult {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if c.Final {
+		w.finals++
+	}
+	w.recs += len(batch)
+	return WindowResult{State: map[string]string{"n": "x"}}
+}
+
+func (w *windowCount) get() (finals, recs int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.finals, w.recs
+}
+
+// Tumbling windows close on enhanced fan-out as with GetRecords: at the
+// shard's last event (then SHARD_END is written and children may start),
+// and on an open shard once an event says it caught up and the window's
+// end has passed.
+func TestFanOutClosesWindows(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		script script
+		ended  bool
+	}{
+		{name: "shard end", ended: true, script: script{events: []scriptedEvent{
+			{seqs: []string{"11", "12"}, cont: aws.String("12")}, {seqs: []string{"13"}}}}},
+		{name: "idle shard", script: script{end: io.EOF, events: []scriptedEvent{
+			{seqs: []string{"11"}, cont: aws.String("11")},
+			{cont: aws.String("11"), caughtUp: true}, {cont: aws.String("11"), caughtUp: true, after: 2 * time.Minute}}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				src := &scriptedSource{memSource: &memSource{list: []memShard{{info: shard.Info{ID: "shardId-0"}}}}, scripts: []script{tc.script}}
+				store := shard.NewMemoryStore()
+				w := &windowCount{}
+				set := Settings{Mapping: "m", StartingPosition: "TRIM_HORIZON", Store: store, CheckpointInterval: -1, TumblingWindow: time.Minute}
+				eng, err := newEngine[events.KinesisEventRecord](src, "arn:aws:kinesis:us-east-1:000000000000:stream/mem/consumer/c:1", set,
+					Callbacks[events.KinesisEventRecord]{InvokeWindow: w.invoke})
+				require.NoError(t, err)
+				done := make(chan error, 1)
+				go func() { done <- eng.Run(t.Context()) }()
+				time.Sleep(30 * time.Minute)
+				synctest.Wait()
+				cp, _, err := store.Load(t.Context(), "m", "shardId-0")
+				require.NoError(t, err)
+				require.NoError(t, eng.Shutdown(t.Context()))
+				require.NoError(t, <-done)
+				finals, _ := w.get()
+				require.Equal(t, 1, finals, "the window's final invocation")
+				require.Equal(t, tc.ended, cp.ShardEnd, "SHARD_END recorded")
+			})
+		})
+	}
 }

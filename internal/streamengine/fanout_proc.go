@@ -147,14 +147,25 @@ func (p *proc[R]) events(ctx context.Context, sub subscription[R], pos *position
 		}
 		e.health.Polled()
 		e.hook.RecordsPolled(p.src, len(ev.recs))
+		received := time.Now()
 		if len(ev.recs) > 0 {
+			last := e.src.arrival(&ev.recs[len(ev.recs)-1])
 			if free := p.dispatch(ev.recs, perLane); free != nil {
 				spare = free[:0]
 			}
+			p.readUpTo(last)
 		} else {
 			clear(perLane)
 		}
+		// Tumbling windows close by what was read, as with GetRecords
+		// (see read): everything up to the last record, up to a little
+		// before this event when it caught up with the shard, all at the
+		// shard's end.
+		if ev.caughtUp {
+			p.readUpTo(received.Add(-windowCloseDelay))
+		}
 		if ev.ended {
+			p.readUpTo(endOfTime)
 			return true, nil
 		}
 		switch {
