@@ -101,7 +101,9 @@
 //     Lambda's Java guidance recommends: a function behind invoke.Function
 //     (the Registry, cmd/lambdaesm) that returns other JSON values in its
 //     state (numbers, as the guide's Python example does) gives an invalid
-//     response. A nil State is a response without state. AWS's message for
+//     response, which fails the invocation as a response without state
+//     does (Lambda accepts any JSON values there). A nil State is a
+//     response without state. AWS's message for
 //     a TumblingWindow with a ParallelizationFactor above 1 was not
 //     recorded: the words are ours. See package shard for the windows'
 //     other decisions.

@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"maps"
 	"math"
 	"math/rand/v2"
 	"time"
 
 	"github.com/lambdaesm/lambdaesm"
+	"github.com/lambdaesm/lambdaesm/internal/core"
 	"github.com/lambdaesm/lambdaesm/shard"
 )
 
@@ -74,10 +76,17 @@ func (w *openWindow) call(shardID string, final, early bool) WindowCall {
 }
 
 // windowErr is the error of a window invocation: the function's, or
-// errNoState for a response without a state.
+// errNoState for a response without a state or one that does not decode
+// (which has no state to read either). The latter fails the invocation
+// whether or not ReportBatchItemFailures is set: read as a response
+// without failures, it would finish the records and reset the window's
+// state.
 func windowErr(res WindowResult) error {
-	if res.Err == nil && res.State == nil {
+	switch {
+	case res.Err == nil && res.State == nil:
 		return errNoState
+	case core.InvalidPartialBatchResponse(res.Err):
+		return fmt.Errorf("%w (%s)", errNoState, res.Err.Error())
 	}
 	return res.Err
 }
