@@ -294,6 +294,46 @@ func TestWindowFinalFailureIsRetried(t *testing.T) {
 	})
 }
 
+// A window response that does not decode (undecodable, as invoke.Function
+// reports it) has no state: Lambda "considers this a failed invocation",
+// with or without ReportBatchItemFailures. The batch is tried again with the
+// window's state as it was, never finished with the state reset.
+func TestWindowUndecodableResponseFails(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		k := esmtest.NewKinesis()
+		arn := k.MustCreateStream(t, "s", 1)
+		c := &counter{}
+		calls := 0
+		c.respond = func(call windowCall, res streamengine.WindowResult) streamengine.WindowResult {
+			if call.final {
+				return res
+			}
+			if calls++; calls == 2 {
+				return streamengine.WindowResult{Result: streamengine.Result{Err: undecodable{}}}
+			}
+			return res
+		}
+		stop := start(t, windowEngine(t, k, arn, shard.NewMemoryStore(), c, func(s *streamengine.Settings) { s.BatchSize = 1 }))
+		sleepUntil(time.Second)
+		for _, d := range []string{"a", "b", "c"} {
+			k.Put(t, "s", "k", []byte(d))
+		}
+		sleepUntil(3 * time.Minute)
+		require.NoError(t, stop())
+		var states []map[string]string
+		for _, call := range c.all() {
+			if !call.final {
+				states = append(states, call.state)
+			}
+		}
+		require.Equal(t, []map[string]string{{}, {"n": "1", "seen": "a"}, {"n": "1", "seen": "a"}, {"n": "2", "seen": "ab"}},
+			states, "the failed invocation is tried again with the state it had")
+		finals := c.finals()
+		require.Len(t, finals, 1)
+		require.Equal(t, map[string]string{"n": "3", "seen": "abc"}, finals[0].state)
+	})
+}
+
 // A restart in the middle of a window, or a lease hand-off to another
 // process, resumes its state from the checkpoint: the aggregate is not
 // reset.
