@@ -389,8 +389,10 @@ func (r *Registry) Run(ctx context.Context) error {
 // Shutdown stops every mapping gracefully (in-flight batches finish, final
 // checkpoints are written) and waits for Run to return, or returns ctx's
 // error when ctx ends first (in-flight handlers then see their context
-// cancelled). Definitions stay in the store. It is idempotent; before Run,
-// it makes Run return lambdaesm.ErrClosed.
+// cancelled). Definitions stay in the store, and Update and Delete still
+// change them afterwards: a mapping then settles at once (Enabled or
+// Disabled, as its definition says), since nothing runs it. It is
+// idempotent; before Run, it makes Run return lambdaesm.ErrClosed.
 func (r *Registry) Shutdown(ctx context.Context) error {
 	r.mu.Lock()
 	if !r.closed {

@@ -115,6 +115,12 @@ func (r *Registry) supervise(e *entry) {
 				r.remove(e)
 				return
 			case stopping:
+				r.mu.Lock()
+				e.started = false // nothing runs it any more: changes settle at once
+				if e.state.Transitional() {
+					e.state = restingState(e.def)
+				}
+				r.mu.Unlock()
 				return
 			case !want:
 				retry, failures = nil, 0

@@ -211,13 +211,25 @@ func (r *Registry) transition(e *entry, prevEnabled bool) {
 	default:
 		e.state = StateUpdating
 	}
-	if !e.started && !r.running { // nothing runs yet: settle at once
+	switch {
+	case !e.started && !r.running: // nothing runs yet: settle at once
 		e.state = StateDisabled
 		if next {
 			e.state = StateEnabling
 		}
+	case !e.started && r.closed: // nothing runs any more
+		e.state = restingState(e.def)
 	}
 	e.poke()
+}
+
+// restingState is the state of a mapping of definition def that no
+// supervisor runs any more (the registry stopped): what it was set to be.
+func restingState(def Config) State {
+	if def.IsEnabled() {
+		return StateEnabled
+	}
+	return StateDisabled
 }
 
 // record returns e's definition as stored; the caller holds r.mu.

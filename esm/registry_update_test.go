@@ -126,3 +126,39 @@ func TestShutdownDuringAnUpdateStartsNoNewRun(t *testing.T) {
 		require.Equal(t, 1, strings.Count(logs.String(), `msg="mapping started"`), "only the first run started:\n%s", logs.String())
 	})
 }
+
+// After the registry stopped, an update or a deletion is stored and
+// settles at once, as before Run: nothing runs that could finish the
+// transition, so the mapping is never left Updating or Deleting.
+func TestChangesAfterTheRegistryStopped(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newRegFixture(t)
+		f.define("fn", allKinds)
+		stream := f.k.MustCreateStream(t, "orders", 1)
+		reg := f.open(t)
+		stop := runRegistry(t, reg)
+		a, err := reg.Create(t.Context(), esm.Config{FunctionName: "fn", EventSourceArn: stream, StartingPosition: esm.TrimHorizon})
+		require.NoError(t, err)
+		b, err := reg.Create(t.Context(), esm.Config{FunctionName: "fn", EventSourceArn: f.k.MustCreateStream(t, "more", 1), StartingPosition: esm.TrimHorizon})
+		require.NoError(t, err)
+		waitState(t, reg, a.UUID, esm.StateEnabled)
+		waitState(t, reg, b.UUID, esm.StateEnabled)
+		stop()
+
+		up, err := reg.Update(t.Context(), a.UUID, func(c *esm.Config) error { c.BatchSize = 5; return nil })
+		require.NoError(t, err)
+		require.False(t, up.State.Transitional(), "settled at once, not %s", up.State)
+		got, err := reg.Get(a.UUID)
+		require.NoError(t, err)
+		require.Equal(t, 5, int(got.Config.BatchSize))
+		_, err = reg.Update(t.Context(), a.UUID, func(c *esm.Config) error { c.BatchSize = 6; return nil })
+		require.NoError(t, err, "a second update is not refused as in use")
+
+		_, err = reg.Delete(t.Context(), b.UUID)
+		require.NoError(t, err)
+		_, err = reg.Get(b.UUID)
+		var apiErr *esm.APIError
+		require.ErrorAs(t, err, &apiErr)
+		require.Equal(t, 404, apiErr.HTTPStatus)
+	})
+}
