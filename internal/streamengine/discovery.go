@@ -242,11 +242,45 @@ func (d *discovery[R]) parentDone(id string, listed map[string]bool) (done, proc
 		return false, false, nil
 	}
 	cp, ok, err := d.e.set.Store.Load(d.runCtx, d.e.set.Mapping, id)
-	if err != nil || !ok || !cp.ShardEnd {
+	switch {
+	case err != nil:
 		return false, false, err
+	case ok && cp.ShardEnd:
+		d.finish(id, true)
+		return true, true, nil
+	case !ok:
+		// Whoever holds a shard that consider skips writes nothing for
+		// it: apply the same rule here.
+		skipped, err := d.skipped(id, listed)
+		if err != nil || !skipped {
+			return false, false, err
+		}
+		d.finish(id, false)
+		return true, false, nil
 	}
-	d.finish(id, true)
-	return true, true, nil
+	return false, false, nil
+}
+
+// skipped tells whether shard id, which has no checkpoint, is one that
+// consider skips without reading it: a LATEST mapping's shard that was
+// closed, none of whose parents was read.
+func (d *discovery[R]) skipped(id string, listed map[string]bool) (bool, error) {
+	if d.e.set.StartingPosition != "LATEST" {
+		return false, nil
+	}
+	d.mu.Lock()
+	info := d.state[id].info
+	d.mu.Unlock()
+	if !info.Closed {
+		return false, nil
+	}
+	for _, p := range info.Parents {
+		done, processed, err := d.parentDone(p, listed)
+		if err != nil || !done || processed {
+			return false, err
+		}
+	}
+	return true, nil
 }
 
 // hold records the shards this process holds and halts the shards it was

@@ -58,6 +58,20 @@ func newMemSource(shards, perShard, keys int) *memSource {
 	return s
 }
 
+// put appends n records to shard id.
+func (s *memSource) put(id string, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sh := s.find(id)
+	now := time.Now()
+	for range n {
+		sh.recs = append(sh.recs, ktypes.Record{
+			PartitionKey: aws.String("k"), SequenceNumber: aws.String(strconv.Itoa(3_000_000_000 + len(sh.recs))),
+			Data: []byte("x"), ApproximateArrivalTimestamp: &now,
+		})
+	}
+}
+
 func (s *memSource) check(context.Context) error { return nil }
 
 func (s *memSource) shards(context.Context) ([]shard.Info, error) {

@@ -73,7 +73,10 @@ const reviewARN = "arn:aws:kinesis:us-east-1:000000000000:stream/mem"
 // TRIM_HORIZON with retries until success, unless set says otherwise.
 func reviewEngine(t *testing.T, src *memSource, set Settings, invoke Invoker[events.KinesisEventRecord]) *Engine[events.KinesisEventRecord] {
 	t.Helper()
-	set.Mapping, set.PollInterval, set.StartingPosition = "m", time.Second, "TRIM_HORIZON"
+	set.Mapping, set.PollInterval = "m", time.Second
+	if set.StartingPosition == "" {
+		set.StartingPosition = "TRIM_HORIZON"
+	}
 	if set.Policy == nil {
 		set.Policy = &retry.Policy{MaximumRetryAttempts: retry.Infinite}
 	}
@@ -305,5 +308,40 @@ func TestReviewBisectSecondHalfInvokedAfterHalt(t *testing.T) {
 			stopped.Store(true)
 		})
 		require.Zero(t, after.Load(), "invocations started after Shutdown")
+	})
+}
+
+// LATEST: a closed parent is skipped (it closed before the mapping started)
+// by the process holding its lease, which writes nothing for it. Its open
+// child, handed to a second process, must be read there: the second process
+// applies the same rule to the parent instead of waiting for a SHARD_END
+// that never comes. (Found in review: the child was never read again.)
+func TestReviewChildOfASkippedParentReadAfterHandOver(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		src := newMemSource(2, 0, 1)
+		src.list[0].info.Closed = true
+		src.list[1].info.Parents = []string{"shardId-0"}
+		src.list[1].open = true
+		table := shard.NewLeaseTable()
+		var got atomic.Int32
+		inv := func(_ context.Context, b []events.KinesisEventRecord) Result { got.Add(int32(len(b))); return Result{} }
+		set := Settings{StartingPosition: "LATEST"}
+		a := reviewEngine(t, src, set, inv)
+		a.set.Store = table.Worker("a")
+		b := reviewEngine(t, src, set, inv)
+		b.set.Store = table.Worker("b")
+		runDuring(t, a, func() {
+			time.Sleep(3 * time.Second)
+			src.put("shardId-1", 1) // read by a
+			time.Sleep(3 * time.Second)
+			require.Equal(t, int32(1), got.Load())
+			runDuring(t, b, func() {
+				time.Sleep(5 * time.Second)
+				require.Equal(t, "b", table.Owners("m")["shardId-1"], "b took the child over")
+				src.put("shardId-1", 1)
+				time.Sleep(time.Minute)
+			})
+		})
+		require.Equal(t, int32(2), got.Load(), "the child's record put after the hand-off is read")
 	})
 }
