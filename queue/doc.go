@@ -46,9 +46,12 @@
 // asking for the messages the batch still lacks, at most 10. On a standard
 // queue receives accumulate into one batch until it holds BatchSize messages,
 // its event reaches the 6 MB payload cap (record JSON, escapes included, as
-// Lambda counts it; messages beyond go to the next batch), or the batching
-// window ends; the window starts when the worker's previous invocation
-// completed. FIFO receives carry a ReceiveRequestAttemptId that is sent again
+// Lambda counts it; messages beyond go to the next batch, invoked as soon as
+// the first completes, and the visibility heartbeat extends them meanwhile;
+// without the heartbeat, those whose visibility would lapse before
+// FunctionTimeout passes are made visible again instead, with the later
+// messages of their FIFO groups), or the batching window ends; the window
+// starts when the worker's previous invocation completed. FIFO receives carry a ReceiveRequestAttemptId that is sent again
 // when the receive is retried after an error, so SQS returns the same
 // messages instead of locking their groups for a visibility timeout.
 //

@@ -383,12 +383,10 @@ func (e *Engine) exited() {
 	e.scaleMu.Unlock()
 }
 
-// callCtx returns ctx, or a short context free of its cancellation when ctx
-// has ended, for the calls that must still be made while stopping (deleting
-// handled messages, making unhandled ones visible).
+// callCtx returns a short context free of ctx's cancellation, for the calls
+// that must be made even when Run's context ends meanwhile (deleting handled
+// messages, making unhandled ones visible): cancelled in flight, a delete
+// would leave a handled message to be delivered again.
 func callCtx(ctx context.Context) (context.Context, context.CancelFunc) {
-	if ctx.Err() == nil {
-		return ctx, func() {}
-	}
 	return context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 }

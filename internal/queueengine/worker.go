@@ -62,9 +62,15 @@ func (e *Engine) work(ctx context.Context) {
 		if b != nil {
 			b.held = w.meta // extended by the heartbeat while b runs
 			e.process(ctx, b)
-			w.windowStart = time.Now()
 			if e.q.fifo {
 				w.releaseFailedGroups(b)
+			}
+			// Messages the payload cap held back were gathered in the
+			// window that ended: they go next, at once, not after
+			// another window (unless they would lapse first).
+			w.releaseLapsing(time.Now())
+			if len(w.meta) == 0 {
+				w.windowStart = time.Now()
 			}
 		}
 		if stopped {
@@ -226,6 +232,46 @@ func (w *worker) release() {
 	}
 	w.e.makeVisible(w.ctx, w.meta)
 	w.evs, w.meta, w.bytes = nil, nil, 0
+}
+
+// releaseLapsing makes visible again, instead of handing over, the held
+// messages whose visibility would lapse before the function could finish
+// with them (without the heartbeat nothing extends it): handed over, they
+// could be received again, by this worker or another, and handled twice —
+// on a FIFO queue, their group twice at once. On a FIFO queue the later
+// messages of their groups go with them, so SQS redelivers each group in
+// order.
+func (w *worker) releaseLapsing(now time.Time) {
+	if len(w.meta) == 0 || w.e.q.heartbeat > 0 {
+		return // with the heartbeat, they were extended while the batch ran and are in the next
+	}
+	need := now.Add(w.e.set.FunctionTimeout)
+	groups := map[string]bool{}
+	lapsing := func(m *meta) bool {
+		return m.deadline.Before(need) || (w.e.q.fifo && groups[m.group])
+	}
+	var gone []meta
+	k := 0
+	for i := range w.meta {
+		m := &w.meta[i]
+		if lapsing(m) {
+			if w.e.q.fifo {
+				groups[m.group] = true
+			}
+			gone = append(gone, *m)
+			w.bytes -= m.size + 1
+			continue
+		}
+		w.evs[k], w.meta[k] = w.evs[i], w.meta[i]
+		k++
+	}
+	if len(gone) == 0 {
+		return
+	}
+	clear(w.evs[k:])
+	w.evs, w.meta = w.evs[:k], w.meta[:k]
+	w.e.log.Info("messages held back by the payload cap would lapse before they could be handled: made visible again", "messages", len(gone))
+	w.e.makeVisible(w.ctx, gone)
 }
 
 // releaseFailedGroups keeps a FIFO group's order when a batch was cut by the
