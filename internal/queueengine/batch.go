@@ -142,7 +142,7 @@ func (e *Engine) invoke(ctx context.Context, b *batch, lo, hi int) {
 		res := e.cb.Invoke(ictx, evs)
 		return res.Err, res.ItemFailures
 	})
-	nFailed := resolve(call, b.state[lo:hi], e.q.fifo)
+	nFailed := resolve(call, b.state[lo:hi], ms, e.q.fifo)
 	e.hook.BatchInvoked(lambdaesm.Invocation{Source: e.q.src, Records: hi - lo, Attempt: max(ms[0].receives, 1), Duration: call.Duration, Err: call.Failure(), Failed: nFailed})
 	switch {
 	case call.Err != nil:
@@ -153,12 +153,13 @@ func (e *Engine) invoke(ctx context.Context, b *batch, lo, hi int) {
 	}
 }
 
-// resolve applies an outcome to the messages of one invocation, writing each
-// one's state, and returns how many failed. A function error or an invalid
-// partial batch response fails them all; a partial batch response fails
-// those it names, and on a FIFO queue every later message of the invocation
-// too, so that a group's order holds.
-func resolve(call core.Outcome, st []state, fifo bool) int {
+// resolve applies an outcome to the messages ms of one invocation, writing
+// each one's state, and returns how many failed. A function error or an
+// invalid partial batch response fails them all; a partial batch response
+// fails those it names (every copy of a message received twice), and on a
+// FIFO queue every later message of the invocation too, so that a group's
+// order holds.
+func resolve(call core.Outcome, st []state, ms []meta, fifo bool) int {
 	if call.Failure() != nil {
 		for i := range st {
 			st[i] = failed
@@ -171,8 +172,18 @@ func resolve(call core.Outcome, st []state, fifo bool) int {
 	if len(call.Failed) == 0 {
 		return 0
 	}
+	named := make(map[string]bool, len(call.Failed))
 	for _, i := range call.Failed {
 		st[i] = failed
+		named[ms[i].id] = true
+	}
+	// A message received again while held (its visibility lapsed) is in
+	// the batch twice, under two receipt handles: the identifier names
+	// both, and deleting either would delete the message.
+	for i := range ms {
+		if named[ms[i].id] {
+			st[i] = failed
+		}
 	}
 	if fifo {
 		for i := slices.Min(call.Failed); i < len(st); i++ {
