@@ -174,7 +174,7 @@ func newSettings(c Config, opts []Option) (settings, error) {
 	s.MaxPayloadBytes = orDefault(s.MaxPayloadBytes, limits.MaxAsyncPayload, "WithMaxPayloadBytes", &errs)
 	s.deliveries = orDefault(s.DeliveryAttempts, defaultDeliveryAttempts, "WithDelivery attempts", &errs)
 	if s.Durable != nil {
-		errs = append(errs, checkDurable(s.Durable)...)
+		errs = append(errs, checkDurable(s.Durable, s.FunctionTimeout)...)
 	}
 	if s.FunctionARN == "" {
 		s.FunctionARN = DefaultFunctionARN

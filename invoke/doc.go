@@ -65,9 +65,15 @@
 // bound the handler. A failed attempt with retries left is sent again with
 // its retry delay as DelaySeconds (delays over SQS's 15 minutes are reached
 // in steps) and the received message deleted; the age limit counts from the
-// first Invoke, across restarts. Shutdown stops receiving and lets the
-// events in flight finish; the others wait in the queue for the next Run.
-// QueueCapacity does not apply: the queue holds what SQS holds.
+// first Invoke, across restarts. A finished event whose records a
+// destination refused (after WithDelivery's attempts) stays in the queue,
+// done: a minute later its records alone are offered again (the function
+// is not run again), until they are accepted; its AsyncResult is reported
+// each time. An attempt and its deliveries must fit the 15 minutes the
+// queue mapping gives a message, so FunctionTimeout is at most 14 minutes
+// with WithDurable. Shutdown stops receiving and lets the events in flight
+// finish; the others wait in the queue for the next Run. QueueCapacity
+// does not apply: the queue holds what SQS holds.
 //
 // Delivery is at least once, as in Lambda: a process that crashes during an
 // attempt, or fails to send a retry or delete a message, leaves the message

@@ -55,6 +55,16 @@ const maxDelay = 900 * time.Second
 // visibility timeout.
 const mappingTimeout = 900 * time.Second
 
+// deliveryReserve is the part of mappingTimeout kept for the records'
+// deliveries and the retry's send: Config.FunctionTimeout may take the
+// rest. An attempt that outlived the mapping's bound would be interrupted,
+// never counted, and run again and again.
+const deliveryReserve = time.Minute
+
+// redeliverDelay is how long a finished event whose records a destination
+// refused waits in the queue before they are offered again.
+const redeliverDelay = time.Minute
+
 // durableQueue is an invoker's SQS queue and the mapping that consumes it.
 type durableQueue struct {
 	client  DurableSQSAPI
@@ -70,6 +80,17 @@ type envelope struct {
 	NotBefore  *time.Time      `json:"notBefore,omitempty"`
 	LastError  *storedError    `json:"lastError,omitempty"`
 	Payload    json.RawMessage `json:"payload"`
+	// Finished is set on an event that is done (no attempt is left to
+	// make) but whose records a destination refused: only they are sent
+	// again.
+	Finished *finishedRecords `json:"finished,omitempty"`
+}
+
+// finishedRecords is the outcome of a durable event whose records are still to be
+// delivered.
+type finishedRecords struct {
+	Condition lambdaesm.Condition `json:"condition"`
+	Response  json.RawMessage     `json:"response,omitempty"` // the function's, on success
 }
 
 // storedError is the last function error of a durable event, as its
@@ -79,8 +100,11 @@ type storedError struct {
 	Payload json.RawMessage `json:"payload"`
 }
 
-func checkDurable(d *Durable) []error {
+func checkDurable(d *Durable, functionTimeout time.Duration) []error {
 	var errs []error
+	if max := mappingTimeout - deliveryReserve; functionTimeout > max {
+		errs = append(errs, fmt.Errorf("invoke: FunctionTimeout %v: with WithDurable, at most %v, so that an attempt and its records' deliveries fit the %v a queued event may take", functionTimeout, max, mappingTimeout))
+	}
 	if d.Client == nil {
 		errs = append(errs, errors.New("invoke: Durable.Client is nil"))
 	}
@@ -131,9 +155,15 @@ func (i *Invoker[E, R]) enqueueDurable(ctx context.Context, it *item) (string, e
 	return it.id, nil
 }
 
-// sendDurable sends it to the queue, to be received after delay.
-func (i *Invoker[E, R]) sendDurable(ctx context.Context, it *item, delay time.Duration) error {
+// sendDurable sends it to the queue, to be received after delay (at once
+// when delay is not positive); done, when set, marks it finished with
+// records still to deliver.
+func (i *Invoker[E, R]) sendDurable(ctx context.Context, it *item, delay time.Duration, done ...*finishedRecords) error {
+	delay = max(delay, 0) // a retry due at an age limit already passed
 	env := envelope{RequestID: it.id, EnqueuedAt: it.enqueued, Attempts: it.attempts, Payload: it.payload}
+	if len(done) > 0 {
+		env.Finished = done[0]
+	}
 	if it.lastErr != nil {
 		kind, payload := errorPayload(it.lastErr)
 		env.LastError = &storedError{Kind: kind, Payload: payload}
@@ -186,16 +216,50 @@ func (i *Invoker[E, R]) handleMessage(ctx context.Context, m events.SQSMessage) 
 	}
 	now := time.Now()
 	if env.NotBefore != nil && now.Before(*env.NotBefore) {
-		return i.sendDurable(ctx, it, env.NotBefore.Sub(now)) // not due yet
+		var done []*finishedRecords
+		if env.Finished != nil {
+			done = append(done, env.Finished)
+		}
+		return i.sendDurable(ctx, it, env.NotBefore.Sub(now), done...) // not due yet
 	}
-	switch out, res := i.attempt(ctx, it); out {
+	var (
+		out outcome
+		res lambdaesm.AsyncResult
+	)
+	if env.Finished != nil {
+		out, res = finishedEvent, i.redeliver(ctx, it, env.Finished)
+	} else {
+		out, res = i.attempt(ctx, it)
+	}
+	switch out {
 	case finishedEvent:
+		if res.DeliveryErr != nil {
+			// The records were refused: the event stays in the queue,
+			// done, and only they are offered again later. The send
+			// must happen even when the stop that cut the deliveries
+			// short ends ctx.
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			defer cancel()
+			if err := i.sendDurable(sctx, it, redeliverDelay, &finishedRecords{Condition: res.Condition, Response: it.response}); err != nil {
+				return err // this message comes back instead, and the event is attempted again
+			}
+		}
 		i.report(res)
 		return nil
 	case retryLater:
 		return i.sendDurable(ctx, it, time.Until(it.due))
 	}
 	return fmt.Errorf("invoke: stopped during event %s; it stays in the queue", it.id)
+}
+
+// redeliver offers again the records of a durable event that finished with
+// condition f.Condition, and returns its result.
+func (i *Invoker[E, R]) redeliver(ctx context.Context, it *item, f *finishedRecords) lambdaesm.AsyncResult {
+	if f.Condition == lambdaesm.Success {
+		it.response = f.Response
+		return i.succeedWith(ctx, it)
+	}
+	return i.discard(ctx, it, f.Condition)
 }
 
 // runDurable runs the mapping that consumes the durable queue.

@@ -13,6 +13,7 @@ import (
 	"github.com/lambdaesm/lambdaesm/esm"
 	"github.com/lambdaesm/lambdaesm/esm/esmtest"
 	"github.com/lambdaesm/lambdaesm/invoke"
+	"github.com/lambdaesm/lambdaesm/retry"
 )
 
 // durableQueue creates an invocation queue on a fake SQS.
@@ -133,4 +134,57 @@ func TestDurableConfig(t *testing.T) {
 	q := esmtest.NewSQS()
 	_, err = invoke.New(&recorder{}, invoke.Config{}, invoke.WithDurable(invoke.Durable{Client: q, QueueURL: q.QueueURL("events.fifo")}))
 	require.ErrorContains(t, err, "a FIFO queue cannot delay retries per message")
+
+	// An attempt and its deliveries must fit the 15 minutes a queued event
+	// may take: otherwise a timing-out attempt is cut short, never counted,
+	// and run again and again. (Found in review.)
+	_, err = invoke.New(&recorder{}, invoke.Config{FunctionTimeout: 900 * time.Second}, invoke.WithDurable(invoke.Durable{Client: q, QueueURL: q.QueueURL("events")}))
+	require.ErrorContains(t, err, "FunctionTimeout 15m0s: with WithDurable, at most 14m0s")
+}
+
+// A finished event whose records a destination refuses stays in the durable
+// queue, done: only its records are offered again, until they are
+// accepted; the function is not run again. (Found in review: the message
+// was deleted and the failure record lost.)
+func TestDurableKeepsRefusedRecords(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		q, url, durable := durableQueue(t)
+		down := &destination.Memory{}
+		down.FailAlways(errors.New("503"))
+		res := &results{}
+		h := &recorder{errs: []error{errors.New("boom")}}
+		inv := launch(t, h, invoke.Config{MaximumRetryAttempts: new(0), OnFailure: down},
+			invoke.WithDurable(*durable), invoke.WithHooks(res), invoke.WithDelivery(2, retry.Backoff{}))
+		send(t, inv, "o-1")
+		esmtest.WaitUntil(t, time.Minute, "discarded", func() bool { return len(res.get()) == 1 })
+		require.Error(t, res.get()[0].DeliveryErr)
+		require.Len(t, q.Bodies(url), 1, "the event stays in the queue")
+		down.FailAlways(nil)
+		esmtest.WaitUntil(t, 5*time.Minute, "the record delivered", func() bool { return len(down.Messages()) == 1 })
+		esmtest.WaitUntil(t, time.Minute, "the queue empty", func() bool { return len(q.Bodies(url)) == 0 })
+		require.Len(t, h.Calls(), 1, "the function ran once")
+		got := res.get()
+		require.Len(t, got, 2)
+		require.NoError(t, got[1].DeliveryErr)
+		require.Equal(t, 1, got[1].Attempts)
+	})
+}
+
+// A retry due when the event's age limit has already passed (its attempt
+// ended after the deadline) is sent without delay and discarded with the
+// attempt counted. (Found in review: the negative delay was refused and the
+// event came back as if it had never run.)
+func TestDurableAttemptEndingPastTheAgeLimit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		_, _, durable := durableQueue(t)
+		res := &results{}
+		h := &recorder{block: make(chan struct{})}
+		inv := launch(t, h, invoke.Config{MaximumEventAge: time.Minute, FunctionTimeout: 90 * time.Second},
+			invoke.WithDurable(*durable), invoke.WithHooks(res))
+		send(t, inv, "o-1")
+		time.Sleep(10 * time.Minute)
+		close(h.block)
+		require.Len(t, res.get(), 1)
+		require.Equal(t, 1, res.get()[0].Attempts)
+	})
 }

@@ -58,6 +58,7 @@ type item struct {
 	due      time.Time // when a retry may start
 	attempts int
 	lastErr  error
+	response json.RawMessage // the function's response, once it succeeded
 }
 
 // New returns an invoker that runs h for each event given to Invoke, with
@@ -358,13 +359,22 @@ func (i *Invoker[E, R]) retryLoop(ctx context.Context) {
 
 // succeed sends the success record.
 func (i *Invoker[E, R]) succeed(ctx context.Context, it *item, resp R) lambdaesm.AsyncResult {
-	res := lambdaesm.AsyncResult{RequestID: it.id, Condition: lambdaesm.Success, Attempts: it.attempts}
 	if i.s.OnSuccess != nil {
 		out, err := json.Marshal(resp)
 		if err != nil {
 			i.s.logger.Warn("response is not JSON; the success record has a null responsePayload", "requestId", it.id, "err", err)
 		}
-		rec := i.record(it, lambdaesm.Success, out, "")
+		it.response = out
+	}
+	return i.succeedWith(ctx, it)
+}
+
+// succeedWith sends the success record of it, whose response is
+// it.response.
+func (i *Invoker[E, R]) succeedWith(ctx context.Context, it *item) lambdaesm.AsyncResult {
+	res := lambdaesm.AsyncResult{RequestID: it.id, Condition: lambdaesm.Success, Attempts: it.attempts}
+	if i.s.OnSuccess != nil {
+		rec := i.record(it, lambdaesm.Success, it.response, "")
 		res.DeliveryErr = i.deliverRecord(ctx, "OnSuccess", i.s.OnSuccess, rec)
 	}
 	return res
