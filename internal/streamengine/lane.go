@@ -158,6 +158,7 @@ func (l *lane[R]) invoke(ctx context.Context, refs []ref[R]) bool {
 	p, e := l.p, l.p.e
 	recs := records(refs)
 	runs := []retry.Batch{{Lo: 0, Hi: len(recs)}}
+	throttled := 0 // calls in a row that did not reach the function
 	for first := true; len(runs) > 0; first = false {
 		if !first && (p.halted() || ctx.Err() != nil) {
 			return false // stopping: no new invocation (a split half, a retry)
@@ -210,14 +211,17 @@ func (l *lane[R]) invoke(ctx context.Context, refs []ref[R]) bool {
 		}
 		if notInvoked(out.Err) {
 			// Throttled or failed before reaching the function: not an
-			// attempt. Retry the same run after a backoff.
+			// attempt. Retry the same run after a backoff that grows
+			// with the calls refused in a row.
+			throttled++
 			e.log.Warn("function not invoked (throttled or service error); retrying", "shardId", p.id, "err", out.Err)
-			if !p.wait(ctx, e.backoff(r.Attempts+1)) {
+			if !p.wait(ctx, e.backoff(throttled)) {
 				return false
 			}
 			runs = append([]retry.Batch{r}, runs...)
 			continue
 		}
+		throttled = 0
 		if out.Err != nil && (p.halted() || ctx.Err() != nil) {
 			// Stopping, not the function's fault (or no time to retry):
 			// leave the records unfinished, behind the checkpoint, for

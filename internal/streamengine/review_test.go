@@ -345,3 +345,20 @@ func TestReviewChildOfASkippedParentReadAfterHandOver(t *testing.T) {
 		require.Equal(t, int32(2), got.Load(), "the child's record put after the hand-off is read")
 	})
 }
+
+// A function that is throttled (not invoked) for a while is called again
+// after a backoff that grows, not every half second: such calls are not
+// attempts, but they must not hammer a throttled function. (Found in
+// review: the wait stayed at its first step.)
+func TestReviewThrottleBackoffGrows(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		src := newMemSource(1, 1, 1)
+		var tries atomic.Int32
+		eng := reviewEngine(t, src, Settings{BatchSize: 1}, func(context.Context, []events.KinesisEventRecord) Result {
+			tries.Add(1)
+			return Result{Err: &lambdaesm.NotInvokedError{Err: errors.New("TooManyRequestsException")}}
+		})
+		runDuring(t, eng, func() { time.Sleep(10 * time.Minute) })
+		require.Less(t, tries.Load(), int32(100), "tries in 10 minutes of throttling")
+	})
+}
