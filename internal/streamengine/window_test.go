@@ -12,6 +12,9 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	ktypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/stretchr/testify/require"
 
 	"github.com/lambdaesm/lambdaesm/esm/esmtest"
@@ -499,12 +502,20 @@ func TestWindowPartialBatchBisectAndDiscard(t *testing.T) {
 			s.Policy = &retry.Policy{MaximumRetryAttempts: 1, BisectBatchOnFunctionError: true, ReportBatchItemFailures: true}
 		}))
 		sleepUntil(10 * time.Second)
-		for _, d := range []string{"a", "b", "c", "d"} {
-			_, seq := k.Put(t, "s", "k", []byte(d))
-			c.mu.Lock() // respond reads seqs under it
-			seqs[d] = seq
-			c.mu.Unlock()
+		// One PutRecords, so that a read sees the four records together
+		// (the batching window started long before).
+		data := []string{"a", "b", "c", "d"}
+		entries := make([]ktypes.PutRecordsRequestEntry, len(data))
+		for i, d := range data {
+			entries[i] = ktypes.PutRecordsRequestEntry{PartitionKey: aws.String("k"), Data: []byte(d)}
 		}
+		c.mu.Lock() // respond reads seqs under it
+		out, err := k.PutRecords(t.Context(), &kinesis.PutRecordsInput{StreamARN: &arn, Records: entries})
+		require.NoError(t, err)
+		for i, d := range data {
+			seqs[d] = aws.ToString(out.Records[i].SequenceNumber)
+		}
+		c.mu.Unlock()
 		sleepUntil(2 * time.Minute)
 		require.NoError(t, stop())
 		var got []string
