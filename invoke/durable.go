@@ -86,8 +86,8 @@ type envelope struct {
 	Finished *finishedRecords `json:"finished,omitempty"`
 }
 
-// finishedRecords is the outcome of a durable event whose records are still to be
-// delivered.
+// finishedRecords is the outcome of a durable event whose records are
+// still to be delivered.
 type finishedRecords struct {
 	Condition lambdaesm.Condition `json:"condition"`
 	Response  json.RawMessage     `json:"response,omitempty"` // the function's, on success
@@ -149,21 +149,18 @@ func (i *Invoker[E, R]) enqueueDurable(ctx context.Context, it *item) (string, e
 	if shut {
 		return "", lambdaesm.ErrClosed
 	}
-	if err := i.sendDurable(ctx, it, 0); err != nil {
+	if err := i.sendDurable(ctx, it, 0, nil); err != nil {
 		return "", err
 	}
 	return it.id, nil
 }
 
 // sendDurable sends it to the queue, to be received after delay (at once
-// when delay is not positive); done, when set, marks it finished with
+// when delay is not positive); done, when not nil, marks it finished with
 // records still to deliver.
-func (i *Invoker[E, R]) sendDurable(ctx context.Context, it *item, delay time.Duration, done ...*finishedRecords) error {
+func (i *Invoker[E, R]) sendDurable(ctx context.Context, it *item, delay time.Duration, done *finishedRecords) error {
 	delay = max(delay, 0) // a retry due at an age limit already passed
-	env := envelope{RequestID: it.id, EnqueuedAt: it.enqueued, Attempts: it.attempts, Payload: it.payload}
-	if len(done) > 0 {
-		env.Finished = done[0]
-	}
+	env := envelope{RequestID: it.id, EnqueuedAt: it.enqueued, Attempts: it.attempts, Payload: it.payload, Finished: done}
 	if it.lastErr != nil {
 		kind, payload := errorPayload(it.lastErr)
 		env.LastError = &storedError{Kind: kind, Payload: payload}
@@ -216,11 +213,7 @@ func (i *Invoker[E, R]) handleMessage(ctx context.Context, m events.SQSMessage) 
 	}
 	now := time.Now()
 	if env.NotBefore != nil && now.Before(*env.NotBefore) {
-		var done []*finishedRecords
-		if env.Finished != nil {
-			done = append(done, env.Finished)
-		}
-		return i.sendDurable(ctx, it, env.NotBefore.Sub(now), done...) // not due yet
+		return i.sendDurable(ctx, it, env.NotBefore.Sub(now), env.Finished) // not due yet
 	}
 	var (
 		out outcome
@@ -247,7 +240,7 @@ func (i *Invoker[E, R]) handleMessage(ctx context.Context, m events.SQSMessage) 
 		i.report(res)
 		return nil
 	case retryLater:
-		return i.sendDurable(ctx, it, time.Until(it.due))
+		return i.sendDurable(ctx, it, time.Until(it.due), nil)
 	}
 	return fmt.Errorf("invoke: stopped during event %s; it stays in the queue", it.id)
 }

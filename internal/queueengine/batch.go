@@ -172,14 +172,13 @@ func resolve(call core.Outcome, st []state, ms []meta, fifo bool) int {
 	if len(call.Failed) == 0 {
 		return 0
 	}
-	named := make(map[string]bool, len(call.Failed))
-	for _, i := range call.Failed {
-		st[i] = failed
-		named[ms[i].id] = true
-	}
 	// A message received again while held (its visibility lapsed) is in
 	// the batch twice, under two receipt handles: the identifier names
 	// both, and deleting either would delete the message.
+	named := make(map[string]bool, len(call.Failed))
+	for _, i := range call.Failed {
+		named[ms[i].id] = true
+	}
 	for i := range ms {
 		if named[ms[i].id] {
 			st[i] = failed

@@ -188,9 +188,7 @@ func (d *discovery[R]) consider(id string, listed map[string]bool) (bool, error)
 		pos = e.resume(cp.Start)
 	case anyProcessed:
 		pos = position{Type: "TRIM_HORIZON"}
-	case st.info.Closed && e.set.StartingPosition == "LATEST":
-		// A shard closed before this mapping first started has no record
-		// newer than LATEST: skip it, as Lambda starts only open shards.
+	case d.skips(st.info, anyProcessed):
 		d.finish(id, false)
 		return true, nil
 	case e.set.StartingPosition == "TRIM_HORIZON":
@@ -261,17 +259,21 @@ func (d *discovery[R]) parentDone(id string, listed map[string]bool) (done, proc
 	return false, false, nil
 }
 
+// skips is consider's rule for a shard without a checkpoint: a LATEST
+// mapping skips a shard closed before it first came to it (it holds no
+// record newer than LATEST; Lambda starts only open shards), unless one of
+// its parents was read.
+func (d *discovery[R]) skips(info shard.Info, anyProcessed bool) bool {
+	return info.Closed && !anyProcessed && d.e.set.StartingPosition == "LATEST"
+}
+
 // skipped tells whether shard id, which has no checkpoint, is one that
-// consider skips without reading it: a LATEST mapping's shard that was
-// closed, none of whose parents was read.
+// whoever holds it skips (see skips).
 func (d *discovery[R]) skipped(id string, listed map[string]bool) (bool, error) {
-	if d.e.set.StartingPosition != "LATEST" {
-		return false, nil
-	}
 	d.mu.Lock()
 	info := d.state[id].info
 	d.mu.Unlock()
-	if !info.Closed {
+	if !d.skips(info, false) {
 		return false, nil
 	}
 	for _, p := range info.Parents {
